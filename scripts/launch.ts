@@ -1,0 +1,51 @@
+/**
+ * `deno task start` / `deno task dev`: derives the least-privilege permission set from the
+ * configuration, then runs the service under exactly that set (`src/permissions.ts`).
+ *
+ * The launcher itself may read the config to compute the flags; the service process it starts
+ * can read only its config and key files, see only `REGISTRY_TOKEN_*`, and reach only its
+ * listen address and Authority.
+ *
+ * @module
+ */
+
+import { parseCommandLine, USAGE } from "../src/cli.ts";
+import { ConfigError } from "../src/config/document.ts";
+import { loadOptions, locateConfig } from "../src/config/load.ts";
+import { developmentOptions } from "../src/dev/profile.ts";
+import { devPermissionFlags, permissionFlags } from "../src/permissions.ts";
+
+const MAIN = new URL("../src/main.ts", import.meta.url).pathname;
+
+async function launch(args: string[]): Promise<number> {
+  const getEnv = (name: string) => Deno.env.get(name);
+  let flags: string[];
+  try {
+    const commandLine = parseCommandLine(args);
+    if (commandLine.help || commandLine.version) {
+      flags = ["--no-prompt"];
+    } else if (commandLine.dev) {
+      flags = devPermissionFlags(developmentOptions(getEnv));
+    } else {
+      const location = locateConfig(commandLine.config, getEnv);
+      const options = await loadOptions(location, { readTextFile: Deno.readTextFile, getEnv });
+      flags = permissionFlags(options, location.path);
+    }
+  } catch (error) {
+    const prefix = error instanceof ConfigError ? "config error: " : "";
+    console.error(
+      `${prefix}${(error as Error).message}${error instanceof ConfigError ? "" : `\n${USAGE}`}`,
+    );
+    return 2;
+  }
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", ...flags, MAIN, ...args],
+    stdin: "inherit",
+  }).spawn();
+  for (const signal of ["SIGTERM", "SIGINT"] as const) {
+    Deno.addSignalListener(signal, () => child.kill(signal));
+  }
+  return (await child.status).code;
+}
+
+Deno.exit(await launch(Deno.args));

@@ -1,0 +1,151 @@
+/**
+ * Verifies a caller's Authority-issued JWT and turns it into a `Caller`.
+ *
+ * Every check is explicit: asymmetric signature with an allow-listed algorithm, `iss`, `aud`,
+ * `exp` (required) and `nbf` with clock skew, required scopes, and the subject, plan and licence
+ * claims' types. Each failure maps to its own denial reason.
+ *
+ * @module
+ */
+
+import { errors, type JWTPayload, jwtVerify, type JWTVerifyGetKey } from "jose";
+import { Denial, type DenialReason } from "../denial.ts";
+import type { AuthorityOptions } from "../config/options.ts";
+
+/** Signature algorithms accepted on caller tokens: asymmetric only, never `none` or HMAC. */
+export const CALLER_TOKEN_ALGORITHMS = [
+  "RS256",
+  "RS384",
+  "RS512",
+  "PS256",
+  "PS384",
+  "PS512",
+  "ES256",
+  "ES384",
+  "ES512",
+  "EdDSA",
+  "Ed25519",
+];
+
+/** .NET's name-identifier claim, preferred as the subject when the Authority sets it. */
+export const NAME_IDENTIFIER_CLAIMS = [
+  "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/nameidentifier",
+  "nameidentifier",
+];
+/** Claim naming the caller's plan. */
+export const PLAN_CLAIM = "stellaops:plan";
+/** Claim carrying the caller's licence identifier. */
+export const LICENSE_CLAIM = "stellaops:license";
+
+/** An authenticated caller. */
+export interface Caller {
+  readonly subject: string;
+  /** Plan named by the token, if any (the default plan applies otherwise). */
+  readonly plan?: string;
+  readonly license?: string;
+}
+
+/** Verifies `token` against the Authority's keys and policy at time `now`. */
+export async function authenticate(
+  token: string,
+  getKey: JWTVerifyGetKey,
+  authority: AuthorityOptions,
+  now: Date,
+): Promise<Caller> {
+  let payload: JWTPayload;
+  try {
+    ({ payload } = await jwtVerify(token, getKey, {
+      algorithms: CALLER_TOKEN_ALGORITHMS,
+      issuer: authority.issuer,
+      audience: authority.audiences.length ? [...authority.audiences] : undefined,
+      clockTolerance: authority.clockSkewSeconds,
+      currentDate: now,
+      requiredClaims: ["exp"],
+    }));
+  } catch (error) {
+    throw error instanceof Denial ? error : denialFor(error);
+  }
+  requireScopes(payload, authority.requiredScopes);
+  return {
+    subject: subjectOf(payload),
+    plan: optionalString(payload, PLAN_CLAIM),
+    license: optionalString(payload, LICENSE_CLAIM),
+  };
+}
+
+function denialFor(error: unknown): Denial {
+  if (error instanceof errors.JWTExpired) {
+    return new Denial("token_expired", "the Authority token has expired; obtain a new one");
+  }
+  if (error instanceof errors.JWTClaimValidationFailed) {
+    const [reason, message] = CLAIM_FAILURES[error.claim] ??
+      ["token_claims_invalid", `the Authority token's "${error.claim}" claim is invalid`];
+    return new Denial(reason, message);
+  }
+  if (error instanceof errors.JOSEAlgNotAllowed) {
+    return new Denial(
+      "token_algorithm_not_allowed",
+      `the Authority token must be signed with one of ${CALLER_TOKEN_ALGORITHMS.join(", ")}`,
+    );
+  }
+  if (
+    error instanceof errors.JWKSNoMatchingKey || error instanceof errors.JWKSMultipleMatchingKeys
+  ) {
+    return new Denial(
+      "token_key_unknown",
+      "the Authority token was signed with a key the Authority does not publish",
+    );
+  }
+  if (error instanceof errors.JWSSignatureVerificationFailed) {
+    return new Denial("token_signature_invalid", "the Authority token's signature is invalid");
+  }
+  return new Denial("token_malformed", "the credentials are not a valid Authority token (JWT)");
+}
+
+const CLAIM_FAILURES: Record<string, [DenialReason, string]> = {
+  iss: ["token_issuer_mismatch", "the Authority token was issued by an untrusted issuer"],
+  aud: ["token_audience_mismatch", "the Authority token is not intended for this service (aud)"],
+  nbf: ["token_not_yet_valid", "the Authority token is not valid yet (nbf); check clocks"],
+  exp: ["token_claims_invalid", "the Authority token must carry a numeric expiry (exp)"],
+};
+
+function requireScopes(payload: JWTPayload, required: readonly string[]): void {
+  const granted = new Set(grantedScopes(payload));
+  const missing = required.filter((scope) => !granted.has(scope));
+  if (missing.length) {
+    throw new Denial(
+      "token_scope_missing",
+      `the Authority token lacks the required scope ${missing.join(" ")}`,
+      { required: missing },
+    );
+  }
+}
+
+function grantedScopes(payload: JWTPayload): string[] {
+  const values = [payload.scope, payload.scp].flat();
+  return values.flatMap((value) => typeof value === "string" ? value.split(" ") : []);
+}
+
+function subjectOf(payload: JWTPayload): string {
+  const candidates = [...NAME_IDENTIFIER_CLAIMS, "sub", "client_id"];
+  for (const claim of candidates) {
+    const value = payload[claim];
+    if (typeof value === "string" && value !== "") return value;
+  }
+  throw new Denial(
+    "token_subject_missing",
+    "the Authority token names no subject (nameidentifier, sub or client_id)",
+  );
+}
+
+function optionalString(payload: JWTPayload, claim: string): string | undefined {
+  const value = payload[claim];
+  if (value === undefined) return undefined;
+  if (typeof value !== "string" || value === "") {
+    throw new Denial(
+      "token_claims_invalid",
+      `the Authority token's "${claim}" claim must be a non-empty string`,
+    );
+  }
+  return value;
+}

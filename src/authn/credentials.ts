@@ -1,0 +1,64 @@
+/**
+ * Extracts the caller's Authority token from the `Authorization` header.
+ *
+ * docker, podman, skopeo and containerd only ever send Basic credentials to a token realm, so
+ * the token is accepted as the Basic password as well as a Bearer token. The Basic username
+ * (conventionally `oauth2accesstoken`) never decides identity.
+ *
+ * @module
+ */
+
+import { Denial } from "../denial.ts";
+
+/** Longest `Authorization` header accepted; real Authority tokens are a few KiB at most. */
+export const MAX_AUTHORIZATION_LENGTH = 16 * 1024;
+
+const SCHEME = /^([A-Za-z]+) +(\S+)\s*$/;
+
+/** Returns the Authority token carried by an `Authorization` header, or throws a `Denial`. */
+export function extractAuthorityToken(authorization: string | null | undefined): string {
+  if (!authorization) {
+    throw new Denial(
+      "credentials_missing",
+      "authentication required: send the Authority token as a Bearer token or as the password of Basic credentials",
+    );
+  }
+  if (authorization.length > MAX_AUTHORIZATION_LENGTH) {
+    throw new Denial("credentials_malformed", "the Authorization header is too large");
+  }
+  const match = SCHEME.exec(authorization);
+  const scheme = match?.[1].toLowerCase();
+  if (!match || (scheme !== "bearer" && scheme !== "basic")) {
+    throw new Denial(
+      "credentials_malformed",
+      "unsupported Authorization header: use Bearer <token> or Basic credentials with the token as password",
+    );
+  }
+  const token = scheme === "bearer" ? match[2] : basicPassword(match[2]);
+  if (!token) {
+    throw new Denial(
+      "credentials_missing",
+      "the Basic credentials carry no password (the Authority token)",
+    );
+  }
+  return token;
+}
+
+function basicPassword(encoded: string): string {
+  let decoded: string;
+  try {
+    decoded = new TextDecoder("utf-8", { fatal: true }).decode(
+      Uint8Array.from(atob(encoded), (char) => char.charCodeAt(0)),
+    );
+  } catch {
+    throw new Denial("credentials_malformed", "the Basic credentials are not valid base64 UTF-8");
+  }
+  const colon = decoded.indexOf(":");
+  if (colon < 0) {
+    throw new Denial(
+      "credentials_malformed",
+      "the Basic credentials have no ':' between user and password",
+    );
+  }
+  return decoded.slice(colon + 1);
+}

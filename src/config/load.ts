@@ -1,0 +1,59 @@
+/**
+ * Finds, reads and validates the configuration: YAML file plus `REGISTRY_TOKEN_*` overrides.
+ *
+ * @module
+ */
+
+import { parse as parseYaml } from "yaml";
+import { ConfigError, ENV_PREFIX, type EnvReader, mergeDocument } from "./document.ts";
+import { buildOptions, type Options } from "./options.ts";
+
+/** Config file used when neither `--config` nor `REGISTRY_TOKEN_CONFIG` names one. */
+export const DEFAULT_CONFIG_PATH = "etc/registry-token.yaml";
+/** Environment variable naming the config file. */
+export const CONFIG_PATH_ENV = `${ENV_PREFIX}CONFIG`;
+
+/** Which config file to read, and whether its absence is an error. */
+export interface ConfigLocation {
+  readonly path: string;
+  /** Named by the operator: a missing file is then an error, not "no file". */
+  readonly explicit: boolean;
+}
+
+/** Picks the config file: `--config PATH`, else `REGISTRY_TOKEN_CONFIG`, else the default. */
+export function locateConfig(flag: string | undefined, getEnv: EnvReader): ConfigLocation {
+  const named = flag ?? getEnv(CONFIG_PATH_ENV);
+  return named ? { path: named, explicit: true } : { path: DEFAULT_CONFIG_PATH, explicit: false };
+}
+
+/** The I/O that loading needs, injected so tests control files and environment. */
+export interface ConfigIo {
+  readonly readTextFile: (path: string) => Promise<string>;
+  readonly getEnv: EnvReader;
+}
+
+/** Reads and validates the configuration; throws `ConfigError` with one readable line. */
+export async function loadOptions(location: ConfigLocation, io: ConfigIo): Promise<Options> {
+  const document = await readDocument(location, io.readTextFile);
+  return buildOptions(mergeDocument(document, io.getEnv));
+}
+
+async function readDocument(location: ConfigLocation, readTextFile: ConfigIo["readTextFile"]) {
+  let text: string;
+  try {
+    text = await readTextFile(location.path);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound && !location.explicit) return undefined;
+    throw new ConfigError(location.path, `cannot read config file (${describe(error)})`);
+  }
+  try {
+    return parseYaml(text, { prettyErrors: true });
+  } catch (error) {
+    const firstLine = describe(error).split("\n")[0];
+    throw new ConfigError(location.path, `is not valid YAML: ${firstLine}`);
+  }
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

@@ -1,0 +1,235 @@
+/**
+ * Validated, immutable service options built from the merged configuration document.
+ *
+ * @module
+ */
+
+import { compilePattern } from "../authz/pattern.ts";
+import type { Plan, PlanRule } from "../authz/plan.ts";
+import { ConfigError, type RuleDocument, type ServiceDocument } from "./document.ts";
+
+/** Where the Authority's token-signing keys come from. */
+export type AuthorityKeyLocation =
+  | { readonly kind: "discovery"; readonly metadataAddress: string }
+  | { readonly kind: "jwks-uri"; readonly jwksUri: string }
+  | { readonly kind: "jwks-file"; readonly path: string };
+
+/** How caller (Authority-issued) tokens are checked. */
+export interface AuthorityOptions {
+  readonly issuer: string;
+  readonly keys: AuthorityKeyLocation;
+  /** The caller token's `aud` must contain one of these; empty means not checked. */
+  readonly audiences: readonly string[];
+  readonly requiredScopes: readonly string[];
+  readonly clockSkewSeconds: number;
+}
+
+/** How registry tokens are minted. */
+export interface SigningOptions {
+  readonly issuer: string;
+  readonly keyPath: string;
+  readonly keyPassword?: string;
+  readonly certificatePath?: string;
+  readonly lifetimeSeconds: number;
+  readonly audience?: string;
+  readonly keyId?: string;
+}
+
+/** Plan catalogue and the licence/service policy applied to every request. */
+export interface PolicyOptions {
+  readonly plans: ReadonlyMap<string, Plan>;
+  readonly defaultPlan?: string;
+  readonly revokedLicenses: ReadonlySet<string>;
+  readonly allowedServices: ReadonlySet<string>;
+  readonly partialGrants: boolean;
+}
+
+/** Everything the service needs to run, validated once at startup. */
+export interface Options {
+  readonly server: { readonly host: string; readonly port: number };
+  readonly authority: AuthorityOptions;
+  readonly signing: SigningOptions;
+  /** `realm` of `WWW-Authenticate` challenges; defaults to this service's own `/token` URL. */
+  readonly realm?: string;
+  readonly policy: PolicyOptions;
+}
+
+/** Default listen port (the registry itself conventionally takes 5000). */
+export const DEFAULT_PORT = 5001;
+/** Default registry token lifetime in seconds. */
+export const DEFAULT_LIFETIME_SECONDS = 300;
+const MAX_LIFETIME_SECONDS = 3600;
+const DEFAULT_CLOCK_SKEW_SECONDS = 60;
+const MAX_CLOCK_SKEW_SECONDS = 300;
+const ROOT = "RegistryTokenService";
+const ACTION = /^(?:[a-z]+|\*)$/;
+const RESOURCE_TYPE = /^[a-z0-9]+$/;
+
+/** Validates a merged document into `Options`; throws `ConfigError` naming the first bad key. */
+export function buildOptions(document: ServiceDocument): Options {
+  return {
+    server: {
+      host: document.Server?.Host ?? "0.0.0.0",
+      port: port(document.Server?.Port),
+    },
+    authority: authorityOptions(document.Authority ?? {}),
+    signing: signingOptions(document.Signing ?? {}),
+    realm: optionalUrl(document.Registry?.Realm, "Registry:Realm"),
+    policy: policyOptions(document),
+  };
+}
+
+function authorityOptions(authority: NonNullable<ServiceDocument["Authority"]>): AuthorityOptions {
+  const issuer = required(authority.Issuer, "Authority:Issuer");
+  const clockSkewSeconds = authority.ClockSkew ?? DEFAULT_CLOCK_SKEW_SECONDS;
+  if (clockSkewSeconds > MAX_CLOCK_SKEW_SECONDS) {
+    throw new ConfigError(key("Authority:ClockSkew"), `must be at most ${MAX_CLOCK_SKEW_SECONDS}s`);
+  }
+  const requiredScopes = authority.RequiredScopes ?? ["registry.token.issue"];
+  requiredScopes.forEach((scope, index) => {
+    if (!/^[\x21\x23-\x5b\x5d-\x7e]+$/.test(scope)) {
+      throw new ConfigError(key(`Authority:RequiredScopes:${index}`), "is not a valid OAuth scope");
+    }
+  });
+  return {
+    issuer,
+    keys: authorityKeyLocation(authority, issuer),
+    audiences: authority.Audiences ?? [],
+    requiredScopes,
+    clockSkewSeconds,
+  };
+}
+
+function authorityKeyLocation(
+  authority: NonNullable<ServiceDocument["Authority"]>,
+  issuer: string,
+): AuthorityKeyLocation {
+  const given = [
+    authority.MetadataAddress && "MetadataAddress",
+    authority.JwksUri && "JwksUri",
+    authority.JwksPath && "JwksPath",
+  ].filter(Boolean);
+  if (given.length > 1) {
+    throw new ConfigError(key("Authority"), `set only one of ${given.join(", ")}`);
+  }
+  if (authority.JwksPath) return { kind: "jwks-file", path: authority.JwksPath };
+  if (authority.JwksUri) {
+    return { kind: "jwks-uri", jwksUri: url(authority.JwksUri, "Authority:JwksUri") };
+  }
+  if (authority.MetadataAddress) {
+    return {
+      kind: "discovery",
+      metadataAddress: url(authority.MetadataAddress, "Authority:MetadataAddress"),
+    };
+  }
+  const base = url(
+    issuer,
+    "Authority:Issuer",
+    "must be an http(s) URL when no MetadataAddress, JwksUri or JwksPath is set",
+  );
+  return {
+    kind: "discovery",
+    metadataAddress: `${base.replace(/\/$/, "")}/.well-known/openid-configuration`,
+  };
+}
+
+function signingOptions(signing: NonNullable<ServiceDocument["Signing"]>): SigningOptions {
+  const lifetimeSeconds = signing.Lifetime ?? DEFAULT_LIFETIME_SECONDS;
+  if (lifetimeSeconds < 1 || lifetimeSeconds > MAX_LIFETIME_SECONDS) {
+    throw new ConfigError(
+      key("Signing:Lifetime"),
+      `must be between 1s and 1h, got ${lifetimeSeconds}s`,
+    );
+  }
+  return {
+    issuer: required(signing.Issuer, "Signing:Issuer"),
+    keyPath: required(signing.KeyPath, "Signing:KeyPath"),
+    keyPassword: signing.KeyPassword,
+    certificatePath: signing.CertificatePath,
+    lifetimeSeconds,
+    audience: signing.Audience,
+    keyId: signing.KeyId,
+  };
+}
+
+function policyOptions(document: ServiceDocument): PolicyOptions {
+  const plans = new Map<string, Plan>();
+  (document.Plans ?? []).forEach((plan, index) => {
+    const name = required(plan.Name, `Plans:${index}:Name`);
+    if (plans.has(name)) {
+      throw new ConfigError(key(`Plans:${index}:Name`), `"${name}" is defined twice`);
+    }
+    const rules = (plan.Repositories ?? []).map((rule, ruleIndex) =>
+      planRule(rule, `Plans:${index}:Repositories:${ruleIndex}`)
+    );
+    plans.set(name, { name, rules });
+  });
+  const defaultPlan = document.DefaultPlan;
+  if (defaultPlan !== undefined && !plans.has(defaultPlan)) {
+    const known = plans.size ? [...plans.keys()].join(", ") : "none are configured";
+    throw new ConfigError(
+      key("DefaultPlan"),
+      `"${defaultPlan}" is not a configured plan (${known})`,
+    );
+  }
+  return {
+    plans,
+    defaultPlan,
+    revokedLicenses: new Set(document.RevokedLicenses ?? []),
+    allowedServices: new Set(document.Registry?.AllowedServices ?? []),
+    partialGrants: document.PartialGrants ?? false,
+  };
+}
+
+function planRule(rule: RuleDocument, path: string): PlanRule {
+  const type = rule.Type ?? "repository";
+  if (!RESOURCE_TYPE.test(type)) {
+    throw new ConfigError(key(`${path}:Type`), `"${type}" is not a resource type`);
+  }
+  const source = required(rule.Pattern, `${path}:Pattern`);
+  let pattern;
+  try {
+    pattern = compilePattern(source);
+  } catch (error) {
+    throw new ConfigError(key(`${path}:Pattern`), (error as Error).message);
+  }
+  const actions = rule.Actions ?? [];
+  if (actions.length === 0) {
+    throw new ConfigError(key(`${path}:Actions`), "must list at least one action");
+  }
+  actions.forEach((action, index) => {
+    if (!ACTION.test(action)) {
+      throw new ConfigError(
+        key(`${path}:Actions:${index}`),
+        `"${action}" is not an action (a-z or *)`,
+      );
+    }
+  });
+  return { type, pattern, actions };
+}
+
+function port(value: number | undefined): number {
+  const result = value ?? DEFAULT_PORT;
+  if (result < 0 || result > 65535) throw new ConfigError(key("Server:Port"), "must be 0..65535");
+  return result;
+}
+
+function required(value: string | undefined, path: string): string {
+  if (value === undefined || value.trim() === "") throw new ConfigError(key(path), "is required");
+  return value;
+}
+
+function optionalUrl(value: string | undefined, path: string): string | undefined {
+  return value === undefined ? undefined : url(value, path);
+}
+
+function url(value: string, path: string, problem = "must be an http(s) URL"): string {
+  if (!URL.canParse(value) || !/^https?:$/.test(new URL(value).protocol)) {
+    throw new ConfigError(key(path), `${problem}, got "${value}"`);
+  }
+  return value;
+}
+
+function key(path: string): string {
+  return `${ROOT}:${path}`;
+}

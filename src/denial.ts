@@ -1,0 +1,83 @@
+/**
+ * The one type every pipeline stage uses to refuse a token request.
+ *
+ * A denial's `reason` decides everything else about it — HTTP status, registry error code,
+ * the `WWW-Authenticate` error and the metric label — through the closed table below, so the
+ * response, the metric and the log line can never disagree.
+ *
+ * @module
+ */
+
+/** How a reason is presented to the client. */
+interface ReasonRendering {
+  /** HTTP status of the response. */
+  readonly status: 400 | 401 | 403 | 503;
+  /** Registry error code (`errors[0].code`). */
+  readonly code: "INVALID_REQUEST" | "UNAUTHORIZED" | "DENIED" | "UNAVAILABLE";
+  /** RFC 6750 `error` attribute of the `WWW-Authenticate` challenge, if any. */
+  readonly challengeError?: "invalid_request" | "invalid_token" | "insufficient_scope";
+}
+
+const badRequest: ReasonRendering = { status: 400, code: "INVALID_REQUEST" };
+const invalidCredentials: ReasonRendering = {
+  status: 401,
+  code: "UNAUTHORIZED",
+  challengeError: "invalid_token",
+};
+const forbidden: ReasonRendering = { status: 403, code: "DENIED" };
+
+/** Every reason a token request can be refused for; metric labels come only from here. */
+export const DENIAL_REASONS = {
+  // parse
+  service_missing: badRequest,
+  request_invalid: badRequest,
+  scope_invalid: badRequest,
+  // authenticate
+  credentials_missing: { status: 401, code: "UNAUTHORIZED" },
+  credentials_malformed: { ...invalidCredentials, challengeError: "invalid_request" },
+  token_malformed: invalidCredentials,
+  token_algorithm_not_allowed: invalidCredentials,
+  token_key_unknown: invalidCredentials,
+  token_signature_invalid: invalidCredentials,
+  token_expired: invalidCredentials,
+  token_not_yet_valid: invalidCredentials,
+  token_issuer_mismatch: invalidCredentials,
+  token_audience_mismatch: invalidCredentials,
+  token_claims_invalid: invalidCredentials,
+  token_subject_missing: invalidCredentials,
+  token_scope_missing: { ...forbidden, challengeError: "insufficient_scope" },
+  authority_unavailable: { status: 503, code: "UNAVAILABLE" },
+  // authorize
+  service_not_allowed: forbidden,
+  plan_unknown: forbidden,
+  license_revoked: forbidden,
+  access_denied: forbidden,
+} as const satisfies Record<string, ReasonRendering>;
+
+/** A member of the closed list of denial reasons. */
+export type DenialReason = keyof typeof DENIAL_REASONS;
+
+/** A refused token request: thrown by a pipeline stage, rendered once by the HTTP layer. */
+export class Denial extends Error {
+  override readonly name = "Denial";
+  /** Machine-readable reason: the metric label, the log field and `errors[0].detail.reason`. */
+  readonly reason: DenialReason;
+  /** Extra, non-secret facts for the client (e.g. which scopes were refused). */
+  readonly detail: Readonly<Record<string, unknown>>;
+
+  /**
+   * @param reason why the request is refused
+   * @param message what the client should fix, shown to users by docker/skopeo/podman
+   * @param detail extra, non-secret facts merged into `errors[0].detail`
+   */
+  constructor(reason: DenialReason, message: string, detail: Record<string, unknown> = {}) {
+    super(message);
+    this.reason = reason;
+    this.detail = detail;
+  }
+
+  /** HTTP status, registry code and challenge error for this denial. */
+  get rendering(): ReasonRendering {
+    return DENIAL_REASONS[this.reason];
+  }
+}

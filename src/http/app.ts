@@ -1,0 +1,109 @@
+/**
+ * The HTTP application: routes, the request log, and rendering of pipeline outcomes.
+ *
+ * Built by a function so tests call `app.request()` without a socket.
+ *
+ * @module
+ */
+
+import { type Context, Hono } from "hono";
+import { Denial, type DenialReason } from "../denial.ts";
+import { type Audit, type IssueDeps, issueToken } from "../issue.ts";
+import type { Logger } from "../observability/logger.ts";
+import type { TokenMetrics } from "../observability/metrics.ts";
+import { denialResponse, registryError, tokenResponse } from "./respond.ts";
+
+/** Everything the application needs; all I/O comes in through here. */
+export interface AppDeps extends IssueDeps {
+  readonly metrics: TokenMetrics;
+  readonly logger: Logger;
+}
+
+type Env = {
+  Variables: { requestId: string; audit: Audit; reason?: DenialReason | "internal_error" };
+};
+
+const REQUEST_ID = /^[A-Za-z0-9._-]{1,128}$/;
+
+/** Creates the service's Hono application. */
+export function createApp(deps: AppDeps): Hono<Env> {
+  const app = new Hono<Env>();
+
+  app.use(async (c, next) => {
+    const started = performance.now();
+    const offered = c.req.header("x-request-id");
+    const requestId = offered && REQUEST_ID.test(offered) ? offered : deps.randomId();
+    const audit: Audit = {};
+    c.set("requestId", requestId);
+    c.set("audit", audit);
+    await next();
+    c.res.headers.set("x-request-id", requestId);
+    deps.logger.log(c.res.status >= 500 ? "error" : "info", "request", {
+      request_id: requestId,
+      method: c.req.method,
+      path: c.req.path.slice(0, 256),
+      status: c.res.status,
+      reason: c.get("reason"),
+      ...audit,
+      duration_ms: Math.round((performance.now() - started) * 1000) / 1000,
+    });
+  });
+
+  app.get("/token", async (c) => {
+    const audit = c.get("audit");
+    try {
+      const params = new URL(c.req.url).searchParams;
+      const issued = await issueToken(
+        {
+          service: singleParameter(params, "service"),
+          scopes: params.getAll("scope"),
+          authorization: c.req.header("authorization"),
+        },
+        deps,
+        audit,
+      );
+      deps.metrics.issued(issued.plan);
+      return tokenResponse(issued);
+    } catch (error) {
+      if (!(error instanceof Denial)) throw error;
+      c.set("reason", error.reason);
+      deps.metrics.rejected(error.reason);
+      return denialResponse(error, realmOf(c, deps), audit.service);
+    }
+  });
+  app.get("/healthz", (c) => c.json({ status: "ok" }));
+  app.get("/metrics", async (c) =>
+    c.body(await deps.metrics.render(), 200, {
+      "content-type": "text/plain; version=0.0.4; charset=utf-8",
+    }));
+  for (const path of ["/token", "/healthz", "/metrics"]) {
+    app.all(
+      path,
+      () =>
+        registryError(405, "UNSUPPORTED", "method not allowed", undefined, { allow: "GET, HEAD" }),
+    );
+  }
+
+  app.notFound(() => registryError(404, "NOT_FOUND", "not found"));
+  app.onError((error, c) => {
+    c.set("reason", "internal_error");
+    deps.logger.log("error", "unhandled error", {
+      request_id: c.get("requestId"),
+      error: error instanceof Error ? `${error.name}: ${error.message}` : String(error),
+    });
+    return registryError(500, "UNKNOWN", "internal error; see the service log");
+  });
+  return app;
+}
+
+function singleParameter(params: URLSearchParams, name: string): string | undefined {
+  const values = params.getAll(name);
+  if (values.length > 1) {
+    throw new Denial("request_invalid", `the ${name} parameter must be given once`);
+  }
+  return values[0];
+}
+
+function realmOf(c: Context, deps: AppDeps): string {
+  return deps.options.realm ?? `${new URL(c.req.url).origin}/token`;
+}

@@ -1,0 +1,68 @@
+/**
+ * Response rendering: registry error bodies, `WWW-Authenticate` challenges, token bodies.
+ *
+ * @module
+ */
+
+import type { Denial } from "../denial.ts";
+import type { IssuedToken } from "../issue.ts";
+
+/** Headers every token-endpoint answer carries: tokens and errors must never be cached. */
+const NO_STORE = { "cache-control": "no-store", pragma: "no-cache" };
+
+/** A body in the registry's error form: `{"errors":[{code,message,detail}]}`. */
+export function registryError(
+  status: number,
+  code: string,
+  message: string,
+  detail?: Readonly<Record<string, unknown>>,
+  headers: Record<string, string> = {},
+): Response {
+  return Response.json({ errors: [{ code, message, ...(detail ? { detail } : {}) }] }, {
+    status,
+    headers: { ...NO_STORE, ...headers },
+  });
+}
+
+/** Renders a denial: status, registry error body and, for 401/403, a Bearer challenge. */
+export function denialResponse(denial: Denial, realm: string, service?: string): Response {
+  const { status, code, challengeError } = denial.rendering;
+  const headers: Record<string, string> = {};
+  if (status === 401 || (status === 403 && challengeError)) {
+    headers["www-authenticate"] = bearerChallenge(realm, service, challengeError, denial.message);
+  }
+  return registryError(
+    status,
+    code,
+    denial.message,
+    { reason: denial.reason, ...denial.detail },
+    headers,
+  );
+}
+
+/** Renders a minted token in the shape docker, podman, skopeo and containerd expect. */
+export function tokenResponse(issued: IssuedToken): Response {
+  return Response.json({
+    token: issued.token,
+    access_token: issued.token,
+    expires_in: issued.expiresIn,
+    issued_at: issued.issuedAt.toISOString(),
+  }, { headers: NO_STORE });
+}
+
+function bearerChallenge(
+  realm: string,
+  service: string | undefined,
+  error: string | undefined,
+  description: string,
+): string {
+  const params = [`realm=${quote(realm)}`];
+  if (service) params.push(`service=${quote(service)}`);
+  if (error) params.push(`error=${quote(error)}`, `error_description=${quote(description)}`);
+  return `Bearer ${params.join(",")}`;
+}
+
+/** RFC 7235 quoted-string, limited to the characters RFC 6750 allows in its attributes. */
+function quote(value: string): string {
+  return `"${value.replace(/[^\x20\x21\x23-\x5b\x5d-\x7e]/g, "'")}"`;
+}

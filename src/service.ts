@@ -1,0 +1,80 @@
+/**
+ * Assembles a runnable service from validated options: loads signing and Authority keys once,
+ * at startup, and wires them into the HTTP application.
+ *
+ * @module
+ */
+
+import {
+  type AuthorityKeys,
+  parseJwks,
+  remoteAuthorityKeys,
+  staticAuthorityKeys,
+} from "./authn/authority_keys.ts";
+import { ConfigError } from "./config/document.ts";
+import type { AuthorityOptions, Options } from "./config/options.ts";
+import { createApp } from "./http/app.ts";
+import type { Logger } from "./observability/logger.ts";
+import type { TokenMetrics } from "./observability/metrics.ts";
+import { KeyLoadError, loadSigningKey, type SigningKey } from "./token/keys.ts";
+import { createTokenSigner } from "./token/mint.ts";
+
+/** The I/O a service instance uses, injected so tests and the dev profile control it. */
+export interface ServiceIo {
+  readonly readFile: (path: string) => Promise<Uint8Array>;
+  readonly fetch: typeof fetch;
+  readonly now: () => Date;
+  readonly randomId: () => string;
+  readonly logger: Logger;
+  readonly metrics: TokenMetrics;
+}
+
+/** A ready-to-serve service. */
+export interface Service {
+  readonly options: Options;
+  readonly signingKey: SigningKey;
+  readonly authorityKeys: AuthorityKeys;
+  readonly fetch: (request: Request) => Response | Promise<Response>;
+}
+
+/** Loads keys and builds the app; throws `ConfigError` naming the key whose file is bad. */
+export async function createService(options: Options, io: ServiceIo): Promise<Service> {
+  const signingKey = await loadSigningKey(options.signing, io.readFile).catch((error) => {
+    if (!(error instanceof KeyLoadError)) throw error;
+    const key = error.path === options.signing.certificatePath ? "CertificatePath" : "KeyPath";
+    throw new ConfigError(`RegistryTokenService:Signing:${key}`, error.message);
+  });
+  const authorityKeys = await loadAuthorityKeys(options.authority, io);
+  io.metrics.setPlans(options.policy.plans.keys());
+  const app = createApp({
+    options,
+    authorityKeys,
+    signer: createTokenSigner(signingKey),
+    now: io.now,
+    randomId: io.randomId,
+    metrics: io.metrics,
+    logger: io.logger,
+  });
+  return { options, signingKey, authorityKeys, fetch: app.fetch };
+}
+
+async function loadAuthorityKeys(
+  authority: AuthorityOptions,
+  io: ServiceIo,
+): Promise<AuthorityKeys> {
+  const location = authority.keys;
+  if (location.kind !== "jwks-file") {
+    return remoteAuthorityKeys(location, authority.issuer, {
+      fetch: io.fetch,
+      now: () => io.now().getTime(),
+      onFetchError: (message) => io.logger.log("warn", message),
+    });
+  }
+  try {
+    const text = new TextDecoder().decode(await io.readFile(location.path));
+    return staticAuthorityKeys(parseJwks(JSON.parse(text), location.path));
+  } catch (error) {
+    const problem = error instanceof SyntaxError ? "is not valid JSON" : (error as Error).message;
+    throw new ConfigError("RegistryTokenService:Authority:JwksPath", problem);
+  }
+}

@@ -1,0 +1,79 @@
+/**
+ * Minting: the registry token's claims, and RS256 signing with the configured key.
+ *
+ * @module
+ */
+
+import { encodeBase64Url } from "../encoding.ts";
+import type { AccessEntry } from "../authz/plan.ts";
+import type { SigningKey } from "./keys.ts";
+
+/** The claims of a Docker-registry-compatible token. */
+export interface RegistryClaims {
+  readonly iss: string;
+  readonly sub: string;
+  /** A single string: distribution 2.x cannot parse an array here. */
+  readonly aud: string;
+  readonly exp: number;
+  readonly nbf: number;
+  readonly iat: number;
+  readonly jti: string;
+  readonly service: string;
+  readonly access: readonly AccessEntry[];
+  readonly "stellaops:license"?: string;
+}
+
+/** Inputs of one token. */
+export interface TokenRequest {
+  readonly issuer: string;
+  readonly subject: string;
+  readonly service: string;
+  /** `Signing:Audience`; the requested service when unset. */
+  readonly audience?: string;
+  readonly access: readonly AccessEntry[];
+  readonly license?: string;
+  /** Issue time, whole seconds since the epoch. */
+  readonly issuedAt: number;
+  readonly lifetimeSeconds: number;
+  readonly jti: string;
+}
+
+/** Builds the registry token's claims. */
+export function registryClaims(request: TokenRequest): RegistryClaims {
+  return {
+    iss: request.issuer,
+    sub: request.subject,
+    aud: request.audience ?? request.service,
+    exp: request.issuedAt + request.lifetimeSeconds,
+    nbf: request.issuedAt,
+    iat: request.issuedAt,
+    jti: request.jti,
+    service: request.service,
+    access: request.access,
+    ...(request.license === undefined ? {} : { "stellaops:license": request.license }),
+  };
+}
+
+/** Signs claims into a compact JWS. */
+export type TokenSigner = (claims: RegistryClaims) => Promise<string>;
+
+/** Creates a signer for `key`; the protected header is encoded once, here, not per token. */
+export function createTokenSigner(key: SigningKey): TokenSigner {
+  const header = {
+    alg: key.alg,
+    typ: "JWT",
+    kid: key.kid,
+    ...(key.certificateChain.length ? { x5c: key.certificateChain } : {}),
+  };
+  const encodedHeader = encodeBase64Url(JSON.stringify(header));
+  const encoder = new TextEncoder();
+  return async (claims) => {
+    const signingInput = `${encodedHeader}.${encodeBase64Url(JSON.stringify(claims))}`;
+    const signature = await crypto.subtle.sign(
+      "RSASSA-PKCS1-v1_5",
+      key.privateKey,
+      encoder.encode(signingInput),
+    );
+    return `${signingInput}.${encodeBase64Url(new Uint8Array(signature))}`;
+  };
+}

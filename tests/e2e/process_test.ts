@@ -1,0 +1,231 @@
+import assert from "node:assert/strict";
+import { decodeJwt } from "jose";
+import denoJson from "../../deno.json" with { type: "json" };
+import { basic, createTestAuthority } from "../support/authority.ts";
+import {
+  LAUNCHER,
+  MAIN,
+  productionFlags,
+  runDeno,
+  spawnDeno,
+  writeConfig,
+} from "../support/process.ts";
+import { fixture, SIGNING_KEY_PATH } from "../support/service.ts";
+
+const authority = await createTestAuthority("https://authority.test");
+
+/** A valid config in a fresh temp dir whose Authority keys come from a local JWKS file. */
+async function validConfig(signing: Record<string, unknown> = {}) {
+  const dir = await Deno.makeTempDir({ prefix: "registry-token-e2e-" });
+  const jwksPath = `${dir}/authority-jwks.json`;
+  await Deno.writeTextFile(jwksPath, JSON.stringify(authority.jwks));
+  const document = {
+    RegistryTokenService: {
+      Server: { Host: "127.0.0.1", Port: 0 },
+      Authority: { Issuer: authority.issuer, JwksPath: jwksPath },
+      Signing: { Issuer: "registry-token-e2e", KeyPath: SIGNING_KEY_PATH, ...signing },
+      Plans: [{ Name: "ci", Repositories: [{ Pattern: "team/*", Actions: ["pull", "push"] }] }],
+      DefaultPlan: "ci",
+    },
+  };
+  return { dir, document, path: await writeConfig(document, dir) };
+}
+
+/** The flags `deno task <name>` gives the launcher, read from deno.json so they cannot drift. */
+function taskFlags(name: "start"): string[] {
+  const words = denoJson.tasks[name].split(/\s+/);
+  return words.slice(words.indexOf("run") + 1, words.indexOf("scripts/launch.ts"));
+}
+
+/** Caller tokens must be valid now: the process uses the real clock. */
+function liveToken(claims: Record<string, unknown> = {}) {
+  const now = Math.floor(Date.now() / 1000);
+  return authority.token({ claims: { iat: now, exp: now + 300, ...claims } });
+}
+
+Deno.test("the production permission set is least privilege", async () => {
+  const { path } = await validConfig();
+  const flags = await productionFlags(path);
+  assert.deepEqual(flags, [
+    `--allow-read=${path},${SIGNING_KEY_PATH},${
+      path.replace(/registry-token\.yaml$/, "authority-jwks.json")
+    }`,
+    "--allow-env=REGISTRY_TOKEN_*",
+    "--ignore-env=LOG_TOKENS,LOG_STREAM",
+    "--allow-net=127.0.0.1:0",
+    "--no-prompt",
+  ]);
+});
+
+Deno.test("the service issues tokens over a real socket under the production permission set", async () => {
+  const { path } = await validConfig();
+  const service = spawnDeno(await productionFlags(path), MAIN, ["--config", path], {
+    REGISTRY_TOKEN_REGISTRYTOKENSERVICE__REVOKEDLICENSES__0: "lic-revoked",
+  });
+  try {
+    const { port } = await service.waitForLog("listening");
+    const base = `http://127.0.0.1:${port}`;
+    const response = await fetch(
+      `${base}/token?service=registry.e2e&scope=repository:team/app:push`,
+      {
+        headers: { authorization: basic(await liveToken()) },
+      },
+    );
+    assert.equal(response.status, 200);
+    const claims = decodeJwt((await response.json()).token);
+    assert.equal(claims.iss, "registry-token-e2e");
+    assert.deepEqual(claims.access, [{ type: "repository", name: "team/app", actions: ["push"] }]);
+
+    const revoked = await fetch(`${base}/token?service=registry.e2e`, {
+      headers: { authorization: basic(await liveToken({ "stellaops:license": "lic-revoked" })) },
+    });
+    assert.equal(revoked.status, 403, "REGISTRY_TOKEN_ list override is read under restricted env");
+    await revoked.body?.cancel();
+
+    const health = await fetch(`${base}/healthz`);
+    assert.equal(health.status, 200);
+    await health.body?.cancel();
+  } finally {
+    const status = await service.stop();
+    assert.equal(status.code, 0, service.stderr.join("\n"));
+  }
+  assert.ok(service.stdout.some((line) => JSON.parse(line).msg === "stopped"));
+  assert.equal(
+    service.stderr.join("").trim(),
+    "",
+    "nothing on stderr: no permission prompts or warnings",
+  );
+});
+
+Deno.test("--check validates configuration and keys, then exits without listening", async () => {
+  const { path } = await validConfig();
+  const result = await runDeno(await productionFlags(path), MAIN, ["--check", "--config", path]);
+  assert.equal(result.code, 0, result.stderr);
+  assert.match(result.stdout, /^configuration OK: .*signing kid [A-Z2-7]{4}(:[A-Z2-7]{4}){11}\n$/);
+});
+
+Deno.test("invalid configuration stops startup with exit 2 and one line naming the key", async () => {
+  const cases: [string, Record<string, unknown>, RegExp][] = [
+    [
+      "lifetime",
+      { Signing: { Issuer: "x", KeyPath: SIGNING_KEY_PATH, Lifetime: "2h" } },
+      /Signing:Lifetime: must be between 1s and 1h/,
+    ],
+    ["default plan", { DefaultPlan: "gold" }, /DefaultPlan: "gold" is not a configured plan/],
+    ["issuer", { Authority: { JwksPath: "/dev/null" } }, /Authority:Issuer: is required/],
+    ["typo", { Signing: { Issuer: "x", KeyPth: "/k.pem" } }, /Signing:KeyPth: unknown key/],
+    [
+      "pattern",
+      {
+        Plans: [{ Name: "p", Repositories: [{ Pattern: "a b", Actions: ["pull"] }] }],
+        DefaultPlan: "p",
+      },
+      /Plans:0:Repositories:0:Pattern: /,
+    ],
+  ];
+  for (const [name, patch, expected] of cases) {
+    const { dir, document } = await validConfig();
+    const path = await writeConfig({
+      RegistryTokenService: { ...document.RegistryTokenService, ...patch },
+    }, dir);
+    const flags = [
+      `--allow-read=${dir},${fixture("keys")}`,
+      "--allow-env=REGISTRY_TOKEN_*",
+      "--ignore-env=LOG_TOKENS,LOG_STREAM",
+      "--no-prompt",
+    ];
+    const result = await runDeno(flags, MAIN, ["--config", path]);
+    assert.equal(result.code, 2, name);
+    const lines = result.stderr.trim().split("\n");
+    assert.equal(lines.length, 1, `${name}: one line, no stack trace: ${result.stderr}`);
+    assert.match(lines[0], /^config error: RegistryTokenService:/, name);
+    assert.match(lines[0], expected, name);
+  }
+});
+
+Deno.test("unusable signing keys stop startup with one readable line and no secret", async () => {
+  const cases: [string, Record<string, unknown>, RegExp][] = [
+    [
+      "missing file",
+      { KeyPath: "/nonexistent/key.pem" },
+      /Signing:KeyPath: .*\/nonexistent\/key\.pem/,
+    ],
+    ["wrong PFX password", {
+      KeyPath: fixture("keys/rsa.modern.pfx"),
+      KeyPassword: "not-the-password",
+    }, /Signing:KeyPath: .*password/i],
+    ["EC key", { KeyPath: fixture("keys/ec-p256.pkcs8.pem") }, /Signing:KeyPath: .*RSA/],
+  ];
+  for (const [name, signing, expected] of cases) {
+    const { path } = await validConfig(signing);
+    const result = await runDeno(await productionFlags(path), MAIN, ["--config", path]);
+    assert.equal(result.code, 2, name);
+    const lines = result.stderr.trim().split("\n");
+    assert.equal(lines.length, 1, `${name}: ${result.stderr}`);
+    assert.match(lines[0], expected, name);
+    assert.ok(!lines[0].includes("not-the-password"), "the password is never printed");
+  }
+});
+
+Deno.test("the service loads a legacy PFX under the production permission set", async () => {
+  const { path } = await validConfig({
+    KeyPath: fixture("keys/rsa.legacy.pfx"),
+    KeyPassword: "fixture-password",
+  });
+  const result = await runDeno(await productionFlags(path), MAIN, ["--check", "--config", path]);
+  assert.equal(result.code, 0, result.stderr);
+});
+
+Deno.test("deno task start's launcher runs the service and forwards SIGTERM", async () => {
+  const { path } = await validConfig();
+  const launcher = spawnDeno(taskFlags("start"), LAUNCHER, ["--config", path]);
+  try {
+    const { port } = await launcher.waitForLog("listening");
+    const response = await fetch(`http://127.0.0.1:${port}/token?service=registry.e2e`, {
+      headers: { authorization: `Bearer ${await liveToken()}` },
+    });
+    assert.equal(response.status, 200);
+    await response.body?.cancel();
+  } finally {
+    assert.equal((await launcher.stop()).code, 0, launcher.stderr.join("\n"));
+  }
+});
+
+Deno.test("the launcher reports an invalid config in one line", async () => {
+  const { dir, document } = await validConfig();
+  const path = await writeConfig({
+    RegistryTokenService: { ...document.RegistryTokenService, DefaultPlan: "gold" },
+  }, dir);
+  const result = await runDeno(taskFlags("start"), LAUNCHER, ["--config", path]);
+  assert.equal(result.code, 2);
+  assert.match(result.stderr.trim(), /^config error: RegistryTokenService:DefaultPlan: [^\n]+$/);
+});
+
+Deno.test("the development profile serves the caller token it prints", async () => {
+  const dev = spawnDeno(taskFlags("start"), LAUNCHER, ["--dev"], {
+    REGISTRY_TOKEN_REGISTRYTOKENSERVICE__SERVER__PORT: "0",
+  });
+  try {
+    const { port } = await dev.waitForLog("listening");
+    let callerToken: string | undefined;
+    for (let attempt = 0; attempt < 100 && !callerToken; attempt++) {
+      callerToken = /CALLER_TOKEN='([^']+)'/.exec(dev.stderr.join("\n"))?.[1];
+      if (!callerToken) await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    assert.ok(callerToken, "the dev profile prints a caller token");
+    const response = await fetch(
+      `http://127.0.0.1:${port}/token?service=registry.local&scope=repository:demo/app:pull,push`,
+      { headers: { authorization: basic(callerToken) } },
+    );
+    assert.equal(response.status, 200);
+    const claims = decodeJwt((await response.json()).token);
+    assert.deepEqual(claims.access, [{
+      type: "repository",
+      name: "demo/app",
+      actions: ["pull", "push"],
+    }]);
+    assert.match(dev.stderr.join("\n"), /BEGIN CERTIFICATE/);
+  } finally {
+    assert.equal((await dev.stop()).code, 0);
+  }
+});

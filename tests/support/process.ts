@@ -1,0 +1,139 @@
+/**
+ * Runs the real service as a separate `deno run` process under the production permission set
+ * (`permissionFlags`), the way `deno task start` and the compiled binary run it.
+ *
+ * @module
+ */
+
+import { stringify as toYaml } from "yaml";
+import { ConfigError } from "../../src/config/document.ts";
+import { loadOptions } from "../../src/config/load.ts";
+import { permissionFlags } from "../../src/permissions.ts";
+
+/** The service entry point. */
+export const MAIN = new URL("../../src/main.ts", import.meta.url).pathname;
+/** The launcher behind `deno task start` and `deno task dev`. */
+export const LAUNCHER = new URL("../../scripts/launch.ts", import.meta.url).pathname;
+
+/** A service process whose output is being collected. */
+export interface ServiceProcess {
+  readonly child: Deno.ChildProcess;
+  readonly stdout: string[];
+  readonly stderr: string[];
+  /** Resolves with the first stdout record whose `msg` is `message`. */
+  waitForLog(message: string, timeoutMs?: number): Promise<Record<string, unknown>>;
+  /** Sends SIGTERM and resolves with the exit status. */
+  stop(): Promise<Deno.CommandStatus>;
+}
+
+/** Writes `document` as YAML into a fresh temp dir and returns the config file path. */
+export async function writeConfig(document: unknown, dir?: string): Promise<string> {
+  const directory = dir ?? await Deno.makeTempDir({ prefix: "registry-token-test-" });
+  const path = `${directory}/registry-token.yaml`;
+  await Deno.writeTextFile(path, toYaml(document));
+  return path;
+}
+
+/** The production permission flags for the config at `configPath`. */
+export async function productionFlags(configPath: string): Promise<string[]> {
+  const options = await loadOptions({ path: configPath, explicit: true }, {
+    readTextFile: Deno.readTextFile,
+    getEnv: () => undefined,
+  }).catch((error) => {
+    throw error instanceof ConfigError ? new Error(`test config invalid: ${error.message}`) : error;
+  });
+  return permissionFlags(options, configPath);
+}
+
+/** Spawns `deno run <flags> <script> <args>` and collects its output line by line. */
+export function spawnDeno(
+  flags: string[],
+  script: string,
+  args: string[],
+  env: Record<string, string> = {},
+): ServiceProcess {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", ...flags, script, ...args],
+    env: { NO_COLOR: "1", ...env },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const stdout: string[] = [];
+  const stderr: string[] = [];
+  const waiters = new Set<() => void>();
+  const collect = async (stream: ReadableStream<Uint8Array>, lines: string[]) => {
+    let pending = "";
+    for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
+      const parts = (pending + chunk).split("\n");
+      pending = parts.pop()!;
+      lines.push(...parts);
+      waiters.forEach((wake) => wake());
+    }
+    if (pending) lines.push(pending);
+    waiters.forEach((wake) => wake());
+  };
+  const collected = Promise.all([collect(child.stdout, stdout), collect(child.stderr, stderr)]);
+  let exited = false;
+  const status = child.status.then(async (result) => {
+    await collected;
+    exited = true;
+    waiters.forEach((wake) => wake());
+    return result;
+  });
+
+  return {
+    child,
+    stdout,
+    stderr,
+    waitForLog(message, timeoutMs = 20_000) {
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(
+          () => finish(new Error(`timed out waiting for "${message}"`)),
+          timeoutMs,
+        );
+        const check = () => {
+          for (const line of stdout) {
+            try {
+              const record = JSON.parse(line);
+              if (record.msg === message) return finish(undefined, record);
+            } catch { /* not a JSON line */ }
+          }
+          if (exited) finish(new Error(`process exited before "${message}": ${stderr.join("\n")}`));
+        };
+        function finish(error?: Error, record?: Record<string, unknown>) {
+          clearTimeout(timer);
+          waiters.delete(check);
+          if (error) reject(error);
+          else resolve(record!);
+        }
+        waiters.add(check);
+        check();
+      });
+    },
+    async stop() {
+      if (!exited) {
+        try {
+          child.kill("SIGTERM");
+        } catch { /* already gone */ }
+      }
+      return await status;
+    },
+  };
+}
+
+/** Runs a command to completion and returns its exit code and output. */
+export async function runDeno(
+  flags: string[],
+  script: string,
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
+    args: ["run", ...flags, script, ...args],
+    env: { NO_COLOR: "1", ...env },
+    stdin: "null",
+  }).output();
+  const decoder = new TextDecoder();
+  return { code, stdout: decoder.decode(stdout), stderr: decoder.decode(stderr) };
+}
