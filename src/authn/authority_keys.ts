@@ -130,9 +130,12 @@ export function remoteAuthorityKeys(
     return inFlight;
   }
 
-  /** Refreshes unless one was attempted within the cooldown; failures are reported, not thrown. */
+  /**
+   * Refreshes unless one was attempted within the cooldown — then it only waits for a fetch still
+   * under way, so concurrent requests share it. Failures are reported, not thrown.
+   */
   async function refreshIfAllowed(): Promise<void> {
-    if (io.now() - attemptedAt < timing.cooldownMs) return;
+    if (io.now() - attemptedAt < timing.cooldownMs) return await inFlight?.catch(() => {});
     await refresh().catch((error) =>
       io.onFetchError(`Authority keys: ${(error as Error).message}`)
     );

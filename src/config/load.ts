@@ -49,6 +49,13 @@ async function readDocument(location: ConfigLocation, readTextFile: ConfigIo["re
   try {
     return parseYaml(text, { prettyErrors: true });
   } catch (error) {
+    if (error instanceof Deno.errors.NotCapable) {
+      // The yaml package probes LOG_TOKENS/LOG_STREAM; a permission set without --ignore-env fails here.
+      throw new ConfigError(
+        location.path,
+        `cannot be parsed: ${describe(error)} (add --ignore-env=LOG_TOKENS,LOG_STREAM)`,
+      );
+    }
     const firstLine = describe(error).split("\n")[0];
     throw new ConfigError(location.path, `is not valid YAML: ${firstLine}`);
   }
