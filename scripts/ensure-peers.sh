@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Makes sure the real third-party peers the test suite runs against are installed:
+# Debian's docker-registry (distribution 2.8) and skopeo. Installs missing ones with apt-get
+# when running as root; otherwise says exactly what to install and fails (tests never skip).
+set -euo pipefail
+
+declare -A package_of=([docker-registry]=docker-registry [skopeo]=skopeo)
+missing=()
+for command in "${!package_of[@]}"; do
+  command -v "$command" >/dev/null 2>&1 || missing+=("${package_of[$command]}")
+done
+
+if ((${#missing[@]})); then
+  if [[ $(id -u) -ne 0 ]]; then
+    echo "ensure-peers: missing ${missing[*]}; install with: sudo apt-get install ${missing[*]}" >&2
+    exit 1
+  fi
+  echo "ensure-peers: installing ${missing[*]} with apt-get" >&2
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# The Debian package enables a system registry on install; the tests run their own in the
+# foreground on loopback, so keep the system one off.
+if command -v systemctl >/dev/null 2>&1; then
+  systemctl disable --now docker-registry >/dev/null 2>&1 || true
+fi

@@ -1,0 +1,193 @@
+/**
+ * Real third-party peers for end-to-end tests: Debian's `docker-registry` (distribution 2.8)
+ * run in the foreground, `skopeo`, and a hand-made OCI image. A missing peer fails the test
+ * loudly; it is never skipped.
+ *
+ * @module
+ */
+
+/** Throws a clear error unless `command` is on PATH. */
+export async function requirePeer(command: string): Promise<void> {
+  const found = await new Deno.Command("sh", {
+    args: ["-c", `command -v ${command}`],
+    stdout: "null",
+  })
+    .output();
+  if (!found.success) {
+    throw new Error(
+      `${command} is required for the real-peer tests but is not installed (.ci/run installs it with apt-get)`,
+    );
+  }
+}
+
+/** A port that was free a moment ago, on loopback. */
+export function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const { port } = listener.addr as Deno.NetAddr;
+  listener.close();
+  return port;
+}
+
+/** A distribution registry process. */
+export interface RegistryProcess {
+  readonly address: string;
+  readonly log: () => string;
+  stop(): Promise<void>;
+}
+
+/** What the registry's `auth.token` section says. */
+export interface RegistryTokenAuth {
+  readonly realm: string;
+  readonly service: string;
+  readonly issuer: string;
+  readonly rootCertBundle: string;
+}
+
+/** Starts `docker-registry serve` in the foreground with token auth, on a loopback port. */
+export async function startRegistry(auth: RegistryTokenAuth): Promise<RegistryProcess> {
+  await requirePeer("docker-registry");
+  const dir = await Deno.makeTempDir({ prefix: "registry-peer-" });
+  const port = freePort();
+  const config = `version: 0.1
+log: { level: info }
+storage:
+  filesystem: { rootdirectory: ${dir}/data }
+  delete: { enabled: true }
+http: { addr: 127.0.0.1:${port} }
+auth:
+  token:
+    realm: ${auth.realm}
+    service: ${auth.service}
+    issuer: ${auth.issuer}
+    rootcertbundle: ${auth.rootCertBundle}
+`;
+  await Deno.writeTextFile(`${dir}/config.yml`, config);
+  const child = new Deno.Command("docker-registry", {
+    args: ["serve", `${dir}/config.yml`],
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const output: string[] = [];
+  const decoder = new TextDecoder();
+  const drain = async (stream: ReadableStream<Uint8Array>) => {
+    for await (const chunk of stream) output.push(decoder.decode(chunk));
+  };
+  const drained = Promise.all([drain(child.stdout), drain(child.stderr)]);
+  const address = `127.0.0.1:${port}`;
+  for (let attempt = 0;; attempt++) {
+    try {
+      const response = await fetch(`http://${address}/v2/`);
+      await response.body?.cancel();
+      if (response.status === 401) break;
+    } catch { /* not listening yet */ }
+    if (attempt > 100) {
+      child.kill();
+      throw new Error(`docker-registry did not start: ${output.join("")}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return {
+    address,
+    log: () => output.join(""),
+    async stop() {
+      child.kill("SIGTERM");
+      await child.status;
+      await drained;
+      await Deno.remove(dir, { recursive: true });
+    },
+  };
+}
+
+/** Result of a peer command. */
+export interface PeerResult {
+  readonly success: boolean;
+  readonly output: string;
+}
+
+/** Runs `skopeo` with its own HOME and temp dir so tests leave nothing behind. */
+export async function skopeo(home: string, ...args: string[]): Promise<PeerResult> {
+  await requirePeer("skopeo");
+  const { success, stdout, stderr } = await new Deno.Command("skopeo", {
+    args,
+    env: { HOME: home, TMPDIR: home, XDG_RUNTIME_DIR: home },
+    stdin: "null",
+  }).output();
+  const decoder = new TextDecoder();
+  return { success, output: decoder.decode(stdout) + decoder.decode(stderr) };
+}
+
+/** Writes a one-layer OCI image layout (tag `latest`) under `dir` and returns its path. */
+export async function writeOciImage(dir: string, content = "hello from registry-token tests\n") {
+  const layout = `${dir}/oci`;
+  await Deno.mkdir(`${layout}/blobs/sha256`, { recursive: true });
+  const blob = async (bytes: Uint8Array<ArrayBuffer>) => {
+    const digest = await sha256(bytes);
+    await Deno.writeFile(`${layout}/blobs/sha256/${digest}`, bytes);
+    return { digest: `sha256:${digest}`, size: bytes.length };
+  };
+  const tar = tarWithOneFile("hello.txt", new TextEncoder().encode(content));
+  const layer = await blob(await gzip(tar));
+  const config = await blob(json({
+    architecture: "amd64",
+    os: "linux",
+    rootfs: { type: "layers", diff_ids: [`sha256:${await sha256(tar)}`] },
+    config: {},
+  }));
+  const manifest = await blob(json({
+    schemaVersion: 2,
+    mediaType: "application/vnd.oci.image.manifest.v1+json",
+    config: { mediaType: "application/vnd.oci.image.config.v1+json", ...config },
+    layers: [{ mediaType: "application/vnd.oci.image.layer.v1.tar+gzip", ...layer }],
+  }));
+  await Deno.writeTextFile(`${layout}/oci-layout`, JSON.stringify({ imageLayoutVersion: "1.0.0" }));
+  await Deno.writeFile(
+    `${layout}/index.json`,
+    json({
+      schemaVersion: 2,
+      manifests: [{
+        mediaType: "application/vnd.oci.image.manifest.v1+json",
+        ...manifest,
+        annotations: { "org.opencontainers.image.ref.name": "latest" },
+      }],
+    }),
+  );
+  return { layout, manifestDigest: manifest.digest };
+}
+
+function json(value: unknown): Uint8Array<ArrayBuffer> {
+  return new TextEncoder().encode(JSON.stringify(value));
+}
+
+async function sha256(bytes: Uint8Array<ArrayBuffer>): Promise<string> {
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
+  return Array.from(digest, (byte) => byte.toString(16).padStart(2, "0")).join("");
+}
+
+async function gzip(bytes: Uint8Array<ArrayBuffer>): Promise<Uint8Array<ArrayBuffer>> {
+  const stream = new Blob([bytes]).stream().pipeThrough(new CompressionStream("gzip"));
+  return new Uint8Array(await new Response(stream).arrayBuffer());
+}
+
+/** A POSIX ustar archive holding one regular file. */
+function tarWithOneFile(name: string, content: Uint8Array): Uint8Array<ArrayBuffer> {
+  const header = new Uint8Array(512);
+  const put = (text: string, offset: number) => header.set(new TextEncoder().encode(text), offset);
+  const octal = (value: number, width: number) => value.toString(8).padStart(width - 1, "0") + "\0";
+  put(name, 0);
+  put(octal(0o644, 8), 100);
+  put(octal(0, 8), 108);
+  put(octal(0, 8), 116);
+  put(octal(content.length, 12), 124);
+  put(octal(0, 12), 136);
+  put("        ", 148);
+  put("0", 156);
+  put("ustar\0", 257);
+  put("00", 263);
+  const checksum = header.reduce((sum, byte) => sum + byte, 0);
+  put(`${checksum.toString(8).padStart(6, "0")}\0 `, 148);
+  const padded = Math.ceil(content.length / 512) * 512;
+  const archive = new Uint8Array(512 + padded + 1024);
+  archive.set(header, 0);
+  archive.set(content, 512);
+  return archive;
+}
