@@ -34,7 +34,7 @@ async function validConfig(signing: Record<string, unknown> = {}) {
 /** The flags `deno task <name>` gives the launcher, read from deno.json so they cannot drift. */
 function taskFlags(name: "start"): string[] {
   const words = denoJson.tasks[name].split(/\s+/);
-  return words.slice(words.indexOf("run") + 1, words.indexOf("scripts/launch.ts"));
+  return words.slice(words.indexOf("run") + 1, words.indexOf("src/launch.ts"));
 }
 
 /** Caller tokens must be valid now: the process uses the real clock. */

@@ -13,7 +13,7 @@ import { permissionFlags } from "../../src/permissions.ts";
 /** The service entry point. */
 export const MAIN = new URL("../../src/main.ts", import.meta.url).pathname;
 /** The launcher behind `deno task start` and `deno task dev`. */
-export const LAUNCHER = new URL("../../scripts/launch.ts", import.meta.url).pathname;
+export const LAUNCHER = new URL("../../src/launch.ts", import.meta.url).pathname;
 
 /** A service process whose output is being collected. */
 export interface ServiceProcess {

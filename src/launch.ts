@@ -9,13 +9,14 @@
  * @module
  */
 
-import { parseCommandLine, USAGE } from "../src/cli.ts";
-import { ConfigError } from "../src/config/document.ts";
-import { loadOptions, locateConfig } from "../src/config/load.ts";
-import { developmentOptions } from "../src/dev/profile.ts";
-import { devPermissionFlags, permissionFlags } from "../src/permissions.ts";
+import { fileURLToPath } from "node:url";
+import { parseCommandLine, USAGE } from "./cli.ts";
+import { ConfigError } from "./config/document.ts";
+import { loadOptions, locateConfig } from "./config/load.ts";
+import { developmentOptions } from "./dev/profile.ts";
+import { devPermissionFlags, permissionFlags } from "./permissions.ts";
 
-const MAIN = new URL("../src/main.ts", import.meta.url).pathname;
+const MAIN = fileURLToPath(new URL("./main.ts", import.meta.url));
 
 async function launch(args: string[]): Promise<number> {
   const getEnv = (name: string) => Deno.env.get(name);
@@ -48,4 +49,6 @@ async function launch(args: string[]): Promise<number> {
   return (await child.status).code;
 }
 
-Deno.exit(await launch(Deno.args));
+if (import.meta.main) {
+  Deno.exit(await launch(Deno.args));
+}
