@@ -31,6 +31,7 @@ export const DENIAL_REASONS = {
   // parse
   service_missing: badRequest,
   request_invalid: badRequest,
+  grant_type_unsupported: badRequest,
   scope_invalid: badRequest,
   // authenticate
   credentials_missing: { status: 401, code: "UNAUTHORIZED" },

@@ -10,8 +10,9 @@
 
 import { authenticate } from "./authn/authenticate.ts";
 import type { AuthorityKeys } from "./authn/authority_keys.ts";
-import { extractAuthorityToken } from "./authn/credentials.ts";
+import { authorityTokenOf, type CallerCredential } from "./authn/credentials.ts";
 import { authorize } from "./authz/authorize.ts";
+import type { AccessEntry } from "./authz/plan.ts";
 import { formatScope, parseScopes } from "./authz/scope.ts";
 import type { Options } from "./config/options.ts";
 import { Denial } from "./denial.ts";
@@ -22,7 +23,7 @@ export interface TokenRequestInput {
   readonly service: string | undefined;
   /** Every `scope` value, in order (each may hold several space-separated scopes). */
   readonly scopes: readonly string[];
-  readonly authorization: string | null | undefined;
+  readonly credential: CallerCredential;
 }
 
 /** Facts gathered along the pipeline for the request log (never a credential). */
@@ -37,6 +38,7 @@ export interface Audit {
 /** A minted registry token. */
 export interface IssuedToken {
   readonly token: string;
+  readonly access: readonly AccessEntry[];
   readonly expiresIn: number;
   readonly issuedAt: Date;
   readonly plan: string;
@@ -66,7 +68,7 @@ export async function issueToken(
   audit.requested = scopes.map(formatScope);
 
   const now = deps.now();
-  const token = extractAuthorityToken(input.authorization);
+  const token = authorityTokenOf(input.credential);
   const caller = await authenticate(token, deps.authorityKeys.getKey, deps.options.authority, now);
   audit.subject = caller.subject;
   audit.plan = caller.plan;
@@ -90,6 +92,7 @@ export async function issueToken(
   });
   return {
     token: await deps.signer(claims),
+    access: grant.access,
     expiresIn: signing.lifetimeSeconds,
     issuedAt: new Date(issuedAt * 1000),
     plan: grant.plan,

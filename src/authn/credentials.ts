@@ -15,6 +15,29 @@ export const MAX_AUTHORIZATION_LENGTH = 16 * 1024;
 
 const SCHEME = /^([A-Za-z]+) +(\S+)\s*$/;
 
+/** Where a caller put its Authority token. */
+export type CallerCredential =
+  /** `GET /token`: the `Authorization` header (Bearer, or Basic with the token as password). */
+  | { readonly authorization: string | null | undefined }
+  /** `POST /token`: the OAuth2 form field its `grant_type` names. */
+  | { readonly formField: "password" | "refresh_token"; readonly value: string | undefined };
+
+/** Returns the Authority token of a credential, or throws a `Denial`. */
+export function authorityTokenOf(credential: CallerCredential): string {
+  if ("authorization" in credential) return extractAuthorityToken(credential.authorization);
+  const { formField, value } = credential;
+  if (!value) {
+    throw new Denial(
+      "credentials_missing",
+      `the ${formField} form field must carry the Authority token`,
+    );
+  }
+  if (value.length > MAX_AUTHORIZATION_LENGTH) {
+    throw new Denial("credentials_malformed", `the ${formField} form field is too large`);
+  }
+  return value;
+}
+
 /** Returns the Authority token carried by an `Authorization` header, or throws a `Denial`. */
 export function extractAuthorityToken(authorization: string | null | undefined): string {
   if (!authorization) {

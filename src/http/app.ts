@@ -8,10 +8,17 @@
 
 import { type Context, Hono } from "hono";
 import { Denial, type DenialReason } from "../denial.ts";
-import { type Audit, type IssueDeps, issueToken } from "../issue.ts";
+import { bodyLimit } from "hono/body-limit";
+import {
+  type Audit,
+  type IssueDeps,
+  type IssuedToken,
+  issueToken,
+  type TokenRequestInput,
+} from "../issue.ts";
 import type { Logger } from "../observability/logger.ts";
 import type { TokenMetrics } from "../observability/metrics.ts";
-import { denialResponse, registryError, tokenResponse } from "./respond.ts";
+import { denialResponse, oauthTokenResponse, registryError, tokenResponse } from "./respond.ts";
 
 /** Everything the application needs; all I/O comes in through here. */
 export interface AppDeps extends IssueDeps {
@@ -24,6 +31,8 @@ type Env = {
 };
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,128}$/;
+/** Largest `POST /token` form accepted: an Authority token plus a few dozen scopes. */
+const MAX_FORM_BYTES = 64 * 1024;
 
 /** Creates the service's Hono application. */
 export function createApp(deps: AppDeps): Hono<Env> {
@@ -49,28 +58,31 @@ export function createApp(deps: AppDeps): Hono<Env> {
     });
   });
 
-  app.get("/token", async (c) => {
+  /** Runs the pipeline on the request `read` extracts and renders the outcome. */
+  async function answer(
+    c: Context<Env>,
+    read: () => TokenRequestInput | Promise<TokenRequestInput>,
+    render: (issued: IssuedToken) => Response,
+  ): Promise<Response> {
     const audit = c.get("audit");
     try {
-      const params = new URL(c.req.url).searchParams;
-      const issued = await issueToken(
-        {
-          service: singleParameter(params, "service"),
-          scopes: params.getAll("scope"),
-          authorization: c.req.header("authorization"),
-        },
-        deps,
-        audit,
-      );
+      const issued = await issueToken(await read(), deps, audit);
       deps.metrics.issued(issued.plan);
-      return tokenResponse(issued);
+      return render(issued);
     } catch (error) {
       if (!(error instanceof Denial)) throw error;
       c.set("reason", error.reason);
       deps.metrics.rejected(error.reason);
       return denialResponse(error, realmOf(c, deps), audit.service);
     }
-  });
+  }
+
+  app.get("/token", (c) => answer(c, () => queryRequest(c), tokenResponse));
+  app.post(
+    "/token",
+    bodyLimit({ maxSize: MAX_FORM_BYTES, onError: (c) => answer(c, tooLarge, tokenResponse) }),
+    (c) => answer(c, () => formRequest(c), oauthTokenResponse),
+  );
   app.get("/healthz", (c) => c.json({ status: "ok" }));
   app.get("/metrics", async (c) =>
     c.body(await deps.metrics.render(), 200, {
@@ -94,6 +106,44 @@ export function createApp(deps: AppDeps): Hono<Env> {
     return registryError(500, "UNKNOWN", "internal error; see the service log");
   });
   return app;
+}
+
+/** `GET /token`: query parameters and the `Authorization` header. */
+function queryRequest(c: Context<Env>): TokenRequestInput {
+  const params = new URL(c.req.url).searchParams;
+  return {
+    service: singleParameter(params, "service"),
+    scopes: params.getAll("scope"),
+    credential: { authorization: c.req.header("authorization") },
+  };
+}
+
+/** `POST /token`: distribution's OAuth2 form, the Authority token in `password` or `refresh_token`. */
+async function formRequest(c: Context<Env>): Promise<TokenRequestInput> {
+  const contentType = c.req.header("content-type") ?? "";
+  if (!/^application\/x-www-form-urlencoded\b/i.test(contentType)) {
+    throw new Denial(
+      "request_invalid",
+      "POST /token takes an application/x-www-form-urlencoded form",
+    );
+  }
+  const params = new URLSearchParams(await c.req.text());
+  const grantType = singleParameter(params, "grant_type");
+  if (grantType !== "password" && grantType !== "refresh_token") {
+    throw new Denial(
+      "grant_type_unsupported",
+      "grant_type must be password or refresh_token, carrying the Authority token in that field",
+    );
+  }
+  return {
+    service: singleParameter(params, "service"),
+    scopes: params.getAll("scope"),
+    credential: { formField: grantType, value: singleParameter(params, grantType) },
+  };
+}
+
+function tooLarge(): never {
+  throw new Denial("request_invalid", `the form is larger than ${MAX_FORM_BYTES} bytes`);
 }
 
 function singleParameter(params: URLSearchParams, name: string): string | undefined {

@@ -4,6 +4,7 @@
  * @module
  */
 
+import { formatScope } from "../authz/scope.ts";
 import type { Denial } from "../denial.ts";
 import type { IssuedToken } from "../issue.ts";
 
@@ -45,6 +46,16 @@ export function tokenResponse(issued: IssuedToken): Response {
   return Response.json({
     token: issued.token,
     access_token: issued.token,
+    expires_in: issued.expiresIn,
+    issued_at: issued.issuedAt.toISOString(),
+  }, { headers: NO_STORE });
+}
+
+/** Renders a minted token as distribution's OAuth2 (`POST /token`) response; no refresh token. */
+export function oauthTokenResponse(issued: IssuedToken): Response {
+  return Response.json({
+    access_token: issued.token,
+    scope: issued.access.map(formatScope).join(" "),
     expires_in: issued.expiresIn,
     issued_at: issued.issuedAt.toISOString(),
   }, { headers: NO_STORE });

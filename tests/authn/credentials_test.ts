@@ -1,6 +1,10 @@
 import assert from "node:assert/strict";
 import { Denial, type DenialReason } from "../../src/denial.ts";
-import { extractAuthorityToken, MAX_AUTHORIZATION_LENGTH } from "../../src/authn/credentials.ts";
+import {
+  authorityTokenOf,
+  extractAuthorityToken,
+  MAX_AUTHORIZATION_LENGTH,
+} from "../../src/authn/credentials.ts";
 import { basic } from "../support/authority.ts";
 
 const TOKEN = "eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJjaS1ib3QifQ.c2lnbmF0dXJl";
@@ -110,4 +114,30 @@ Deno.test("extractAuthorityToken's malformed denials carry an invalid_request ch
   const missing = assertDenied(undefined, "credentials_missing");
   assert.equal(missing.rendering.status, 401);
   assert.equal(missing.rendering.challengeError, undefined);
+});
+
+Deno.test("authorityTokenOf reads the Authorization header of a GET credential", () => {
+  assert.equal(authorityTokenOf({ authorization: basic(TOKEN, "anyone") }), TOKEN);
+});
+
+Deno.test("authorityTokenOf takes a form credential from the field its grant names", () => {
+  assert.equal(authorityTokenOf({ formField: "password", value: TOKEN }), TOKEN);
+  assert.equal(authorityTokenOf({ formField: "refresh_token", value: TOKEN }), TOKEN);
+});
+
+Deno.test("authorityTokenOf refuses an empty or oversized form credential", () => {
+  for (const value of [undefined, ""]) {
+    assert.throws(
+      () => authorityTokenOf({ formField: "password", value }),
+      (error) => error instanceof Denial && error.reason === "credentials_missing",
+    );
+  }
+  assert.throws(
+    () =>
+      authorityTokenOf({
+        formField: "refresh_token",
+        value: "x".repeat(MAX_AUTHORIZATION_LENGTH + 1),
+      }),
+    (error) => error instanceof Denial && error.reason === "credentials_malformed",
+  );
 });
