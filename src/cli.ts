@@ -14,12 +14,18 @@ export interface CommandLine {
   readonly version: boolean;
   readonly dev: boolean;
   readonly help: boolean;
+  /** Directory to write the registry's trust files into, then exit. */
+  readonly exportTrust?: string;
 }
 
 /** Usage text for `--help` and for bad flags. */
-export const USAGE = `usage: registry-token-service [--config PATH] [--check] [--dev] [--version]
+export const USAGE =
+  `usage: registry-token-service [--config PATH] [--check | --export-trust DIR] [--dev] [--version]
   --config PATH  configuration file (default: etc/registry-token.yaml, or $REGISTRY_TOKEN_CONFIG)
   --check        validate configuration and keys, then exit
+  --export-trust DIR
+                 write jwks.json and rootcertbundle.pem for the registry into DIR, print its
+                 auth.token settings, then exit
   --dev          development profile: generated keys and a sample caller token (never for production)
   --version      print the version and exit`;
 
@@ -29,6 +35,7 @@ export function parseCommandLine(args: readonly string[]): CommandLine {
     args: [...args],
     options: {
       config: { type: "string" },
+      "export-trust": { type: "string" },
       check: { type: "boolean", default: false },
       version: { type: "boolean", default: false },
       dev: { type: "boolean", default: false },
@@ -38,11 +45,15 @@ export function parseCommandLine(args: readonly string[]): CommandLine {
     allowPositionals: false,
   });
   if (values.dev && values.config) throw new Error("--dev and --config cannot be combined");
+  if (values.dev && values["export-trust"]) {
+    throw new Error("--export-trust needs the production keys, not --dev");
+  }
   return {
     config: values.config,
     check: values.check ?? false,
     version: values.version ?? false,
     dev: values.dev ?? false,
     help: values.help ?? false,
+    exportTrust: values["export-trust"],
   };
 }

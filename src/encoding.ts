@@ -1,5 +1,5 @@
 /**
- * Base64url encoding (RFC 4648 §5, no padding), for JWS segments and random identifiers.
+ * Base64url (RFC 4648 §5, no padding) for JWS segments, and PEM armour for keys and certificates.
  *
  * @module
  */
@@ -7,9 +7,27 @@
 /** Encodes text (as UTF-8) or bytes as unpadded base64url. */
 export function encodeBase64Url(data: string | Uint8Array): string {
   const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
+  return encodeBase64(bytes).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+}
+
+/** Encodes bytes as standard, padded base64. */
+export function encodeBase64(bytes: Uint8Array): string {
   let binary = "";
   for (let offset = 0; offset < bytes.length; offset += 0x8000) {
     binary += String.fromCharCode(...bytes.subarray(offset, offset + 0x8000));
   }
-  return btoa(binary).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+  return btoa(binary);
+}
+
+/** Wraps DER (bytes, or already base64) in a PEM block with the given label. */
+export function pem(label: string, der: Uint8Array | string): string {
+  const base64 = typeof der === "string" ? der : encodeBase64(der);
+  return `-----BEGIN ${label}-----\n${
+    base64.match(/.{1,64}/g)!.join("\n")
+  }\n-----END ${label}-----\n`;
+}
+
+/** Encodes bytes as lowercase hex. */
+export function encodeHex(bytes: Uint8Array): string {
+  return Array.from(bytes, (byte) => byte.toString(16).padStart(2, "0")).join("");
 }

@@ -14,7 +14,7 @@ import { parseCommandLine, USAGE } from "./cli.ts";
 import { ConfigError } from "./config/document.ts";
 import { loadOptions, locateConfig } from "./config/load.ts";
 import { developmentOptions } from "./dev/profile.ts";
-import { devPermissionFlags, permissionFlags } from "./permissions.ts";
+import { devPermissionFlags, permissionFlags, trustExportFlags } from "./permissions.ts";
 
 const MAIN = fileURLToPath(new URL("./main.ts", import.meta.url));
 
@@ -30,7 +30,9 @@ async function launch(args: string[]): Promise<number> {
     } else {
       const location = locateConfig(commandLine.config, getEnv);
       const options = await loadOptions(location, { readTextFile: Deno.readTextFile, getEnv });
-      flags = permissionFlags(options, location.path);
+      flags = commandLine.exportTrust
+        ? trustExportFlags(options, location.path, commandLine.exportTrust)
+        : permissionFlags(options, location.path);
     }
   } catch (error) {
     const prefix = error instanceof ConfigError ? "config error: " : "";

@@ -16,6 +16,8 @@ import { developmentProfile } from "./dev/profile.ts";
 import { createLogger } from "./observability/logger.ts";
 import { createTokenMetrics } from "./observability/metrics.ts";
 import { createService, type Service, type ServiceIo } from "./service.ts";
+import { encodeHex } from "./encoding.ts";
+import { registryConfigSnippets, registryTrust, TRUST_FILES } from "./token/registry_trust.ts";
 
 /** Exit code for invalid flags, configuration or keys. */
 export const EXIT_CONFIG = 2;
@@ -70,6 +72,15 @@ async function main(args: string[]): Promise<number> {
     return EXIT_CONFIG;
   }
 
+  if (commandLine.exportTrust) {
+    try {
+      await exportTrust(service, commandLine.exportTrust);
+    } catch (error) {
+      console.error(`export error: ${(error as Error).message}`);
+      return EXIT_STARTUP;
+    }
+    return 0;
+  }
   if (commandLine.check) {
     console.log(
       `configuration OK: ${summary(service.options)}, signing kid ${service.signingKey.kid}`,
@@ -119,6 +130,24 @@ async function serve(
   Deno.addSignalListener("SIGINT", stop);
   await server.finished;
   logger.log("info", "stopped");
+}
+
+async function exportTrust(service: Service, dir: string): Promise<void> {
+  const serial = `01${encodeHex(crypto.getRandomValues(new Uint8Array(15)))}`;
+  const trust = await registryTrust(service.signingKey, new Date(), serial);
+  await Deno.mkdir(dir, { recursive: true });
+  await Deno.writeTextFile(
+    `${dir}/${TRUST_FILES.jwks}`,
+    `${JSON.stringify(trust.jwks, null, 2)}\n`,
+  );
+  await Deno.writeTextFile(`${dir}/${TRUST_FILES.bundle}`, trust.bundlePem);
+  const origin = trust.generatedCertificate
+    ? "a self-signed certificate generated for the key, which has none configured"
+    : "the configured certificate chain";
+  console.log(
+    `# wrote ${dir}/${TRUST_FILES.jwks} (kid ${service.signingKey.kid}) and ${dir}/${TRUST_FILES.bundle} (${origin})
+${registryConfigSnippets(service.options, dir)}`,
+  );
 }
 
 function summary(options: Options): string {

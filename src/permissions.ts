@@ -34,6 +34,18 @@ export function permissionFlags(options: Options, configPath: string | undefined
   ];
 }
 
+/** Flags for `--export-trust DIR`: the service's reads, writing only `dir`, no network. */
+export function trustExportFlags(
+  options: Options,
+  configPath: string | undefined,
+  dir: string,
+): string[] {
+  return [
+    ...permissionFlags(options, configPath).filter((flag) => !flag.startsWith("--allow-net=")),
+    `--allow-write=${checkedListItem(dir)}`,
+  ];
+}
+
 /** Flags for the development profile: it reads no files and only listens. */
 export function devPermissionFlags(options: Options): string[] {
   return [

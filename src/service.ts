@@ -50,6 +50,7 @@ export async function createService(options: Options, io: ServiceIo): Promise<Se
     options,
     authorityKeys,
     signer: createTokenSigner(signingKey),
+    jwks: { keys: [signingKey.publicJwk] },
     now: io.now,
     randomId: io.randomId,
     metrics: io.metrics,

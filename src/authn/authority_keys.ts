@@ -112,10 +112,20 @@ export function remoteAuthorityKeys(
         }, expected "${issuer}"`,
       );
     }
-    if (typeof metadata.jwks_uri !== "string" || !URL.canParse(metadata.jwks_uri)) {
-      throw new Error(`discovery document at ${location.metadataAddress} has no valid jwks_uri`);
+    const uri = typeof metadata.jwks_uri === "string" && URL.canParse(metadata.jwks_uri)
+      ? new URL(metadata.jwks_uri)
+      : undefined;
+    const metadataProtocol = new URL(location.metadataAddress).protocol;
+    // Keys must come over the network from the Authority: no data:/file: URLs, no downgrade
+    // from https, no credentials.
+    if (
+      !uri || !/^https?:$/.test(uri.protocol) ||
+      (metadataProtocol === "https:" && uri.protocol !== "https:") ||
+      uri.username || uri.password
+    ) {
+      throw new Error(`discovery document at ${location.metadataAddress} has no usable jwks_uri`);
     }
-    return metadata.jwks_uri;
+    return uri.href;
   }
 
   async function load(): Promise<void> {

@@ -44,6 +44,7 @@ const SERVICE_SPEC = {
         Lifetime: "duration",
         Audience: "string",
         KeyId: "string",
+        KeyIdFormat: "string",
       },
     },
     Registry: { fields: { Realm: "string", AllowedServices: strings } },
@@ -92,6 +93,7 @@ export interface ServiceDocument {
     Lifetime?: number;
     Audience?: string;
     KeyId?: string;
+    KeyIdFormat?: string;
   };
   Registry?: { Realm?: string; AllowedServices?: string[] };
   Plans?: { Name?: string; Repositories?: RuleDocument[] }[];

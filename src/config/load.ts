@@ -4,7 +4,7 @@
  * @module
  */
 
-import { parse as parseYaml } from "yaml";
+import { parseDocument, visit } from "yaml";
 import { ConfigError, ENV_PREFIX, type EnvReader, mergeDocument } from "./document.ts";
 import { buildOptions, type Options } from "./options.ts";
 
@@ -47,7 +47,7 @@ async function readDocument(location: ConfigLocation, readTextFile: ConfigIo["re
     throw new ConfigError(location.path, `cannot read config file (${describe(error)})`);
   }
   try {
-    return parseYaml(text, { prettyErrors: true });
+    return parseYamlText(text);
   } catch (error) {
     if (error instanceof Deno.errors.NotCapable) {
       // The yaml package probes LOG_TOKENS/LOG_STREAM; a permission set without --ignore-env fails here.
@@ -59,6 +59,24 @@ async function readDocument(location: ConfigLocation, readTextFile: ConfigIo["re
     const firstLine = describe(error).split("\n")[0];
     throw new ConfigError(location.path, `is not valid YAML: ${firstLine}`);
   }
+}
+
+/**
+ * Parses YAML keeping every scalar's text exactly as written, as .NET configuration does:
+ * the core schema would turn a licence `000123` into the number 123 and a pattern `1.10` into
+ * `1.1`. Plain empty, `~` and `null` values still mean "not set".
+ */
+function parseYamlText(text: string): unknown {
+  const document = parseDocument(text, { schema: "failsafe", prettyErrors: true });
+  if (document.errors.length) throw document.errors[0];
+  visit(document, {
+    Scalar(_key, node) {
+      if (node.type === "PLAIN" && /^(?:|~|null|Null|NULL)$/.test(String(node.value))) {
+        node.value = null;
+      }
+    },
+  });
+  return document.toJS();
 }
 
 function describe(error: unknown): string {

@@ -6,6 +6,7 @@
 
 import { compilePattern } from "../authz/pattern.ts";
 import type { Plan, PlanRule } from "../authz/plan.ts";
+import type { KeyIdFormat } from "../token/keys.ts";
 import { ConfigError, type RuleDocument, type ServiceDocument } from "./document.ts";
 
 /** Where the Authority's token-signing keys come from. */
@@ -33,6 +34,7 @@ export interface SigningOptions {
   readonly lifetimeSeconds: number;
   readonly audience?: string;
   readonly keyId?: string;
+  readonly keyIdFormat: KeyIdFormat;
 }
 
 /** Plan catalogue and the licence/service policy applied to every request. */
@@ -135,6 +137,13 @@ function authorityKeyLocation(
 
 function signingOptions(signing: NonNullable<ServiceDocument["Signing"]>): SigningOptions {
   const lifetimeSeconds = signing.Lifetime ?? DEFAULT_LIFETIME_SECONDS;
+  if (!Number.isInteger(lifetimeSeconds)) {
+    // exp and expires_in are whole seconds for registries and clients.
+    throw new ConfigError(
+      key("Signing:Lifetime"),
+      `must be whole seconds, got ${lifetimeSeconds}s`,
+    );
+  }
   if (lifetimeSeconds < 1 || lifetimeSeconds > MAX_LIFETIME_SECONDS) {
     throw new ConfigError(
       key("Signing:Lifetime"),
@@ -149,7 +158,19 @@ function signingOptions(signing: NonNullable<ServiceDocument["Signing"]>): Signi
     lifetimeSeconds,
     audience: signing.Audience,
     keyId: signing.KeyId,
+    keyIdFormat: keyIdFormat(signing.KeyIdFormat),
   };
+}
+
+function keyIdFormat(value: string | undefined): KeyIdFormat {
+  const format = (value ?? "libtrust").toLowerCase();
+  if (format !== "libtrust" && format !== "thumbprint") {
+    throw new ConfigError(
+      key("Signing:KeyIdFormat"),
+      `must be libtrust or thumbprint, got "${value}"`,
+    );
+  }
+  return format;
 }
 
 function policyOptions(document: ServiceDocument): PolicyOptions {
@@ -226,6 +247,11 @@ function optionalUrl(value: string | undefined, path: string): string | undefine
 function url(value: string, path: string, problem = "must be an http(s) URL"): string {
   if (!URL.canParse(value) || !/^https?:$/.test(new URL(value).protocol)) {
     throw new ConfigError(key(path), `${problem}, got "${value}"`);
+  }
+  const { username, password } = new URL(value);
+  if (username || password) {
+    // fetch refuses such URLs, and echoing one would print the password.
+    throw new ConfigError(key(path), "must not contain a user name or password");
   }
   return value;
 }

@@ -7,7 +7,9 @@
  */
 
 import { exportJWK, generateKeyPair, SignJWT } from "jose";
-import forge from "node-forge";
+import { encodeHex, pem } from "../encoding.ts";
+import { certificatesToPem, selfSignedCertificate } from "../token/certificate.ts";
+import { loadSigningKey } from "../token/keys.ts";
 import { type EnvReader, mergeDocument } from "../config/document.ts";
 import { buildOptions, type Options } from "../config/options.ts";
 
@@ -90,25 +92,23 @@ async function generateSigningFile(): Promise<{ pem: string; certificatePem: str
     true,
     ["sign", "verify"],
   );
-  const pkcs8 = new Uint8Array(await crypto.subtle.exportKey("pkcs8", pair.privateKey));
-  const keyPem = forge.pki.privateKeyInfoToPem(
-    forge.asn1.fromDer(forge.util.binary.raw.encode(pkcs8)),
+  const keyPem = pem(
+    "PRIVATE KEY",
+    new Uint8Array(await crypto.subtle.exportKey("pkcs8", pair.privateKey)),
   );
-  const privateKey = forge.pki.privateKeyFromPem(keyPem) as forge.pki.rsa.PrivateKey;
-  const certificate = forge.pki.createCertificate();
-  certificate.publicKey = forge.pki.setRsaPublicKey(privateKey.n, privateKey.e);
-  certificate.serialNumber = `01${forge.util.bytesToHex(forge.random.getBytesSync(15))}`;
-  certificate.validity.notBefore = new Date(Date.now() - 60_000);
-  certificate.validity.notAfter = new Date(Date.now() + 30 * 86_400_000);
-  const subject = [{ name: "commonName", value: "registry-token development signing key" }];
-  certificate.setSubject(subject);
-  certificate.setIssuer(subject);
-  certificate.setExtensions([
-    { name: "basicConstraints", cA: false },
-    { name: "keyUsage", digitalSignature: true },
+  const key = await loadSigningKey(
+    { keyPath: SIGNING_KEY_FILE },
+    () => Promise.resolve(new TextEncoder().encode(keyPem)),
+  );
+  const now = Date.now();
+  const certificatePem = certificatesToPem([
+    await selfSignedCertificate(key, {
+      commonName: "registry-token development signing key",
+      notBefore: new Date(now - 60_000),
+      notAfter: new Date(now + 30 * 86_400_000),
+      serialHex: `01${encodeHex(crypto.getRandomValues(new Uint8Array(15)))}`,
+    }),
   ]);
-  certificate.sign(privateKey, forge.md.sha256.create());
-  const certificatePem = forge.pki.certificateToPem(certificate);
   return { pem: `${keyPem}${certificatePem}`, certificatePem };
 }
 

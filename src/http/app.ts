@@ -7,8 +7,8 @@
  */
 
 import { type Context, Hono } from "hono";
+import type { JWK } from "jose";
 import { Denial, type DenialReason } from "../denial.ts";
-import { bodyLimit } from "hono/body-limit";
 import {
   type Audit,
   type IssueDeps,
@@ -22,6 +22,8 @@ import { denialResponse, oauthTokenResponse, registryError, tokenResponse } from
 
 /** Everything the application needs; all I/O comes in through here. */
 export interface AppDeps extends IssueDeps {
+  /** Public keys of the registry tokens, published at `/jwks`. */
+  readonly jwks: { readonly keys: readonly JWK[] };
   readonly metrics: TokenMetrics;
   readonly logger: Logger;
 }
@@ -37,6 +39,12 @@ const MAX_FORM_BYTES = 64 * 1024;
 /** Creates the service's Hono application. */
 export function createApp(deps: AppDeps): Hono<Env> {
   const app = new Hono<Env>();
+  const allowed = {
+    "/token": "GET, POST",
+    "/healthz": "GET, HEAD",
+    "/jwks": "GET, HEAD",
+    "/metrics": "GET, HEAD",
+  };
 
   app.use(async (c, next) => {
     const started = performance.now();
@@ -77,24 +85,21 @@ export function createApp(deps: AppDeps): Hono<Env> {
     }
   }
 
-  app.get("/token", (c) => answer(c, () => queryRequest(c), tokenResponse));
-  app.post(
+  // Hono answers HEAD with the GET route, which would mint (and count) a token only to drop it.
+  app.use(
     "/token",
-    bodyLimit({ maxSize: MAX_FORM_BYTES, onError: (c) => answer(c, tooLarge, tokenResponse) }),
-    (c) => answer(c, () => formRequest(c), oauthTokenResponse),
+    (c, next) =>
+      c.req.method === "HEAD" ? Promise.resolve(methodNotAllowed(allowed["/token"])) : next(),
   );
+  app.get("/token", (c) => answer(c, () => queryRequest(c), tokenResponse));
+  app.post("/token", (c) => answer(c, () => formRequest(c), oauthTokenResponse));
   app.get("/healthz", (c) => c.json({ status: "ok" }));
+  app.get("/jwks", (c) => c.json(deps.jwks, 200, { "cache-control": "public, max-age=300" }));
   app.get("/metrics", async (c) =>
     c.body(await deps.metrics.render(), 200, {
       "content-type": "text/plain; version=0.0.4; charset=utf-8",
     }));
-  for (const path of ["/token", "/healthz", "/metrics"]) {
-    app.all(
-      path,
-      () =>
-        registryError(405, "UNSUPPORTED", "method not allowed", undefined, { allow: "GET, HEAD" }),
-    );
-  }
+  for (const [path, allow] of Object.entries(allowed)) app.all(path, () => methodNotAllowed(allow));
 
   app.notFound(() => registryError(404, "NOT_FOUND", "not found"));
   app.onError((error, c) => {
@@ -127,7 +132,7 @@ async function formRequest(c: Context<Env>): Promise<TokenRequestInput> {
       "POST /token takes an application/x-www-form-urlencoded form",
     );
   }
-  const params = new URLSearchParams(await c.req.text());
+  const params = new URLSearchParams(await readBody(c.req.raw, MAX_FORM_BYTES));
   const grantType = singleParameter(params, "grant_type");
   if (grantType !== "password" && grantType !== "refresh_token") {
     throw new Denial(
@@ -142,8 +147,29 @@ async function formRequest(c: Context<Env>): Promise<TokenRequestInput> {
   };
 }
 
-function tooLarge(): never {
-  throw new Denial("request_invalid", `the form is larger than ${MAX_FORM_BYTES} bytes`);
+function methodNotAllowed(allow: string): Response {
+  return registryError(405, "UNSUPPORTED", "method not allowed", undefined, { allow });
+}
+
+/** Reads a request body of at most `limit` bytes; a larger or broken one is a `Denial`. */
+async function readBody(request: Request, limit: number): Promise<string> {
+  const tooLarge = () => new Denial("request_invalid", `the form is larger than ${limit} bytes`);
+  if (Number(request.headers.get("content-length") ?? 0) > limit) throw tooLarge();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  try {
+    for await (const chunk of request.body ?? []) {
+      size += chunk.length;
+      if (size > limit) throw tooLarge();
+      chunks.push(chunk);
+    }
+  } catch (error) {
+    throw error instanceof Denial
+      ? error
+      : new Denial("request_invalid", "the form could not be read completely");
+  }
+  const decoder = new TextDecoder();
+  return chunks.map((chunk) => decoder.decode(chunk, { stream: true })).join("") + decoder.decode();
 }
 
 function singleParameter(params: URLSearchParams, name: string): string | undefined {

@@ -12,6 +12,7 @@
 import { Buffer } from "node:buffer";
 import { createPrivateKey, createPublicKey, type KeyObject, X509Certificate } from "node:crypto";
 import forgeModule from "node-forge";
+import { calculateJwkThumbprint } from "jose";
 import { libtrustKeyId } from "./libtrust.ts";
 
 /** Where the signing key comes from, as configured. */
@@ -24,7 +25,12 @@ export interface SigningKeySource {
   readonly certificatePath?: string;
   /** Explicit `kid`; defaults to the libtrust key ID of the public key. */
   readonly keyId?: string;
+  /** How the default key ID is derived: libtrust (distribution 2.x) or RFC 7638 thumbprint (3.x). */
+  readonly keyIdFormat?: KeyIdFormat;
 }
+
+/** Formats of derived key IDs. */
+export type KeyIdFormat = "libtrust" | "thumbprint";
 
 /** A loaded RS256 signing key. */
 export interface SigningKey {
@@ -121,7 +127,10 @@ export async function loadSigningKey(
   const privateKey = await crypto.subtle.importKey("pkcs8", pkcs8, RS256, false, ["sign"]);
   const publicKey = await crypto.subtle.importKey("spki", spki, RS256, true, ["verify"]);
   const { n, e } = await crypto.subtle.exportKey("jwk", publicKey);
-  const kid = source.keyId ?? await libtrustKeyId(spki);
+  const kid = source.keyId ??
+    (source.keyIdFormat === "thumbprint"
+      ? await calculateJwkThumbprint({ kty: "RSA", n, e })
+      : await libtrustKeyId(spki));
   const publicJwk: RsaPublicJwk = Object.freeze({
     kty: "RSA",
     n: n!,

@@ -190,12 +190,20 @@ Deno.test("remoteAuthorityKeys rejects a discovery document naming another issue
   assert.match(authority.errors[0], /^Authority keys: .*names issuer "https:\/\/evil\.test"/);
 });
 
-Deno.test("remoteAuthorityKeys rejects a discovery document without a valid jwks_uri", async () => {
+Deno.test("remoteAuthorityKeys rejects a jwks_uri that is not an https URL without credentials", async () => {
   const authority = new FakeAuthority(current);
-  authority.discovery = { issuer: ISSUER, jwks_uri: "not a url" };
-  await assert.rejects(authority.keys().refresh(), /has no valid jwks_uri/);
-  authority.discovery = { issuer: ISSUER };
-  await assert.rejects(authority.keys().refresh(), /has no valid jwks_uri/);
+  const unusable = [
+    "not a url",
+    undefined,
+    'data:application/json,{"keys":[]}',
+    "file:///etc/registry-token/jwks.json",
+    "http://authority.test/jwks",
+    "https://user:secret@authority.test/jwks",
+  ];
+  for (const jwksUri of unusable) {
+    authority.discovery = { issuer: ISSUER, jwks_uri: jwksUri };
+    await assert.rejects(authority.keys().refresh(), /has no usable jwks_uri/, String(jwksUri));
+  }
 });
 
 Deno.test("remoteAuthorityKeys rejects error statuses and non-JSON answers", async () => {

@@ -343,7 +343,7 @@ Deno.test("buildOptions requires Signing:Issuer and Signing:KeyPath", () => {
   );
 });
 
-Deno.test("buildOptions rejects a Signing:Lifetime outside 1s..1h", () => {
+Deno.test("buildOptions rejects a Signing:Lifetime outside 1s..1h or not in whole seconds", () => {
   const signing = (Lifetime: unknown) => doc({ Signing: { Issuer: "r", KeyPath: "/k", Lifetime } });
   assertConfigError(
     () => build(signing(0)),
@@ -358,7 +358,12 @@ Deno.test("buildOptions rejects a Signing:Lifetime outside 1s..1h", () => {
   assertConfigError(
     () => build(signing("500ms")),
     "RegistryTokenService:Signing:Lifetime",
-    /between 1s and 1h/,
+    /whole seconds, got 0.5s/,
+  );
+  assertConfigError(
+    () => build(signing("1.5s")),
+    "RegistryTokenService:Signing:Lifetime",
+    /whole seconds/,
   );
   assert.equal(build(signing("1s")).signing.lifetimeSeconds, 1);
   assert.equal(build(signing("01:00:00")).signing.lifetimeSeconds, 3600);
@@ -812,4 +817,59 @@ Deno.test("loadOptions reads real files with Deno.readTextFile", async () => {
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("loadOptions keeps YAML scalars as written, so number-like licences stay revoked", async () => {
+  const { io } = fakeIo({
+    "/etc/rt.yaml": `${VALID_YAML}
+  RevokedLicenses: [lic-0001, 000123, 4711e2, 0x1F, 1.50]
+  Plans:
+    - Name: 2024
+      Repositories: [{ Pattern: "1.10", Actions: [pull] }]
+  DefaultPlan: 2024
+  Server: { Port: 8443 }
+  PartialGrants: true
+  Registry: { AllowedServices: ~, Realm: }
+`,
+  });
+  const options = await loadOptions({ path: "/etc/rt.yaml", explicit: true }, io);
+  assert.deepEqual([...options.policy.revokedLicenses], [
+    "lic-0001",
+    "000123",
+    "4711e2",
+    "0x1F",
+    "1.50",
+  ]);
+  assert.deepEqual([...options.policy.plans.keys()], ["2024"]);
+  assert.equal(options.policy.plans.get("2024")!.rules[0].pattern.source, "1.10");
+  assert.equal(options.server.port, 8443);
+  assert.equal(options.policy.partialGrants, true);
+  assert.equal(options.realm, undefined, "an empty value means not set");
+  assert.equal(options.policy.allowedServices.size, 0, "~ means not set");
+});
+
+Deno.test("buildOptions refuses Authority URLs carrying credentials without echoing them", () => {
+  assertConfigError(
+    () =>
+      build(doc({
+        Authority: {
+          Issuer: "https://authority.test",
+          JwksUri: "https://svc:s3cr3t@authority.test/jwks",
+        },
+      })),
+    "RegistryTokenService:Authority:JwksUri",
+    /^[^]*must not contain a user name or password(?![^]*s3cr3t)/,
+  );
+});
+
+Deno.test("buildOptions reads Signing:KeyIdFormat, libtrust by default", () => {
+  const signing = (KeyIdFormat?: string) =>
+    doc({ Signing: { Issuer: "r", KeyPath: "/k", KeyIdFormat } });
+  assert.equal(build(signing()).signing.keyIdFormat, "libtrust");
+  assert.equal(build(signing("Thumbprint")).signing.keyIdFormat, "thumbprint");
+  assertConfigError(
+    () => build(signing("x5t")),
+    "RegistryTokenService:Signing:KeyIdFormat",
+    /must be libtrust or thumbprint/,
+  );
 });

@@ -1,6 +1,5 @@
 import assert from "node:assert/strict";
 import { decodeJwt } from "jose";
-import denoJson from "../../deno.json" with { type: "json" };
 import { basic, createTestAuthority } from "../support/authority.ts";
 import {
   LAUNCHER,
@@ -8,8 +7,10 @@ import {
   productionFlags,
   runDeno,
   spawnDeno,
+  startTaskFlags,
   writeConfig,
 } from "../support/process.ts";
+import { containerdFetchToken } from "../support/containerd.ts";
 import { fixture, SIGNING_KEY_PATH } from "../support/service.ts";
 
 const authority = await createTestAuthority("https://authority.test");
@@ -29,12 +30,6 @@ async function validConfig(signing: Record<string, unknown> = {}) {
     },
   };
   return { dir, document, path: await writeConfig(document, dir) };
-}
-
-/** The flags `deno task <name>` gives the launcher, read from deno.json so they cannot drift. */
-function taskFlags(name: "start"): string[] {
-  const words = denoJson.tasks[name].split(/\s+/);
-  return words.slice(words.indexOf("run") + 1, words.indexOf("src/launch.ts"));
 }
 
 /** Caller tokens must be valid now: the process uses the real clock. */
@@ -178,7 +173,7 @@ Deno.test("the service loads a legacy PFX under the production permission set", 
 
 Deno.test("deno task start's launcher runs the service and forwards SIGTERM", async () => {
   const { path } = await validConfig();
-  const launcher = spawnDeno(taskFlags("start"), LAUNCHER, ["--config", path]);
+  const launcher = spawnDeno(startTaskFlags(), LAUNCHER, ["--config", path]);
   try {
     const { port } = await launcher.waitForLog("listening");
     const response = await fetch(`http://127.0.0.1:${port}/token?service=registry.e2e`, {
@@ -196,13 +191,13 @@ Deno.test("the launcher reports an invalid config in one line", async () => {
   const path = await writeConfig({
     RegistryTokenService: { ...document.RegistryTokenService, DefaultPlan: "gold" },
   }, dir);
-  const result = await runDeno(taskFlags("start"), LAUNCHER, ["--config", path]);
+  const result = await runDeno(startTaskFlags(), LAUNCHER, ["--config", path]);
   assert.equal(result.code, 2);
   assert.match(result.stderr.trim(), /^config error: RegistryTokenService:DefaultPlan: [^\n]+$/);
 });
 
 Deno.test("the development profile serves the caller token it prints", async () => {
-  const dev = spawnDeno(taskFlags("start"), LAUNCHER, ["--dev"], {
+  const dev = spawnDeno(startTaskFlags(), LAUNCHER, ["--dev"], {
     REGISTRY_TOKEN_REGISTRYTOKENSERVICE__SERVER__PORT: "0",
   });
   try {
@@ -227,5 +222,69 @@ Deno.test("the development profile serves the caller token it prints", async () 
     assert.match(dev.stderr.join("\n"), /BEGIN CERTIFICATE/);
   } finally {
     assert.equal((await dev.stop()).code, 0);
+  }
+});
+
+Deno.test("--export-trust writes the registry's JWKS and bundle with write access to that directory only", async () => {
+  const { dir, path } = await validConfig({ KeyPath: fixture("keys/rsa.pkcs8.pem") });
+  const out = `${dir}/registry-trust`;
+  const result = await runDeno(startTaskFlags(), LAUNCHER, [
+    "--config",
+    path,
+    "--export-trust",
+    out,
+  ]);
+  assert.equal(result.code, 0, result.stderr);
+  assert.match(result.stdout, /rootcertbundle: .*registry-trust\/rootcertbundle\.pem/);
+  assert.match(result.stdout, /jwks: .*registry-trust\/jwks\.json/);
+  assert.match(result.stdout, /self-signed certificate generated for the key/);
+  const jwks = JSON.parse(await Deno.readTextFile(`${out}/jwks.json`));
+  assert.match(jwks.keys[0].kid, /^([A-Z2-7]{4}:){11}[A-Z2-7]{4}$/);
+  assert.match(
+    await Deno.readTextFile(`${out}/rootcertbundle.pem`),
+    /^-----BEGIN CERTIFICATE-----/,
+  );
+
+  const outside = `${dir}/elsewhere`;
+  const flags = (await productionFlags(path)).filter((flag) => !flag.startsWith("--allow-net"));
+  const denied = await runDeno([...flags, `--allow-write=${out}`], MAIN, [
+    "--config",
+    path,
+    "--export-trust",
+    outside,
+  ]);
+  assert.equal(denied.code, 1, "writing outside the allowed directory fails");
+  assert.match(denied.stderr.trim(), /^export error: [^\n]*elsewhere[^\n]*$/);
+});
+
+Deno.test("containerd's token fetch (POST first, GET fallback) works against the service", async () => {
+  const { path } = await validConfig();
+  const service = spawnDeno(await productionFlags(path), MAIN, ["--config", path]);
+  try {
+    const { port } = await service.waitForLog("listening");
+    const base = {
+      realm: `http://127.0.0.1:${port}/token`,
+      service: "registry.e2e",
+      scopes: ["repository:team/app:pull,push"],
+    };
+    for (const username of ["oauth2accesstoken", ""]) {
+      const ok = await containerdFetchToken({ ...base, username, secret: await liveToken() });
+      assert.deepEqual(ok.exchanges, [{ method: "POST", status: 200 }], `username "${username}"`);
+      assert.deepEqual(decodeJwt(ok.token!).access, [
+        { type: "repository", name: "team/app", actions: ["pull", "push"] },
+      ]);
+    }
+    const expired = await containerdFetchToken({
+      ...base,
+      username: "oauth2accesstoken",
+      secret: await authority.token({ claims: { exp: Math.floor(Date.now() / 1000) - 3600 } }),
+    });
+    assert.deepEqual(expired.exchanges, [{ method: "POST", status: 401 }, {
+      method: "GET",
+      status: 401,
+    }]);
+    assert.match(expired.error!, /expired/);
+  } finally {
+    assert.equal((await service.stop()).code, 0);
   }
 });

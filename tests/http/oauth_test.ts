@@ -121,6 +121,24 @@ Deno.test("POST /token refuses malformed forms with 400 before authentication", 
   }
 });
 
+Deno.test("POST /token whose body breaks off is 400, not a server error", async () => {
+  const service = await startTestService(authority);
+  const body = new ReadableStream({
+    start(controller) {
+      controller.enqueue(new TextEncoder().encode("grant_type=password&pass"));
+      controller.error(new Error("connection reset"));
+    },
+  });
+  const response = await service.request("/token", {
+    method: "POST",
+    headers: { "content-type": "application/x-www-form-urlencoded" },
+    body,
+  });
+  assert.equal(response.status, 400);
+  assert.equal(await reasonOf(response), "request_invalid");
+  assert.ok(!service.logs.some((line) => JSON.parse(line).level === "error"));
+});
+
 Deno.test("POST /token without the credential field is 401 credentials_missing", async () => {
   const service = await startTestService(authority);
   const response = await service.request(

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { decodeProtectedHeader, importX509, jwtVerify, SignJWT } from "jose";
+import { createLocalJWKSet, decodeProtectedHeader, importX509, jwtVerify, SignJWT } from "jose";
 import { basic, createTestAuthority, NOW_SECONDS } from "../support/authority.ts";
 import { SERVICE, SIGNING_KEY_PATH, startTestService } from "../support/service.ts";
 
@@ -518,7 +518,10 @@ Deno.test("unknown paths are 404 and wrong methods 405, in registry error form",
   const wrongMethod = await service.request("/token", { method: "DELETE" });
   assert.equal(wrongMethod.status, 405);
   assert.equal((await errorOf(wrongMethod)).code, "UNSUPPORTED");
-  assert.ok(wrongMethod.headers.get("allow")?.includes("GET"));
+  assert.equal(wrongMethod.headers.get("allow"), "GET, POST");
+  const head = await service.request("/token?service=x", { method: "HEAD" });
+  assert.equal(head.status, 405, "HEAD must not mint a token it cannot return");
+  assert.equal((await service.request("/healthz", { method: "HEAD" })).status, 200);
 });
 
 Deno.test("/metrics counts issued tokens by plan and rejections by reason, with fixed labels", async () => {
@@ -577,4 +580,21 @@ Deno.test("a caller-supplied X-Request-Id is echoed when well-formed and replace
   assert.equal(kept.headers.get("x-request-id"), "abc-123");
   const replaced = await service.request("/healthz", { headers: { "x-request-id": 'bad id"' } });
   assert.notEqual(replaced.headers.get("x-request-id"), 'bad id"');
+});
+
+Deno.test("GET /jwks publishes the public key that verifies minted tokens under their kid", async () => {
+  const service = await startTestService(authority);
+  const response = await service.request("/jwks");
+  assert.equal(response.status, 200);
+  const jwks = await response.json();
+  assert.deepEqual(Object.keys(jwks.keys[0]).sort(), ["alg", "e", "kid", "kty", "n", "use"]);
+  const issued = await requestToken(service, { service: SERVICE }, basic(await authority.token()));
+  const { protectedHeader } = await jwtVerify(
+    (await issued.json()).token,
+    createLocalJWKSet(jwks),
+    {
+      currentDate: new Date(NOW_SECONDS * 1000),
+    },
+  );
+  assert.equal(protectedHeader.kid, jwks.keys[0].kid);
 });

@@ -1,7 +1,21 @@
 import assert from "node:assert/strict";
 import { createTestAuthority } from "../support/authority.ts";
-import { productionFlags, spawnDeno, writeConfig } from "../support/process.ts";
-import { requirePeer, skopeo, startRegistry, writeOciImage } from "../support/peers.ts";
+import {
+  LAUNCHER,
+  MAIN,
+  productionFlags,
+  runDeno,
+  spawnDeno,
+  startTaskFlags,
+  writeConfig,
+} from "../support/process.ts";
+import {
+  podmanLogin,
+  requirePeer,
+  skopeo,
+  startRegistry,
+  writeOciImage,
+} from "../support/peers.ts";
 import { fixture } from "../support/service.ts";
 
 const authority = await createTestAuthority("https://authority.test");
@@ -16,7 +30,11 @@ async function callerCreds(claims: Record<string, unknown>): Promise<string> {
 }
 
 /** The service (production permissions) plus a distribution 2.8 registry trusting it. */
-async function startStack(keyFile: string, patch: Record<string, unknown> = {}) {
+async function startStack(
+  keyFile: string,
+  patch: Record<string, unknown> = {},
+  bundle = fixture("keys/rsa.cert.pem"),
+) {
   await requirePeer("skopeo");
   const dir = await Deno.makeTempDir({ prefix: "registry-token-peer-" });
   const jwksPath = `${dir}/authority-jwks.json`;
@@ -30,6 +48,7 @@ async function startStack(keyFile: string, patch: Record<string, unknown> = {}) 
         { Name: "ci", Repositories: [{ Pattern: "team/*", Actions: ["pull", "push"] }] },
         { Name: "reader", Repositories: [{ Pattern: "*", Actions: ["pull"] }] },
         { Name: "admin", Repositories: [{ Pattern: "*", Actions: ["*"] }] },
+        { Name: "team", Repositories: [{ Pattern: "team/*", Actions: ["pull", "push"] }] },
       ],
       DefaultPlan: "reader",
       ...patch,
@@ -37,7 +56,7 @@ async function startStack(keyFile: string, patch: Record<string, unknown> = {}) 
   }, dir);
   const service = spawnDeno(
     await productionFlags(configPath),
-    new URL("../../src/main.ts", import.meta.url).pathname,
+    MAIN,
     [
       "--config",
       configPath,
@@ -48,7 +67,7 @@ async function startStack(keyFile: string, patch: Record<string, unknown> = {}) 
     realm: `http://127.0.0.1:${port}/token`,
     service: SERVICE,
     issuer: ISSUER,
-    rootCertBundle: fixture("keys/rsa.cert.pem"),
+    rootCertBundle: bundle,
   });
   const home = `${dir}/home`;
   await Deno.mkdir(home);
@@ -57,6 +76,10 @@ async function startStack(keyFile: string, patch: Record<string, unknown> = {}) 
     home,
     registry,
     service,
+    configPath,
+    /** The service's request log records. */
+    requests: () =>
+      service.stdout.map((line) => JSON.parse(line)).filter((record) => record.msg === "request"),
     /** Reasons the service logged for refused requests. */
     refusals: () =>
       service.stdout.map((line) => JSON.parse(line)).filter((record) => record.reason).map((
@@ -119,23 +142,45 @@ Deno.test("skopeo pushes, inspects and pulls through distribution 2.8 with x5c-s
   }
 });
 
-Deno.test("distribution 2.8 accepts tokens identified only by the libtrust kid", async () => {
-  const stack = await startStack("rsa.pkcs8.pem");
+Deno.test("distribution 2.8 trusts a key without certificate through the --export-trust bundle and libtrust kid", async () => {
+  const exportDir = await Deno.makeTempDir({ prefix: "registry-token-trust-" });
   try {
-    const { layout } = await writeOciImage(stack.dir);
-    const creds = await callerCreds({ "stellaops:plan": "ci" });
-    const push = await skopeo(
-      stack.home,
-      "copy",
-      "--dest-tls-verify=false",
-      "--dest-creds",
-      creds,
-      `oci:${layout}:latest`,
-      `docker://${stack.registry.address}/team/kid-only:latest`,
-    );
-    assert.ok(push.success, `push: ${push.output}\nregistry: ${stack.registry.log()}`);
+    const jwksPath = `${exportDir}/authority-jwks.json`;
+    await Deno.writeTextFile(jwksPath, JSON.stringify(authority.jwks));
+    const configPath = await writeConfig({
+      RegistryTokenService: {
+        Authority: { Issuer: authority.issuer, JwksPath: jwksPath },
+        Signing: { Issuer: ISSUER, KeyPath: fixture("keys/rsa.pkcs8.pem") },
+      },
+    }, exportDir);
+    const out = `${exportDir}/trust`;
+    const exported = await runDeno(startTaskFlags(), LAUNCHER, [
+      "--config",
+      configPath,
+      "--export-trust",
+      out,
+    ]);
+    assert.equal(exported.code, 0, exported.stderr);
+
+    const stack = await startStack("rsa.pkcs8.pem", {}, `${out}/rootcertbundle.pem`);
+    try {
+      const { layout } = await writeOciImage(stack.dir);
+      const creds = await callerCreds({ "stellaops:plan": "ci" });
+      const push = await skopeo(
+        stack.home,
+        "copy",
+        "--dest-tls-verify=false",
+        "--dest-creds",
+        creds,
+        `oci:${layout}:latest`,
+        `docker://${stack.registry.address}/team/kid-only:latest`,
+      );
+      assert.ok(push.success, `push: ${push.output}\nregistry: ${stack.registry.log()}`);
+    } finally {
+      await stack.stop();
+    }
   } finally {
-    await stack.stop();
+    await Deno.remove(exportDir, { recursive: true });
   }
 });
 
@@ -202,5 +247,129 @@ Deno.test("a plan without push cannot push, and a revoked licence cannot pull", 
     );
   } finally {
     await stack.stop();
+  }
+});
+
+Deno.test("skopeo delete, which asks for *, works only where the plan lists *", async () => {
+  const stack = await startStack("rsa.key-and-cert.pem");
+  try {
+    const { layout } = await writeOciImage(stack.dir);
+    const target = `docker://${stack.registry.address}/team/app:latest`;
+    const ci = await callerCreds({ "stellaops:plan": "ci" });
+    const push = await skopeo(
+      stack.home,
+      "copy",
+      "--dest-tls-verify=false",
+      "--dest-creds",
+      ci,
+      `oci:${layout}:latest`,
+      target,
+    );
+    assert.ok(push.success, push.output);
+
+    const refused = await skopeo(stack.home, "delete", "--tls-verify=false", "--creds", ci, target);
+    assert.ok(!refused.success, "pull,push is not *");
+    assert.ok(
+      stack.requests().some((r) =>
+        r.reason === "access_denied" && r.requested?.includes("repository:team/app:*")
+      ),
+    );
+
+    const admin = await callerCreds({ "stellaops:plan": "admin" });
+    const deleted = await skopeo(
+      stack.home,
+      "delete",
+      "--tls-verify=false",
+      "--creds",
+      admin,
+      target,
+    );
+    assert.ok(deleted.success, deleted.output);
+    const gone = await skopeo(
+      stack.home,
+      "inspect",
+      "--tls-verify=false",
+      "--creds",
+      admin,
+      target,
+    );
+    assert.ok(!gone.success, "the manifest is gone after delete");
+  } finally {
+    await stack.stop();
+  }
+});
+
+Deno.test("podman login, which sends no scope, succeeds with an Authority token", async () => {
+  const stack = await startStack("rsa.key-and-cert.pem");
+  try {
+    const creds = await callerCreds({});
+    const login = await podmanLogin(
+      stack.home,
+      stack.registry.address,
+      creds.slice(creds.indexOf(":") + 1),
+    );
+    assert.ok(login.success, login.output);
+    assert.match(login.output, /Login Succeeded/);
+    const issued = stack.requests().find((record) => record.status === 200);
+    assert.ok(issued, "the registry sent podman to the service for a token");
+    assert.deepEqual(issued.requested, []);
+  } finally {
+    await stack.stop();
+  }
+});
+
+Deno.test("a push that tries a cross-repository mount from an unreadable repository succeeds; PartialGrants grants the intersection", async () => {
+  for (const partialGrants of [false, true]) {
+    const stack = await startStack("rsa.key-and-cert.pem", { PartialGrants: partialGrants });
+    try {
+      const { layout } = await writeOciImage(
+        stack.dir,
+        `mount source ${partialGrants} ${Date.now()}\n`,
+      );
+      const admin = await callerCreds({ "stellaops:plan": "admin" });
+      const base = `docker://${stack.registry.address}/lib/base:latest`;
+      const seeded = await skopeo(
+        stack.home,
+        "copy",
+        "--dest-tls-verify=false",
+        "--dest-creds",
+        admin,
+        `oci:${layout}:latest`,
+        base,
+      );
+      assert.ok(seeded.success, seeded.output);
+
+      // skopeo remembers where the blobs live and asks to mount them from lib/base.
+      const team = await callerCreds({ "stellaops:plan": "team" });
+      const target = `docker://${stack.registry.address}/team/app:latest`;
+      const push = await skopeo(
+        stack.home,
+        "copy",
+        "--dest-tls-verify=false",
+        "--dest-creds",
+        team,
+        `oci:${layout}:latest`,
+        target,
+      );
+      const mountRequest = stack.requests().find((record) =>
+        record.requested?.includes("repository:lib/base:pull") && record.subject === "ci-bot" &&
+        record.requested?.includes("repository:team/app:pull,push")
+      );
+      assert.ok(
+        mountRequest,
+        `skopeo asked for a cross-repository mount: ${stack.service.stdout.join("\n")}`,
+      );
+      assert.ok(push.success, push.output);
+      if (partialGrants) {
+        assert.equal(mountRequest.status, 200);
+        assert.deepEqual(mountRequest.granted, ["repository:team/app:pull,push"]);
+      } else {
+        // skopeo 1.9 falls back to uploading the blobs when the mount token is refused.
+        assert.equal(mountRequest.status, 403);
+        assert.equal(mountRequest.reason, "access_denied");
+      }
+    } finally {
+      await stack.stop();
+    }
   }
 });

@@ -1,10 +1,12 @@
 /**
  * Real third-party peers for end-to-end tests: Debian's `docker-registry` (distribution 2.8)
- * run in the foreground, `skopeo`, and a hand-made OCI image. A missing peer fails the test
- * loudly; it is never skipped.
+ * run in the foreground, `skopeo`, `podman`, and a hand-made OCI image. A missing peer fails
+ * the test loudly; it is never skipped.
  *
  * @module
  */
+
+import { encodeHex } from "../../src/encoding.ts";
 
 /** Throws a clear error unless `command` is on PATH. */
 export async function requirePeer(command: string): Promise<void> {
@@ -116,6 +118,32 @@ export async function skopeo(home: string, ...args: string[]): Promise<PeerResul
   return { success, output: decoder.decode(stdout) + decoder.decode(stderr) };
 }
 
+/** `podman login` with the password on stdin, its own storage and auth file under `home`. */
+export async function podmanLogin(
+  home: string,
+  registry: string,
+  password: string,
+): Promise<PeerResult> {
+  await requirePeer("podman");
+  const child = new Deno.Command("podman", {
+    args: [
+      ...["--root", `${home}/storage`, "--runroot", `${home}/run`, "--storage-driver", "vfs"],
+      ...["login", "--tls-verify=false", "--authfile", `${home}/auth.json`],
+      ...["--username", "oauth2accesstoken", "--password-stdin", registry],
+    ],
+    env: { HOME: home, TMPDIR: home, XDG_RUNTIME_DIR: home },
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const writer = child.stdin.getWriter();
+  await writer.write(new TextEncoder().encode(`${password}\n`));
+  await writer.close();
+  const { success, stdout, stderr } = await child.output();
+  const decoder = new TextDecoder();
+  return { success, output: decoder.decode(stdout) + decoder.decode(stderr) };
+}
+
 /** Writes a one-layer OCI image layout (tag `latest`) under `dir` and returns its path. */
 export async function writeOciImage(dir: string, content = "hello from registry-token tests\n") {
   const layout = `${dir}/oci`;
@@ -159,8 +187,7 @@ function json(value: unknown): Uint8Array<ArrayBuffer> {
 }
 
 async function sha256(bytes: Uint8Array<ArrayBuffer>): Promise<string> {
-  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
-  return Array.from(digest, (byte) => byte.toString(16).padStart(2, "0")).join("");
+  return encodeHex(new Uint8Array(await crypto.subtle.digest("SHA-256", bytes)));
 }
 
 async function gzip(bytes: Uint8Array<ArrayBuffer>): Promise<Uint8Array<ArrayBuffer>> {

@@ -5,15 +5,23 @@
  * @module
  */
 
+import { fileURLToPath } from "node:url";
 import { stringify as toYaml } from "yaml";
+import denoJson from "../../deno.json" with { type: "json" };
 import { ConfigError } from "../../src/config/document.ts";
 import { loadOptions } from "../../src/config/load.ts";
 import { permissionFlags } from "../../src/permissions.ts";
 
+/** The flags `deno task start` gives the launcher, read from deno.json so they cannot drift. */
+export function startTaskFlags(): string[] {
+  const words = denoJson.tasks.start.split(/\s+/);
+  return words.slice(words.indexOf("run") + 1, words.indexOf("src/launch.ts"));
+}
+
 /** The service entry point. */
-export const MAIN = new URL("../../src/main.ts", import.meta.url).pathname;
+export const MAIN = fileURLToPath(new URL("../../src/main.ts", import.meta.url));
 /** The launcher behind `deno task start` and `deno task dev`. */
-export const LAUNCHER = new URL("../../src/launch.ts", import.meta.url).pathname;
+export const LAUNCHER = fileURLToPath(new URL("../../src/launch.ts", import.meta.url));
 
 /** A service process whose output is being collected. */
 export interface ServiceProcess {

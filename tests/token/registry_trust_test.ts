@@ -1,0 +1,95 @@
+import assert from "node:assert/strict";
+import { X509Certificate } from "node:crypto";
+import { calculateJwkThumbprint } from "jose";
+import { loadSigningKey } from "../../src/token/keys.ts";
+import { selfSignedCertificate } from "../../src/token/certificate.ts";
+import { registryConfigSnippets, registryTrust } from "../../src/token/registry_trust.ts";
+import { createTestAuthority, NOW } from "../support/authority.ts";
+import { fixture, testOptions } from "../support/service.ts";
+
+const keyOnly = await loadSigningKey({ keyPath: fixture("keys/rsa.pkcs8.pem") });
+const withChain = await loadSigningKey({
+  keyPath: fixture("keys/rsa.pkcs8.pem"),
+  certificatePath: fixture("keys/rsa.chain.pem"),
+});
+
+Deno.test("selfSignedCertificate issues a certificate for the key, signed by the key", async () => {
+  const der = await selfSignedCertificate(keyOnly, {
+    commonName: "registry-token test",
+    notBefore: NOW,
+    notAfter: new Date(NOW.getTime() + 86_400_000),
+    serialHex: "7f01ab",
+  });
+  const certificate = new X509Certificate(Uint8Array.from(atob(der), (c) => c.charCodeAt(0)));
+  assert.equal(certificate.subject, "CN=registry-token test");
+  assert.equal(certificate.issuer, certificate.subject);
+  assert.equal(certificate.serialNumber.toLowerCase(), "7f01ab");
+  assert.ok(certificate.verify(certificate.publicKey), "self-signed by the key it certifies");
+  const jwk = certificate.publicKey.export({ format: "jwk" });
+  assert.equal(jwk.n, keyOnly.publicJwk.n);
+  assert.equal(new Date(certificate.validFrom).getTime(), NOW.getTime());
+});
+
+Deno.test("registryTrust generates a bundle certificate for a key that has none", async () => {
+  const trust = await registryTrust(keyOnly, NOW, "05");
+  assert.ok(trust.generatedCertificate);
+  const certificates = trust.bundlePem.match(/BEGIN CERTIFICATE/g) ?? [];
+  assert.equal(certificates.length, 1);
+  const certificate = new X509Certificate(trust.bundlePem);
+  assert.equal(certificate.publicKey.export({ format: "jwk" }).n, keyOnly.publicJwk.n);
+  assert.ok(new Date(certificate.validTo).getTime() > NOW.getTime() + 4 * 365 * 86_400_000);
+  assert.deepEqual(trust.jwks, { keys: [keyOnly.publicJwk] });
+});
+
+Deno.test("registryTrust bundles the configured chain as it is", async () => {
+  const trust = await registryTrust(withChain, NOW, "05");
+  assert.equal(trust.generatedCertificate, false);
+  assert.equal(
+    trust.bundlePem,
+    await Deno.readTextFile(fixture("keys/rsa.chain.pem")),
+  );
+});
+
+Deno.test("the exported JWKS names the key by the kid tokens carry, in either format", async () => {
+  const thumbprinted = await loadSigningKey({
+    keyPath: fixture("keys/rsa.pkcs8.pem"),
+    keyIdFormat: "thumbprint",
+  });
+  const thumbprint = await calculateJwkThumbprint({
+    kty: "RSA",
+    n: keyOnly.publicJwk.n,
+    e: keyOnly.publicJwk.e,
+  });
+  assert.equal(thumbprinted.kid, thumbprint);
+  assert.equal((await registryTrust(thumbprinted, NOW, "05")).jwks.keys[0].kid, thumbprint);
+  assert.match(keyOnly.kid, /^([A-Z2-7]{4}:){11}[A-Z2-7]{4}$/);
+  assert.equal((await registryTrust(keyOnly, NOW, "05")).jwks.keys[0].kid, keyOnly.kid);
+});
+
+Deno.test("registryConfigSnippets give matching auth.token sections for distribution 2.8 and 3.x", async () => {
+  const authority = await createTestAuthority();
+  const options = testOptions(authority, {
+    Registry: { Realm: "https://tokens.example/token", AllowedServices: ["registry.example"] },
+  });
+  const snippets = registryConfigSnippets(options, "/etc/registry-trust");
+  assert.equal(
+    snippets,
+    `# distribution 2.8 (config.yml)
+auth:
+  token:
+    realm: https://tokens.example/token
+    service: registry.example
+    issuer: registry-token-test
+    rootcertbundle: /etc/registry-trust/rootcertbundle.pem
+
+# distribution 3.x (config.yml)
+auth:
+  token:
+    realm: https://tokens.example/token
+    service: registry.example
+    issuer: registry-token-test
+    rootcertbundle: /etc/registry-trust/rootcertbundle.pem
+    jwks: /etc/registry-trust/jwks.json
+`,
+  );
+});
