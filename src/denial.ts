@@ -14,8 +14,15 @@ interface ReasonRendering {
   readonly status: 400 | 401 | 403 | 503;
   /** Registry error code (`errors[0].code`). */
   readonly code: "INVALID_REQUEST" | "UNAUTHORIZED" | "DENIED" | "UNAVAILABLE";
-  /** RFC 6750 `error` attribute of the `WWW-Authenticate` challenge, if any. */
-  readonly challengeError?: "invalid_request" | "invalid_token" | "insufficient_scope";
+  /** RFC 6750 / RFC 9449 `error` attribute of the `WWW-Authenticate` challenge, if any. */
+  readonly challengeError?:
+    | "invalid_request"
+    | "invalid_token"
+    | "insufficient_scope"
+    | "invalid_dpop_proof"
+    | "use_dpop_nonce";
+  /** Challenge with the `DPoP` scheme (RFC 9449) instead of `Bearer`. */
+  readonly dpopChallenge?: boolean;
 }
 
 const badRequest: ReasonRendering = { status: 400, code: "INVALID_REQUEST" };
@@ -25,6 +32,12 @@ const invalidCredentials: ReasonRendering = {
   challengeError: "invalid_token",
 };
 const forbidden: ReasonRendering = { status: 403, code: "DENIED" };
+const invalidProof: ReasonRendering = {
+  status: 401,
+  code: "UNAUTHORIZED",
+  challengeError: "invalid_dpop_proof",
+  dpopChallenge: true,
+};
 
 /** Every reason a token request can be refused for; metric labels come only from here. */
 export const DENIAL_REASONS = {
@@ -48,6 +61,18 @@ export const DENIAL_REASONS = {
   token_subject_missing: invalidCredentials,
   token_scope_missing: { ...forbidden, challengeError: "insufficient_scope" },
   authority_unavailable: { status: 503, code: "UNAVAILABLE" },
+  // sender constraint (RFC 9449 DPoP, RFC 8705 mTLS)
+  token_unbound: invalidCredentials,
+  dpop_token_as_bearer: { ...invalidCredentials, dpopChallenge: true },
+  dpop_proof_missing: invalidProof,
+  dpop_proof_invalid: invalidProof,
+  dpop_proof_replayed: invalidProof,
+  dpop_proof_binding_mismatch: invalidProof,
+  dpop_nonce_required: { ...invalidProof, challengeError: "use_dpop_nonce" },
+  dpop_replay_cache_full: { status: 503, code: "UNAVAILABLE" },
+  mtls_certificate_missing: invalidCredentials,
+  mtls_certificate_mismatch: invalidCredentials,
+  mtls_proxy_untrusted: invalidCredentials,
   // authorize
   service_not_allowed: forbidden,
   plan_unknown: forbidden,

@@ -11,6 +11,8 @@
 import { authenticate } from "./authn/authenticate.ts";
 import type { AuthorityKeys } from "./authn/authority_keys.ts";
 import { authorityTokenOf, type CallerCredential } from "./authn/credentials.ts";
+import type { DpopVerifier } from "./authn/dpop.ts";
+import { confirmSender, type SenderEvidence } from "./authn/sender.ts";
 import { authorize } from "./authz/authorize.ts";
 import type { AccessEntry } from "./authz/plan.ts";
 import { formatScope, parseScopes } from "./authz/scope.ts";
@@ -24,6 +26,8 @@ export interface TokenRequestInput {
   /** Every `scope` value, in order (each may hold several space-separated scopes). */
   readonly scopes: readonly string[];
   readonly credential: CallerCredential;
+  /** What the request offers as proof of possession, for sender-constrained tokens. */
+  readonly sender: SenderEvidence;
 }
 
 /** Facts gathered along the pipeline for the request log (never a credential). */
@@ -51,6 +55,8 @@ export interface IssueDeps {
   readonly signer: TokenSigner;
   readonly now: () => Date;
   readonly randomId: () => string;
+  /** DPoP proof policy, replay cache and nonces. */
+  readonly dpop: DpopVerifier;
 }
 
 const MAX_SERVICE_LENGTH = 255;
@@ -68,17 +74,27 @@ export async function issueToken(
   audit.requested = scopes.map(formatScope);
 
   const now = deps.now();
-  const token = authorityTokenOf(input.credential);
-  const caller = await authenticate(token, deps.authorityKeys.getKey, deps.options.authority, now);
+  const presented = authorityTokenOf(input.credential);
+  const { authority } = deps.options;
+  const caller = await authenticate(presented.token, deps.authorityKeys.getKey, authority, now);
   audit.subject = caller.subject;
   audit.plan = caller.plan;
+  const nowSeconds = Math.floor(now.getTime() / 1000);
+  await confirmSender(
+    presented,
+    caller.confirmation,
+    input.sender,
+    authority.senderConstraint,
+    deps.dpop,
+    nowSeconds,
+  );
 
   const grant = authorize(caller, service, scopes, deps.options.policy);
   audit.plan = grant.plan;
   audit.granted = grant.access.map(formatScope);
 
   const { signing } = deps.options;
-  const issuedAt = Math.floor(now.getTime() / 1000);
+  const issuedAt = nowSeconds;
   const claims = registryClaims({
     issuer: signing.issuer,
     subject: caller.subject,

@@ -16,6 +16,7 @@ import { developmentProfile } from "./dev/profile.ts";
 import { createLogger } from "./observability/logger.ts";
 import { createTokenMetrics } from "./observability/metrics.ts";
 import { createService, type Service, type ServiceIo } from "./service.ts";
+import { listen, type RunningServer } from "./http/serve.ts";
 import { encodeHex } from "./encoding.ts";
 import { registryConfigSnippets, registryTrust, TRUST_FILES } from "./token/registry_trust.ts";
 
@@ -90,46 +91,28 @@ async function main(args: string[]): Promise<number> {
   service.authorityKeys.refresh().catch((error) =>
     logger.log("warn", `Authority keys not loaded at startup: ${(error as Error).message}`)
   );
+  let server: RunningServer;
   try {
-    await serve(service, logger, devNotice);
+    server = await listen(service.options.server, service.tls, service.fetch);
   } catch (error) {
-    if (
-      !(error instanceof Deno.errors.AddrInUse || error instanceof Deno.errors.NotCapable ||
-        error instanceof Deno.errors.PermissionDenied ||
-        error instanceof Deno.errors.AddrNotAvailable)
-    ) {
-      throw error;
-    }
+    // Binding and TLS set-up problems are operator errors: one line, no stack trace.
     const { host, port } = service.options.server;
-    console.error(`startup error: cannot listen on ${host}:${port}: ${error.message}`);
+    console.error(`startup error: cannot listen on ${host}:${port}: ${(error as Error).message}`);
     return EXIT_STARTUP;
   }
-  return 0;
-}
-
-async function serve(
-  service: Service,
-  logger: ReturnType<typeof createLogger>,
-  devNotice?: string,
-) {
-  const { host, port } = service.options.server;
-  const server = Deno.serve({
-    hostname: host,
-    port,
-    onListen: (address) => {
-      logger.log("info", "listening", {
-        address: address.hostname,
-        port: address.port,
-        kid: service.signingKey.kid,
-      });
-      if (devNotice) console.error(devNotice);
-    },
-  }, service.fetch);
-  const stop = () => server.shutdown();
+  logger.log("info", "listening", {
+    address: server.hostname,
+    port: server.port,
+    tls: service.tls !== undefined,
+    kid: service.signingKey.kid,
+  });
+  if (devNotice) console.error(devNotice);
+  const stop = () => void server.shutdown();
   Deno.addSignalListener("SIGTERM", stop);
   Deno.addSignalListener("SIGINT", stop);
   await server.finished;
   logger.log("info", "stopped");
+  return 0;
 }
 
 async function exportTrust(service: Service, dir: string): Promise<void> {

@@ -14,7 +14,7 @@ import type { Options } from "./config/options.ts";
 const IGNORED_ENV = ["LOG_TOKENS", "LOG_STREAM"];
 
 /**
- * Flags for `deno run`: read only the config and key files, env only `REGISTRY_TOKEN_*`,
+ * Flags for `deno run`: read only the config, key and TLS files, env only `REGISTRY_TOKEN_*`,
  * net only the listen address and the Authority's host (when keys are fetched remotely).
  */
 export function permissionFlags(options: Options, configPath: string | undefined): string[] {
@@ -23,6 +23,9 @@ export function permissionFlags(options: Options, configPath: string | undefined
     options.signing.keyPath,
     options.signing.certificatePath,
     options.authority.keys.kind === "jwks-file" ? options.authority.keys.path : undefined,
+    options.server.tls?.certificatePath,
+    options.server.tls?.keyPath,
+    options.server.tls?.clientCaPath,
   ].filter((path): path is string => path !== undefined);
   const hosts = [listenAddress(options), ...authorityHosts(options)];
   return [

@@ -12,7 +12,9 @@ import {
   staticAuthorityKeys,
 } from "./authn/authority_keys.ts";
 import { ConfigError } from "./config/document.ts";
-import type { AuthorityOptions, Options } from "./config/options.ts";
+import type { AuthorityOptions, Options, TlsOptions } from "./config/options.ts";
+import { createNonceSource, createReplayCache } from "./authn/dpop_state.ts";
+import type { ConnectionInfo } from "./http/connection.ts";
 import { createApp } from "./http/app.ts";
 import type { Logger } from "./observability/logger.ts";
 import type { TokenMetrics } from "./observability/metrics.ts";
@@ -34,7 +36,18 @@ export interface Service {
   readonly options: Options;
   readonly signingKey: SigningKey;
   readonly authorityKeys: AuthorityKeys;
-  readonly fetch: (request: Request) => Response | Promise<Response>;
+  /** TLS certificate, key and client CA when the service terminates TLS itself. */
+  readonly tls?: TlsMaterial;
+  /** Answers one request; `connection` is what the server adapter knows about its connection. */
+  readonly fetch: (request: Request, connection?: ConnectionInfo) => Response | Promise<Response>;
+}
+
+/** PEM text of the TLS files, read once at startup. */
+export interface TlsMaterial {
+  readonly certificate: string;
+  readonly key: string;
+  readonly passphrase?: string;
+  readonly clientCa?: string;
 }
 
 /** Loads keys and builds the app; throws `ConfigError` naming the key whose file is bad. */
@@ -45,6 +58,8 @@ export async function createService(options: Options, io: ServiceIo): Promise<Se
     throw new ConfigError(`RegistryTokenService:Signing:${key}`, error.message);
   });
   const authorityKeys = await loadAuthorityKeys(options.authority, io);
+  const tls = options.server.tls && await loadTls(options.server.tls, io.readFile);
+  const dpop = options.authority.dpop;
   io.metrics.setPlans(options.policy.plans.keys());
   const app = createApp({
     options,
@@ -55,8 +70,38 @@ export async function createService(options: Options, io: ServiceIo): Promise<Se
     randomId: io.randomId,
     metrics: io.metrics,
     logger: io.logger,
+    dpop: {
+      options: dpop,
+      clockSkewSeconds: options.authority.clockSkewSeconds,
+      replay: createReplayCache(dpop.replayCacheSize),
+      nonces: dpop.requireNonce
+        ? createNonceSource(dpop.nonceLifetimeSeconds, io.randomId)
+        : undefined,
+    },
   });
-  return { options, signingKey, authorityKeys, fetch: app.fetch };
+  return {
+    options,
+    signingKey,
+    authorityKeys,
+    tls,
+    fetch: (request, connection) => app.fetch(request, connection ?? {}),
+  };
+}
+
+async function loadTls(tls: TlsOptions, readFile: ServiceIo["readFile"]): Promise<TlsMaterial> {
+  const read = async (path: string, key: string) => {
+    try {
+      return new TextDecoder().decode(await readFile(path));
+    } catch (error) {
+      throw new ConfigError(`RegistryTokenService:Server:Tls:${key}`, (error as Error).message);
+    }
+  };
+  return {
+    certificate: await read(tls.certificatePath, "CertificatePath"),
+    key: await read(tls.keyPath, "KeyPath"),
+    passphrase: tls.keyPassword,
+    clientCa: tls.clientCaPath && await read(tls.clientCaPath, "ClientCaPath"),
+  };
 }
 
 async function loadAuthorityKeys(

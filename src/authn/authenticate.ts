@@ -11,6 +11,7 @@
 import { errors, type JWTPayload, jwtVerify, type JWTVerifyGetKey } from "jose";
 import { Denial, type DenialReason } from "../denial.ts";
 import type { AuthorityOptions } from "../config/options.ts";
+import type { Confirmation } from "./sender.ts";
 
 /** Signature algorithms accepted on caller tokens: asymmetric only, never `none` or HMAC. */
 export const CALLER_TOKEN_ALGORITHMS = [
@@ -43,6 +44,8 @@ export interface Caller {
   /** Plan named by the token, if any (the default plan applies otherwise). */
   readonly plan?: string;
   readonly license?: string;
+  /** What the token is bound to (`cnf`), if anything. */
+  readonly confirmation?: Confirmation;
 }
 
 /** Verifies `token` against the Authority's keys and policy at time `now`. */
@@ -70,7 +73,29 @@ export async function authenticate(
     subject: subjectOf(payload),
     plan: optionalString(payload, PLAN_CLAIM),
     license: optionalString(payload, LICENSE_CLAIM),
+    confirmation: confirmationOf(payload),
   };
+}
+
+/** Reads `cnf`; a binding this service cannot check is refused rather than ignored. */
+function confirmationOf(payload: JWTPayload): Confirmation | undefined {
+  const cnf = payload.cnf;
+  if (cnf === undefined) return undefined;
+  const invalid = (problem: string) =>
+    new Denial("token_claims_invalid", `the Authority token's cnf claim ${problem}`);
+  if (typeof cnf !== "object" || cnf === null || Array.isArray(cnf)) {
+    throw invalid("is not an object");
+  }
+  const { jkt, "x5t#S256": x5tS256 } = cnf as Record<string, unknown>;
+  for (const value of [jkt, x5tS256]) {
+    if (value !== undefined && (typeof value !== "string" || value === "")) {
+      throw invalid("has a malformed thumbprint");
+    }
+  }
+  if (jkt === undefined && x5tS256 === undefined) {
+    throw invalid("names no confirmation method this service supports (jkt, x5t#S256)");
+  }
+  return { jkt: jkt as string | undefined, x5tS256: x5tS256 as string | undefined };
 }
 
 function denialFor(error: unknown): Denial {

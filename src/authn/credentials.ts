@@ -1,9 +1,11 @@
 /**
- * Extracts the caller's Authority token from the `Authorization` header.
+ * Extracts the caller's Authority token from the `Authorization` header or the OAuth2 form.
  *
  * docker, podman, skopeo and containerd only ever send Basic credentials to a token realm, so
  * the token is accepted as the Basic password as well as a Bearer token. The Basic username
- * (conventionally `oauth2accesstoken`) never decides identity.
+ * (conventionally `oauth2accesstoken`) never decides identity. DPoP-bound tokens come with the
+ * `DPoP` scheme (RFC 9449); how the token was presented is kept, because a bound token sent
+ * any other way must be refused.
  *
  * @module
  */
@@ -22,8 +24,17 @@ export type CallerCredential =
   /** `POST /token`: the OAuth2 form field its `grant_type` names. */
   | { readonly formField: "password" | "refresh_token"; readonly value: string | undefined };
 
+/** How the token was presented: the `Authorization` scheme, or the POST form. */
+export type PresentationScheme = "bearer" | "basic" | "dpop" | "form";
+
+/** An Authority token as the caller presented it. */
+export interface PresentedToken {
+  readonly token: string;
+  readonly scheme: PresentationScheme;
+}
+
 /** Returns the Authority token of a credential, or throws a `Denial`. */
-export function authorityTokenOf(credential: CallerCredential): string {
+export function authorityTokenOf(credential: CallerCredential): PresentedToken {
   if ("authorization" in credential) return extractAuthorityToken(credential.authorization);
   const { formField, value } = credential;
   if (!value) {
@@ -35,11 +46,11 @@ export function authorityTokenOf(credential: CallerCredential): string {
   if (value.length > MAX_AUTHORIZATION_LENGTH) {
     throw new Denial("credentials_malformed", `the ${formField} form field is too large`);
   }
-  return value;
+  return { token: value, scheme: "form" };
 }
 
 /** Returns the Authority token carried by an `Authorization` header, or throws a `Denial`. */
-export function extractAuthorityToken(authorization: string | null | undefined): string {
+export function extractAuthorityToken(authorization: string | null | undefined): PresentedToken {
   if (!authorization) {
     throw new Denial(
       "credentials_missing",
@@ -51,20 +62,20 @@ export function extractAuthorityToken(authorization: string | null | undefined):
   }
   const match = SCHEME.exec(authorization);
   const scheme = match?.[1].toLowerCase();
-  if (!match || (scheme !== "bearer" && scheme !== "basic")) {
+  if (!match || (scheme !== "bearer" && scheme !== "basic" && scheme !== "dpop")) {
     throw new Denial(
       "credentials_malformed",
-      "unsupported Authorization header: use Bearer <token> or Basic credentials with the token as password",
+      "unsupported Authorization header: use Bearer <token>, DPoP <token> or Basic credentials with the token as password",
     );
   }
-  const token = scheme === "bearer" ? match[2] : basicPassword(match[2]);
+  const token = scheme === "basic" ? basicPassword(match[2]) : match[2];
   if (!token) {
     throw new Denial(
       "credentials_missing",
       "the Basic credentials carry no password (the Authority token)",
     );
   }
-  return token;
+  return { token, scheme: scheme as PresentationScheme };
 }
 
 function basicPassword(encoded: string): string {

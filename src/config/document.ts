@@ -23,7 +23,23 @@ const strings = { list: "string" } as const;
 
 const SERVICE_SPEC = {
   fields: {
-    Server: { fields: { Host: "string", Port: "integer" } },
+    Server: {
+      fields: {
+        Host: "string",
+        Port: "integer",
+        PublicBaseUrl: "string",
+        Tls: {
+          fields: {
+            CertificatePath: "string",
+            KeyPath: "string",
+            KeyPassword: "string",
+            ClientCaPath: "string",
+          },
+        },
+        TrustedProxies: strings,
+        ClientCertificateHeader: "string",
+      },
+    },
     Authority: {
       fields: {
         Issuer: "string",
@@ -33,6 +49,16 @@ const SERVICE_SPEC = {
         Audiences: strings,
         RequiredScopes: strings,
         ClockSkew: "duration",
+        SenderConstraint: "string",
+        DPoP: {
+          fields: {
+            Algorithms: strings,
+            ProofMaxAge: "duration",
+            RequireNonce: "boolean",
+            NonceLifetime: "duration",
+            ReplayCacheSize: "integer",
+          },
+        },
       },
     },
     Signing: {
@@ -75,7 +101,19 @@ export interface RuleDocument {
 
 /** The merged, type-checked configuration tree (canonical key spelling, durations in seconds). */
 export interface ServiceDocument {
-  Server?: { Host?: string; Port?: number };
+  Server?: {
+    Host?: string;
+    Port?: number;
+    PublicBaseUrl?: string;
+    Tls?: {
+      CertificatePath?: string;
+      KeyPath?: string;
+      KeyPassword?: string;
+      ClientCaPath?: string;
+    };
+    TrustedProxies?: string[];
+    ClientCertificateHeader?: string;
+  };
   Authority?: {
     Issuer?: string;
     MetadataAddress?: string;
@@ -84,6 +122,14 @@ export interface ServiceDocument {
     Audiences?: string[];
     RequiredScopes?: string[];
     ClockSkew?: number;
+    SenderConstraint?: string;
+    DPoP?: {
+      Algorithms?: string[];
+      ProofMaxAge?: number;
+      RequireNonce?: boolean;
+      NonceLifetime?: number;
+      ReplayCacheSize?: number;
+    };
   };
   Signing?: {
     Issuer?: string;
@@ -198,7 +244,8 @@ function resolveFields(
     );
     if (resolved !== undefined) result[key] = resolved;
   }
-  return result;
+  // An absent section stays absent (its presence can mean something, e.g. Server:Tls).
+  return value === undefined && Object.keys(result).length === 0 ? undefined : result;
 }
 
 /** Whether any variable the spec could produce under `envName` is set (list item probing). */

@@ -15,6 +15,23 @@ export type AuthorityKeyLocation =
   | { readonly kind: "jwks-uri"; readonly jwksUri: string }
   | { readonly kind: "jwks-file"; readonly path: string };
 
+/** Which sender constraint caller tokens must carry (a bound token is always checked). */
+export type SenderConstraint = "none" | "dpop" | "mtls" | "dpop-or-mtls";
+
+/** How DPoP proofs (RFC 9449) are checked. */
+export interface DpopOptions {
+  /** Proof signature algorithms accepted (asymmetric only). */
+  readonly algorithms: readonly string[];
+  /** How old a proof's `iat` may be. */
+  readonly proofMaxAgeSeconds: number;
+  /** Demand a server nonce (`DPoP-Nonce`) in every proof. */
+  readonly requireNonce: boolean;
+  /** How long one server nonce stays valid. */
+  readonly nonceLifetimeSeconds: number;
+  /** Most proof `jti`s remembered for replay detection at once. */
+  readonly replayCacheSize: number;
+}
+
 /** How caller (Authority-issued) tokens are checked. */
 export interface AuthorityOptions {
   readonly issuer: string;
@@ -23,6 +40,29 @@ export interface AuthorityOptions {
   readonly audiences: readonly string[];
   readonly requiredScopes: readonly string[];
   readonly clockSkewSeconds: number;
+  readonly senderConstraint: SenderConstraint;
+  readonly dpop: DpopOptions;
+}
+
+/** TLS termination by the service itself, requesting client certificates for mTLS. */
+export interface TlsOptions {
+  readonly certificatePath: string;
+  readonly keyPath: string;
+  readonly keyPassword?: string;
+  /** Client certificates must chain to this CA bundle; without it any presented certificate counts. */
+  readonly clientCaPath?: string;
+}
+
+/** Where and how the service listens. */
+export interface ServerOptions {
+  readonly host: string;
+  readonly port: number;
+  /** Public URL of this service behind a proxy, for DPoP `htu`; else the request's own URL. */
+  readonly publicBaseUrl?: string;
+  readonly tls?: TlsOptions;
+  /** Addresses allowed to forward a client certificate in `clientCertificateHeader`. */
+  readonly trustedProxies: ReadonlySet<string>;
+  readonly clientCertificateHeader?: string;
 }
 
 /** How registry tokens are minted. */
@@ -48,7 +88,7 @@ export interface PolicyOptions {
 
 /** Everything the service needs to run, validated once at startup. */
 export interface Options {
-  readonly server: { readonly host: string; readonly port: number };
+  readonly server: ServerOptions;
   readonly authority: AuthorityOptions;
   readonly signing: SigningOptions;
   /** `realm` of `WWW-Authenticate` challenges; defaults to this service's own `/token` URL. */
@@ -65,16 +105,41 @@ const DEFAULT_CLOCK_SKEW_SECONDS = 60;
 const MAX_CLOCK_SKEW_SECONDS = 300;
 const ROOT = "RegistryTokenService";
 const ACTION = /^(?:[a-z]+|\*)$/;
+/** Asymmetric JWS algorithms a DPoP proof may use. */
+export const DPOP_ALGORITHMS = [
+  "ES256",
+  "ES384",
+  "ES512",
+  "RS256",
+  "RS384",
+  "RS512",
+  "PS256",
+  "PS384",
+  "PS512",
+  "EdDSA",
+  "Ed25519",
+];
+const SENDER_CONSTRAINTS: readonly SenderConstraint[] = ["none", "dpop", "mtls", "dpop-or-mtls"];
+const HEADER_NAME = /^[A-Za-z0-9-]+$/;
+const IP_ADDRESS = /^(?:\d{1,3}(?:\.\d{1,3}){3}|[0-9A-Fa-f:]*:[0-9A-Fa-f:.]*)$/;
 const RESOURCE_TYPE = /^[a-z0-9]+$/;
 
 /** Validates a merged document into `Options`; throws `ConfigError` naming the first bad key. */
 export function buildOptions(document: ServiceDocument): Options {
+  const server = serverOptions(document.Server ?? {});
+  const authority = authorityOptions(document.Authority ?? {});
+  if (
+    (authority.senderConstraint === "mtls" || authority.senderConstraint === "dpop-or-mtls") &&
+    !server.tls && !server.clientCertificateHeader
+  ) {
+    throw new ConfigError(
+      key("Authority:SenderConstraint"),
+      `${authority.senderConstraint} needs client certificates: configure Server:Tls or Server:ClientCertificateHeader`,
+    );
+  }
   return {
-    server: {
-      host: document.Server?.Host ?? "0.0.0.0",
-      port: port(document.Server?.Port),
-    },
-    authority: authorityOptions(document.Authority ?? {}),
+    server,
+    authority,
     signing: signingOptions(document.Signing ?? {}),
     realm: optionalUrl(document.Registry?.Realm, "Registry:Realm"),
     policy: policyOptions(document),
@@ -93,13 +158,126 @@ function authorityOptions(authority: NonNullable<ServiceDocument["Authority"]>):
       throw new ConfigError(key(`Authority:RequiredScopes:${index}`), "is not a valid OAuth scope");
     }
   });
+  const senderConstraint = (authority.SenderConstraint ?? "none").toLowerCase() as SenderConstraint;
+  if (!SENDER_CONSTRAINTS.includes(senderConstraint)) {
+    throw new ConfigError(
+      key("Authority:SenderConstraint"),
+      `must be one of ${SENDER_CONSTRAINTS.join(", ")}, got "${authority.SenderConstraint}"`,
+    );
+  }
   return {
     issuer,
     keys: authorityKeyLocation(authority, issuer),
     audiences: authority.Audiences ?? [],
     requiredScopes,
     clockSkewSeconds,
+    senderConstraint,
+    dpop: dpopOptions(authority.DPoP ?? {}),
   };
+}
+
+/** DPoP proof policy when `Authority:DPoP` says nothing. */
+export const DEFAULT_DPOP_OPTIONS: DpopOptions = {
+  algorithms: ["ES256", "ES384", "RS256", "PS256", "EdDSA"],
+  proofMaxAgeSeconds: 60,
+  requireNonce: false,
+  nonceLifetimeSeconds: 300,
+  replayCacheSize: 100_000,
+};
+
+function dpopOptions(
+  dpop: NonNullable<NonNullable<ServiceDocument["Authority"]>["DPoP"]>,
+): DpopOptions {
+  const defaults = DEFAULT_DPOP_OPTIONS;
+  const algorithms = dpop.Algorithms ?? defaults.algorithms;
+  algorithms.forEach((algorithm, index) => {
+    if (!DPOP_ALGORITHMS.includes(algorithm)) {
+      throw new ConfigError(
+        key(`Authority:DPoP:Algorithms:${index}`),
+        `"${algorithm}" is not an asymmetric JWS algorithm (${DPOP_ALGORITHMS.join(", ")})`,
+      );
+    }
+  });
+  const path = (name: string) => `Authority:DPoP:${name}`;
+  return {
+    algorithms,
+    proofMaxAgeSeconds: within(
+      dpop.ProofMaxAge ?? defaults.proofMaxAgeSeconds,
+      1,
+      600,
+      path("ProofMaxAge"),
+      "s",
+    ),
+    requireNonce: dpop.RequireNonce ?? defaults.requireNonce,
+    nonceLifetimeSeconds: within(
+      dpop.NonceLifetime ?? defaults.nonceLifetimeSeconds,
+      10,
+      3600,
+      path("NonceLifetime"),
+      "s",
+    ),
+    replayCacheSize: within(
+      dpop.ReplayCacheSize ?? defaults.replayCacheSize,
+      1_000,
+      10_000_000,
+      path("ReplayCacheSize"),
+      "",
+    ),
+  };
+}
+
+function serverOptions(server: NonNullable<ServiceDocument["Server"]>): ServerOptions {
+  const trustedProxies = server.TrustedProxies ?? [];
+  trustedProxies.forEach((address, index) => {
+    if (!IP_ADDRESS.test(address)) {
+      throw new ConfigError(
+        key(`Server:TrustedProxies:${index}`),
+        `"${address}" is not an IP address`,
+      );
+    }
+  });
+  const header = server.ClientCertificateHeader;
+  if (header !== undefined && !HEADER_NAME.test(header)) {
+    throw new ConfigError(
+      key("Server:ClientCertificateHeader"),
+      `"${header}" is not a header name`,
+    );
+  }
+  if (header !== undefined && trustedProxies.length === 0) {
+    throw new ConfigError(
+      key("Server:ClientCertificateHeader"),
+      "needs Server:TrustedProxies: only those addresses may forward a client certificate",
+    );
+  }
+  const publicBaseUrl = optionalUrl(server.PublicBaseUrl, "Server:PublicBaseUrl");
+  return {
+    host: server.Host ?? "0.0.0.0",
+    port: port(server.Port),
+    publicBaseUrl: publicBaseUrl?.replace(/\/+$/, ""),
+    tls: server.Tls && {
+      certificatePath: required(server.Tls.CertificatePath, "Server:Tls:CertificatePath"),
+      keyPath: required(server.Tls.KeyPath, "Server:Tls:KeyPath"),
+      keyPassword: server.Tls.KeyPassword,
+      clientCaPath: server.Tls.ClientCaPath,
+    },
+    trustedProxies: new Set(trustedProxies.map(normaliseAddress)),
+    clientCertificateHeader: header?.toLowerCase(),
+  };
+}
+
+/** Strips the IPv4-mapped IPv6 prefix so `::ffff:127.0.0.1` and `127.0.0.1` compare equal. */
+export function normaliseAddress(address: string): string {
+  return address.toLowerCase().replace(/^::ffff:(\d+\.\d+\.\d+\.\d+)$/, "$1");
+}
+
+function within(value: number, min: number, max: number, path: string, unit: string): number {
+  if (value < min || value > max) {
+    throw new ConfigError(
+      key(path),
+      `must be between ${min}${unit} and ${max}${unit}, got ${value}${unit}`,
+    );
+  }
+  return value;
 }
 
 function authorityKeyLocation(

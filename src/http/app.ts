@@ -19,6 +19,9 @@ import {
 import type { Logger } from "../observability/logger.ts";
 import type { TokenMetrics } from "../observability/metrics.ts";
 import { denialResponse, oauthTokenResponse, registryError, tokenResponse } from "./respond.ts";
+import { clientCertificateOf, type ConnectionInfo } from "./connection.ts";
+import type { ServerOptions } from "../config/options.ts";
+import type { SenderEvidence } from "../authn/sender.ts";
 
 /** Everything the application needs; all I/O comes in through here. */
 export interface AppDeps extends IssueDeps {
@@ -29,6 +32,7 @@ export interface AppDeps extends IssueDeps {
 }
 
 type Env = {
+  Bindings: ConnectionInfo;
   Variables: { requestId: string; audit: Audit; reason?: DenialReason | "internal_error" };
 };
 
@@ -76,13 +80,25 @@ export function createApp(deps: AppDeps): Hono<Env> {
     try {
       const issued = await issueToken(await read(), deps, audit);
       deps.metrics.issued(issued.plan);
-      return render(issued);
+      return withNonce(render(issued));
     } catch (error) {
       if (!(error instanceof Denial)) throw error;
       c.set("reason", error.reason);
       deps.metrics.rejected(error.reason);
-      return denialResponse(error, realmOf(c, deps), audit.service);
+      return withNonce(denialResponse(error, {
+        realm: realmOf(c, deps),
+        service: audit.service,
+        preferDpop: deps.options.authority.senderConstraint === "dpop",
+        dpopAlgorithms: deps.dpop.options.algorithms,
+      }));
     }
+  }
+
+  /** Offers the current server nonce on every token answer when nonces are required. */
+  function withNonce(response: Response): Response {
+    const nonces = deps.dpop.nonces;
+    if (nonces) response.headers.set("dpop-nonce", nonces.current(deps.now().getTime() / 1000));
+    return response;
   }
 
   // Hono answers HEAD with the GET route, which would mint (and count) a token only to drop it.
@@ -91,8 +107,9 @@ export function createApp(deps: AppDeps): Hono<Env> {
     (c, next) =>
       c.req.method === "HEAD" ? Promise.resolve(methodNotAllowed(allowed["/token"])) : next(),
   );
-  app.get("/token", (c) => answer(c, () => queryRequest(c), tokenResponse));
-  app.post("/token", (c) => answer(c, () => formRequest(c), oauthTokenResponse));
+  const server = deps.options.server;
+  app.get("/token", (c) => answer(c, () => queryRequest(c, server), tokenResponse));
+  app.post("/token", (c) => answer(c, () => formRequest(c, server), oauthTokenResponse));
   app.get("/healthz", (c) => c.json({ status: "ok" }));
   app.get("/jwks", (c) => c.json(deps.jwks, 200, { "cache-control": "public, max-age=300" }));
   app.get("/metrics", async (c) =>
@@ -114,17 +131,31 @@ export function createApp(deps: AppDeps): Hono<Env> {
 }
 
 /** `GET /token`: query parameters and the `Authorization` header. */
-function queryRequest(c: Context<Env>): TokenRequestInput {
+function queryRequest(c: Context<Env>, server: ServerOptions): TokenRequestInput {
   const params = new URL(c.req.url).searchParams;
   return {
     service: singleParameter(params, "service"),
     scopes: params.getAll("scope"),
     credential: { authorization: c.req.header("authorization") },
+    sender: senderEvidence(c, server),
+  };
+}
+
+/** Proof-of-possession material of the request: DPoP header(s) and client certificate. */
+function senderEvidence(c: Context<Env>, server: ServerOptions): SenderEvidence {
+  const url = new URL(c.req.url);
+  // Headers joins repeated DPoP headers with ", "; a compact JWS never contains a comma.
+  const dpop = c.req.header("dpop");
+  return {
+    method: c.req.method,
+    url: `${server.publicBaseUrl ?? url.origin}${url.pathname}`,
+    dpopProofs: dpop ? dpop.split(",").map((proof) => proof.trim()) : [],
+    clientCertificate: clientCertificateOf(c.req.raw.headers, c.env ?? {}, server),
   };
 }
 
 /** `POST /token`: distribution's OAuth2 form, the Authority token in `password` or `refresh_token`. */
-async function formRequest(c: Context<Env>): Promise<TokenRequestInput> {
+async function formRequest(c: Context<Env>, server: ServerOptions): Promise<TokenRequestInput> {
   const contentType = c.req.header("content-type") ?? "";
   if (!/^application\/x-www-form-urlencoded\b/i.test(contentType)) {
     throw new Denial(
@@ -144,6 +175,7 @@ async function formRequest(c: Context<Env>): Promise<TokenRequestInput> {
     service: singleParameter(params, "service"),
     scopes: params.getAll("scope"),
     credential: { formField: grantType, value: singleParameter(params, grantType) },
+    sender: senderEvidence(c, server),
   };
 }
 

@@ -25,12 +25,27 @@ export function registryError(
   });
 }
 
-/** Renders a denial: status, registry error body and, for 401/403, a Bearer challenge. */
-export function denialResponse(denial: Denial, realm: string, service?: string): Response {
-  const { status, code, challengeError } = denial.rendering;
+/** What a `WWW-Authenticate` challenge says besides the denial itself. */
+export interface ChallengeContext {
+  readonly realm: string;
+  readonly service?: string;
+  /** Challenge with `DPoP` even for denials that are not about a proof (DPoP is required). */
+  readonly preferDpop: boolean;
+  /** `algs` of a DPoP challenge. */
+  readonly dpopAlgorithms: readonly string[];
+}
+
+/** Renders a denial: status, registry error body and, for 401/403, a Bearer or DPoP challenge. */
+export function denialResponse(denial: Denial, context: ChallengeContext): Response {
+  const { status, code, challengeError, dpopChallenge } = denial.rendering;
   const headers: Record<string, string> = {};
   if (status === 401 || (status === 403 && challengeError)) {
-    headers["www-authenticate"] = bearerChallenge(realm, service, challengeError, denial.message);
+    headers["www-authenticate"] = challenge(
+      context,
+      dpopChallenge ?? context.preferDpop,
+      challengeError,
+      denial.message,
+    );
   }
   return registryError(
     status,
@@ -61,16 +76,17 @@ export function oauthTokenResponse(issued: IssuedToken): Response {
   }, { headers: NO_STORE });
 }
 
-function bearerChallenge(
-  realm: string,
-  service: string | undefined,
+function challenge(
+  context: ChallengeContext,
+  dpop: boolean,
   error: string | undefined,
   description: string,
 ): string {
-  const params = [`realm=${quote(realm)}`];
-  if (service) params.push(`service=${quote(service)}`);
+  const params = [`realm=${quote(context.realm)}`];
+  if (context.service) params.push(`service=${quote(context.service)}`);
   if (error) params.push(`error=${quote(error)}`, `error_description=${quote(description)}`);
-  return `Bearer ${params.join(",")}`;
+  if (dpop) params.push(`algs=${quote(context.dpopAlgorithms.join(" "))}`);
+  return `${dpop ? "DPoP" : "Bearer"} ${params.join(",")}`;
 }
 
 /** RFC 7235 quoted-string, limited to the characters RFC 6750 allows in its attributes. */

@@ -1,10 +1,11 @@
 import assert from "node:assert/strict";
 import { base64url, exportJWK, generateKeyPair, type JWTVerifyGetKey, SignJWT } from "jose";
-import { Denial, type DenialReason } from "../../src/denial.ts";
+import { Denial } from "../../src/denial.ts";
 import { authenticate, type Caller } from "../../src/authn/authenticate.ts";
 import { staticAuthorityKeys } from "../../src/authn/authority_keys.ts";
-import type { AuthorityOptions } from "../../src/config/options.ts";
+import { type AuthorityOptions, DEFAULT_DPOP_OPTIONS } from "../../src/config/options.ts";
 import { createTestAuthority, NOW, NOW_SECONDS } from "../support/authority.ts";
+import { assertDenied } from "../support/denial.ts";
 
 const authority = await createTestAuthority();
 const getKey = staticAuthorityKeys(authority.jwks).getKey;
@@ -17,6 +18,8 @@ function authorityOptions(patch: Partial<AuthorityOptions> = {}): AuthorityOptio
     keys: { kind: "jwks-file", path: "memory:authority-jwks.json" },
     audiences: [],
     requiredScopes: ["registry.token.issue"],
+    senderConstraint: "none",
+    dpop: DEFAULT_DPOP_OPTIONS,
     clockSkewSeconds: 60,
     ...patch,
   };
@@ -30,21 +33,6 @@ function verify(
   return authenticate(token, keys, authorityOptions(patch), NOW);
 }
 
-async function assertDenied(
-  promise: Promise<unknown>,
-  reason: DenialReason,
-): Promise<Denial> {
-  let caught: unknown;
-  try {
-    await promise;
-  } catch (error) {
-    caught = error;
-  }
-  assert.ok(caught instanceof Denial, `expected a Denial (${reason}), got ${caught}`);
-  assert.equal(caught.reason, reason, caught.message);
-  return caught;
-}
-
 function claims(overrides: Record<string, unknown>) {
   return authority.token({ claims: overrides });
 }
@@ -56,6 +44,7 @@ Deno.test("authenticate accepts a valid Authority token and returns its subject"
     subject: "ci-bot",
     plan: undefined,
     license: undefined,
+    confirmation: undefined,
   });
 });
 
@@ -63,7 +52,12 @@ Deno.test("authenticate returns the plan and licence claims", async () => {
   const caller = await verify(
     await claims({ "stellaops:plan": "ci", "stellaops:license": "lic-42" }),
   );
-  assert.deepEqual(caller, { subject: "ci-bot", plan: "ci", license: "lic-42" });
+  assert.deepEqual(caller, {
+    subject: "ci-bot",
+    plan: "ci",
+    license: "lic-42",
+    confirmation: undefined,
+  });
 });
 
 Deno.test("authenticate accepts RS256 and EdDSA signatures", async () => {

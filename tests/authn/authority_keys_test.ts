@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import type { JSONWebKeySet } from "jose";
-import { Denial, type DenialReason } from "../../src/denial.ts";
+import type { Denial } from "../../src/denial.ts";
 import { authenticate, type Caller } from "../../src/authn/authenticate.ts";
 import {
   type AuthorityKeys,
@@ -8,8 +8,9 @@ import {
   remoteAuthorityKeys,
   type RemoteKeyTiming,
 } from "../../src/authn/authority_keys.ts";
-import type { AuthorityOptions } from "../../src/config/options.ts";
+import { type AuthorityOptions, DEFAULT_DPOP_OPTIONS } from "../../src/config/options.ts";
 import { createTestAuthority, NOW, type TestAuthority } from "../support/authority.ts";
+import { assertDenied } from "../support/denial.ts";
 
 const ISSUER = "https://authority.test";
 const DISCOVERY_URL = `${ISSUER}/.well-known/openid-configuration`;
@@ -98,6 +99,8 @@ const AUTHORITY_OPTIONS: AuthorityOptions = {
   keys: { kind: "discovery", metadataAddress: DISCOVERY_URL },
   audiences: [],
   requiredScopes: ["registry.token.issue"],
+  senderConstraint: "none",
+  dpop: DEFAULT_DPOP_OPTIONS,
   clockSkewSeconds: 60,
 };
 
@@ -105,21 +108,30 @@ async function verify(keys: AuthorityKeys, signer: TestAuthority): Promise<Calle
   return await authenticate(await signer.token(), keys.getKey, AUTHORITY_OPTIONS, NOW);
 }
 
-async function assertDenied(promise: Promise<unknown>, reason: DenialReason): Promise<Denial> {
-  let caught: unknown;
-  try {
-    await promise;
-  } catch (error) {
-    caught = error;
-  }
-  assert.ok(caught instanceof Denial, `expected a Denial (${reason}), got ${caught}`);
-  assert.equal(caught.reason, reason, caught.message);
-  return caught;
-}
-
 /** Lets background work (a fire-and-forget refresh) run to completion. */
 async function settle(): Promise<void> {
   for (let i = 0; i < 10; i++) await new Promise((resolve) => setTimeout(resolve, 0));
+}
+
+/**
+ * Starts verifying all `tokens` at once while `authority` holds its answers back, then lets
+ * them through; returns each caller's subject, or its denial reason.
+ */
+async function verifyConcurrently(
+  authority: FakeAuthority,
+  keys: AuthorityKeys,
+  tokens: readonly string[],
+): Promise<string[]> {
+  const release = authority.hold();
+  const pending = Promise.allSettled(
+    tokens.map((token) => authenticate(token, keys.getKey, AUTHORITY_OPTIONS, NOW)),
+  );
+  await settle();
+  release();
+  const results = await pending;
+  return results.map((result) =>
+    result.status === "fulfilled" ? result.value.subject : (result.reason as Denial).reason
+  );
 }
 
 // --- parseJwks --------------------------------------------------------------------------------
@@ -373,20 +385,9 @@ Deno.test("remoteAuthorityKeys lets concurrent first verifications wait for the 
   const authority = new FakeAuthority(current);
   const keys = authority.keys();
   const tokens = await Promise.all([current.token(), current.token(), current.token()]);
-  const release = authority.hold();
-  const pending = Promise.allSettled(
-    tokens.map((token) => authenticate(token, keys.getKey, AUTHORITY_OPTIONS, NOW)),
-  );
-  await settle();
-  release();
-  const results = await pending;
+  const outcomes = await verifyConcurrently(authority, keys, tokens);
   assert.deepEqual(authority.requests, [DISCOVERY_URL, JWKS_URL]);
-  assert.deepEqual(
-    results.map((result) =>
-      result.status === "fulfilled" ? result.value.subject : (result.reason as Denial).reason
-    ),
-    ["ci-bot", "ci-bot", "ci-bot"],
-  );
+  assert.deepEqual(outcomes, ["ci-bot", "ci-bot", "ci-bot"]);
 });
 
 Deno.test("remoteAuthorityKeys lets concurrent verifications with a new kid share one refetch", async () => {
@@ -396,18 +397,7 @@ Deno.test("remoteAuthorityKeys lets concurrent verifications with a new kid shar
   authority.advance(TIMING.cooldownMs);
   authority.jwks = jwksOf(current, rotated);
   const tokens = await Promise.all([rotated.token(), rotated.token()]);
-  const release = authority.hold();
-  const pending = Promise.allSettled(
-    tokens.map((token) => authenticate(token, keys.getKey, AUTHORITY_OPTIONS, NOW)),
-  );
-  await settle();
-  release();
-  const results = await pending;
+  const outcomes = await verifyConcurrently(authority, keys, tokens);
   assert.equal(authority.count(JWKS_URL), 2);
-  assert.deepEqual(
-    results.map((result) =>
-      result.status === "fulfilled" ? result.value.subject : (result.reason as Denial).reason
-    ),
-    ["ci-bot", "ci-bot"],
-  );
+  assert.deepEqual(outcomes, ["ci-bot", "ci-bot"]);
 });

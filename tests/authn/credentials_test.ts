@@ -6,19 +6,17 @@ import {
   MAX_AUTHORIZATION_LENGTH,
 } from "../../src/authn/credentials.ts";
 import { basic } from "../support/authority.ts";
+import { assertDeniedSync } from "../support/denial.ts";
 
 const TOKEN = "eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJjaS1ib3QifQ.c2lnbmF0dXJl";
 
+/** `extractAuthorityToken(authorization)` is refused for `reason`. */
 function assertDenied(authorization: string | null | undefined, reason: DenialReason): Denial {
-  let caught: unknown;
-  try {
-    extractAuthorityToken(authorization);
-  } catch (error) {
-    caught = error;
-  }
-  assert.ok(caught instanceof Denial, `expected a Denial for ${JSON.stringify(authorization)}`);
-  assert.equal(caught.reason, reason);
-  return caught;
+  return assertDeniedSync(
+    () => extractAuthorityToken(authorization),
+    reason,
+    JSON.stringify(authorization),
+  );
 }
 
 function base64(text: string): string {
@@ -26,30 +24,50 @@ function base64(text: string): string {
 }
 
 Deno.test("extractAuthorityToken returns a Bearer token", () => {
-  assert.equal(extractAuthorityToken(`Bearer ${TOKEN}`), TOKEN);
+  assert.deepEqual(extractAuthorityToken(`Bearer ${TOKEN}`), { token: TOKEN, scheme: "bearer" });
+});
+
+Deno.test("extractAuthorityToken accepts the DPoP scheme and says so", () => {
+  assert.deepEqual(extractAuthorityToken(`DPoP ${TOKEN}`), { token: TOKEN, scheme: "dpop" });
+  assert.deepEqual(extractAuthorityToken(`dpop ${TOKEN}`), { token: TOKEN, scheme: "dpop" });
 });
 
 Deno.test("extractAuthorityToken ignores trailing whitespace after the credentials", () => {
-  assert.equal(extractAuthorityToken(`Bearer ${TOKEN}  `), TOKEN);
-  assert.equal(extractAuthorityToken(`Basic ${base64(`u:${TOKEN}`)} `), TOKEN);
+  assert.deepEqual(extractAuthorityToken(`Bearer ${TOKEN}  `), { token: TOKEN, scheme: "bearer" });
+  assert.deepEqual(extractAuthorityToken(`Basic ${base64(`u:${TOKEN}`)} `), {
+    token: TOKEN,
+    scheme: "basic",
+  });
 });
 
 Deno.test("extractAuthorityToken matches the scheme case-insensitively", () => {
-  assert.equal(extractAuthorityToken(`bearer ${TOKEN}`), TOKEN);
-  assert.equal(extractAuthorityToken(`BEARER ${TOKEN}`), TOKEN);
-  assert.equal(extractAuthorityToken(`basic ${base64(`u:${TOKEN}`)}`), TOKEN);
-  assert.equal(extractAuthorityToken(`BaSiC ${base64(`u:${TOKEN}`)}`), TOKEN);
+  assert.deepEqual(extractAuthorityToken(`bearer ${TOKEN}`), { token: TOKEN, scheme: "bearer" });
+  assert.deepEqual(extractAuthorityToken(`BEARER ${TOKEN}`), { token: TOKEN, scheme: "bearer" });
+  assert.deepEqual(extractAuthorityToken(`basic ${base64(`u:${TOKEN}`)}`), {
+    token: TOKEN,
+    scheme: "basic",
+  });
+  assert.deepEqual(extractAuthorityToken(`BaSiC ${base64(`u:${TOKEN}`)}`), {
+    token: TOKEN,
+    scheme: "basic",
+  });
 });
 
 Deno.test("extractAuthorityToken returns the Basic password whatever the username", () => {
   for (const user of ["oauth2accesstoken", "<token>", "anyone", "", "ci-bot@example.com"]) {
-    assert.equal(extractAuthorityToken(basic(TOKEN, user)), TOKEN);
+    assert.deepEqual(extractAuthorityToken(basic(TOKEN, user)), { token: TOKEN, scheme: "basic" });
   }
-  assert.equal(extractAuthorityToken(`Basic ${base64(`jürgen:${TOKEN}`)}`), TOKEN);
+  assert.deepEqual(extractAuthorityToken(`Basic ${base64(`jürgen:${TOKEN}`)}`), {
+    token: TOKEN,
+    scheme: "basic",
+  });
 });
 
 Deno.test("extractAuthorityToken keeps colons inside the Basic password", () => {
-  assert.equal(extractAuthorityToken(`Basic ${base64("user:pa:ss:word")}`), "pa:ss:word");
+  assert.deepEqual(extractAuthorityToken(`Basic ${base64("user:pa:ss:word")}`), {
+    token: "pa:ss:word",
+    scheme: "basic",
+  });
 });
 
 Deno.test("extractAuthorityToken treats Basic credentials with an empty password as missing", () => {
@@ -104,7 +122,7 @@ Deno.test("extractAuthorityToken rejects an oversized header before parsing it",
   assert.match(denial.message, /too large/);
   const limit = `Bearer ${"a".repeat(MAX_AUTHORIZATION_LENGTH - "Bearer ".length)}`;
   assert.equal(limit.length, MAX_AUTHORIZATION_LENGTH);
-  assert.equal(extractAuthorityToken(limit).length, MAX_AUTHORIZATION_LENGTH - 7);
+  assert.equal(extractAuthorityToken(limit).token.length, MAX_AUTHORIZATION_LENGTH - 7);
 });
 
 Deno.test("extractAuthorityToken's malformed denials carry an invalid_request challenge", () => {
@@ -117,12 +135,19 @@ Deno.test("extractAuthorityToken's malformed denials carry an invalid_request ch
 });
 
 Deno.test("authorityTokenOf reads the Authorization header of a GET credential", () => {
-  assert.equal(authorityTokenOf({ authorization: basic(TOKEN, "anyone") }), TOKEN);
+  assert.deepEqual(authorityTokenOf({ authorization: basic(TOKEN, "anyone") }), {
+    token: TOKEN,
+    scheme: "basic",
+  });
 });
 
 Deno.test("authorityTokenOf takes a form credential from the field its grant names", () => {
-  assert.equal(authorityTokenOf({ formField: "password", value: TOKEN }), TOKEN);
-  assert.equal(authorityTokenOf({ formField: "refresh_token", value: TOKEN }), TOKEN);
+  for (const formField of ["password", "refresh_token"] as const) {
+    assert.deepEqual(authorityTokenOf({ formField, value: TOKEN }), {
+      token: TOKEN,
+      scheme: "form",
+    });
+  }
 });
 
 Deno.test("authorityTokenOf refuses an empty or oversized form credential", () => {

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { Denial } from "../../src/denial.ts";
+import type { Denial } from "../../src/denial.ts";
 import {
   formatScope,
   MAX_NAME_LENGTH,
@@ -7,17 +7,11 @@ import {
   parseScopes,
   type ResourceScope,
 } from "../../src/authz/scope.ts";
+import { assertDeniedSync } from "../support/denial.ts";
 
+/** `parseScopes(values)` is refused as `scope_invalid`. */
 function assertScopeInvalid(values: readonly string[]): Denial {
-  let caught: unknown;
-  try {
-    parseScopes(values);
-  } catch (error) {
-    caught = error;
-  }
-  assert.ok(caught instanceof Denial, `expected a Denial for ${JSON.stringify(values)}`);
-  assert.equal(caught.reason, "scope_invalid");
-  return caught;
+  return assertDeniedSync(() => parseScopes(values), "scope_invalid", JSON.stringify(values));
 }
 
 function repository(name: string, ...actions: string[]): ResourceScope {

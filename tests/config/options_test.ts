@@ -8,7 +8,7 @@ import {
   loadOptions,
   locateConfig,
 } from "../../src/config/load.ts";
-import { buildOptions, type Options } from "../../src/config/options.ts";
+import { buildOptions, DEFAULT_DPOP_OPTIONS, type Options } from "../../src/config/options.ts";
 
 const ENV = "REGISTRY_TOKEN_REGISTRYTOKENSERVICE__";
 
@@ -81,7 +81,16 @@ RegistryTokenService:
 
 Deno.test("buildOptions applies the documented defaults to a minimal document", () => {
   const options = build(doc());
-  assert.deepEqual(options.server, { host: "0.0.0.0", port: 5001 });
+  assert.deepEqual(options.server, {
+    host: "0.0.0.0",
+    port: 5001,
+    publicBaseUrl: undefined,
+    tls: undefined,
+    trustedProxies: new Set(),
+    clientCertificateHeader: undefined,
+  });
+  assert.equal(options.authority.senderConstraint, "none");
+  assert.deepEqual(options.authority.dpop, DEFAULT_DPOP_OPTIONS);
   assert.equal(options.signing.lifetimeSeconds, 300);
   assert.equal(options.signing.issuer, "registry-token");
   assert.equal(options.signing.keyPath, "/keys/signing.pem");
@@ -228,7 +237,8 @@ Deno.test("mergeDocument lets REGISTRY_TOKEN_ variables set nested keys absent f
     [`${ENV}AUTHORITY__CLOCKSKEW`]: "00:00:30",
     [`${ENV}PARTIALGRANTS`]: "TRUE",
   });
-  assert.deepEqual(options.server, { host: "127.0.0.1", port: 8443 });
+  assert.equal(options.server.host, "127.0.0.1");
+  assert.equal(options.server.port, 8443);
   assert.equal(options.signing.lifetimeSeconds, 120);
   assert.equal(options.authority.clockSkewSeconds, 30);
   assert.equal(options.policy.partialGrants, true);
@@ -872,4 +882,56 @@ Deno.test("buildOptions reads Signing:KeyIdFormat, libtrust by default", () => {
     "RegistryTokenService:Signing:KeyIdFormat",
     /must be libtrust or thumbprint/,
   );
+});
+
+Deno.test("buildOptions validates sender-constraint settings", () => {
+  const authority = (extra: Record<string, unknown>) => ({
+    Authority: { Issuer: "https://authority.test", ...extra },
+  });
+  assertConfigError(
+    () => build(doc(authority({ SenderConstraint: "cookies" }))),
+    "RegistryTokenService:Authority:SenderConstraint",
+    /must be one of none, dpop, mtls, dpop-or-mtls/,
+  );
+  assertConfigError(
+    () => build(doc(authority({ SenderConstraint: "mtls" }))),
+    "RegistryTokenService:Authority:SenderConstraint",
+    /needs client certificates: configure Server:Tls or Server:ClientCertificateHeader/,
+  );
+  assertConfigError(
+    () => build(doc(authority({ DPoP: { Algorithms: ["ES256", "HS256"] } }))),
+    "RegistryTokenService:Authority:DPoP:Algorithms:1",
+    /not an asymmetric JWS algorithm/,
+  );
+  assertConfigError(
+    () => build(doc(authority({ DPoP: { ProofMaxAge: "1h" } }))),
+    "RegistryTokenService:Authority:DPoP:ProofMaxAge",
+    /between 1s and 600s/,
+  );
+  assertConfigError(
+    () => build(doc({ Server: { ClientCertificateHeader: "X-Client-Cert" } })),
+    "RegistryTokenService:Server:ClientCertificateHeader",
+    /needs Server:TrustedProxies/,
+  );
+  assertConfigError(
+    () => build(doc({ Server: { TrustedProxies: ["proxy.internal"] } })),
+    "RegistryTokenService:Server:TrustedProxies:0",
+    /not an IP address/,
+  );
+  assertConfigError(
+    () => build(doc({ Server: { Tls: { KeyPath: "/k.pem" } } })),
+    "RegistryTokenService:Server:Tls:CertificatePath",
+    /is required/,
+  );
+  const mtls = build(doc({
+    ...authority({ SenderConstraint: "MTLS" }),
+    Server: { Tls: { CertificatePath: "/c.pem", KeyPath: "/k.pem" } },
+  }));
+  assert.equal(mtls.authority.senderConstraint, "mtls");
+  assert.deepEqual(mtls.server.tls, {
+    certificatePath: "/c.pem",
+    keyPath: "/k.pem",
+    keyPassword: undefined,
+    clientCaPath: undefined,
+  });
 });

@@ -54,14 +54,7 @@ async function startStack(
       ...patch,
     },
   }, dir);
-  const service = spawnDeno(
-    await productionFlags(configPath),
-    MAIN,
-    [
-      "--config",
-      configPath,
-    ],
-  );
+  const service = spawnDeno(await productionFlags(configPath), MAIN, ["--config", configPath]);
   const { port } = await service.waitForLog("listening");
   const registry = await startRegistry({
     realm: `http://127.0.0.1:${port}/token`,
@@ -71,6 +64,7 @@ async function startStack(
   });
   const home = `${dir}/home`;
   await Deno.mkdir(home);
+  const image = (repository: string) => `docker://${registry.address}/${repository}:latest`;
   return {
     dir,
     home,
@@ -85,6 +79,26 @@ async function startStack(
       service.stdout.map((line) => JSON.parse(line)).filter((record) => record.reason).map((
         record,
       ) => record.reason),
+    /** `skopeo copy` of the OCI layout's `latest` to `repository:latest` in the registry. */
+    push: (creds: string, layout: string, repository: string) =>
+      skopeo(
+        home,
+        ...["copy", "--dest-tls-verify=false", "--dest-creds", creds],
+        ...[`oci:${layout}:latest`, image(repository)],
+      ),
+    /** `skopeo inspect` of `repository:latest`; `extra` options go before the image. */
+    inspect: (creds: string, repository: string, ...extra: string[]) =>
+      skopeo(home, "inspect", "--tls-verify=false", "--creds", creds, ...extra, image(repository)),
+    /** `skopeo copy` of `repository:latest` to an OCI layout at `destination`. */
+    pull: (creds: string, repository: string, destination: string) =>
+      skopeo(
+        home,
+        ...["copy", "--src-tls-verify=false", "--src-creds", creds],
+        ...[image(repository), `oci:${destination}:latest`],
+      ),
+    /** `skopeo delete` of `repository:latest`. */
+    delete: (creds: string, repository: string) =>
+      skopeo(home, "delete", "--tls-verify=false", "--creds", creds, image(repository)),
     async stop() {
       await registry.stop();
       assert.equal((await service.stop()).code, 0);
@@ -97,43 +111,17 @@ Deno.test("skopeo pushes, inspects and pulls through distribution 2.8 with x5c-s
   const stack = await startStack("rsa.key-and-cert.pem");
   try {
     const { layout, manifestDigest } = await writeOciImage(stack.dir);
-    const target = `docker://${stack.registry.address}/team/app:latest`;
     const creds = await callerCreds({ "stellaops:plan": "ci" });
 
-    const push = await skopeo(
-      stack.home,
-      "copy",
-      "--dest-tls-verify=false",
-      "--dest-creds",
-      creds,
-      `oci:${layout}:latest`,
-      target,
-    );
+    const push = await stack.push(creds, layout, "team/app");
     assert.ok(push.success, `push: ${push.output}\nregistry: ${stack.registry.log()}`);
 
-    const inspect = await skopeo(
-      stack.home,
-      "inspect",
-      "--tls-verify=false",
-      "--creds",
-      creds,
-      "--format",
-      "{{.Digest}}",
-      target,
-    );
+    const inspect = await stack.inspect(creds, "team/app", "--format", "{{.Digest}}");
     assert.ok(inspect.success, inspect.output);
     assert.equal(inspect.output.trim(), manifestDigest);
 
     const pulled = `${stack.dir}/pulled`;
-    const pull = await skopeo(
-      stack.home,
-      "copy",
-      "--src-tls-verify=false",
-      "--src-creds",
-      creds,
-      target,
-      `oci:${pulled}:latest`,
-    );
+    const pull = await stack.pull(creds, "team/app", pulled);
     assert.ok(pull.success, pull.output);
     const index = JSON.parse(await Deno.readTextFile(`${pulled}/index.json`));
     assert.equal(index.manifests[0].digest, manifestDigest, "the pulled image is the pushed one");
@@ -166,15 +154,7 @@ Deno.test("distribution 2.8 trusts a key without certificate through the --expor
     try {
       const { layout } = await writeOciImage(stack.dir);
       const creds = await callerCreds({ "stellaops:plan": "ci" });
-      const push = await skopeo(
-        stack.home,
-        "copy",
-        "--dest-tls-verify=false",
-        "--dest-creds",
-        creds,
-        `oci:${layout}:latest`,
-        `docker://${stack.registry.address}/team/kid-only:latest`,
-      );
+      const push = await stack.push(creds, layout, "team/kid-only");
       assert.ok(push.success, `push: ${push.output}\nregistry: ${stack.registry.log()}`);
     } finally {
       await stack.stop();
@@ -188,29 +168,12 @@ Deno.test("a plan without push cannot push, and a revoked licence cannot pull", 
   const stack = await startStack("rsa.key-and-cert.pem", { RevokedLicenses: ["lic-revoked"] });
   try {
     const { layout } = await writeOciImage(stack.dir);
-    const target = `docker://${stack.registry.address}/team/app:latest`;
     const admin = await callerCreds({ "stellaops:plan": "admin" });
-    const seeded = await skopeo(
-      stack.home,
-      "copy",
-      "--dest-tls-verify=false",
-      "--dest-creds",
-      admin,
-      `oci:${layout}:latest`,
-      target,
-    );
+    const seeded = await stack.push(admin, layout, "team/app");
     assert.ok(seeded.success, seeded.output);
 
     const reader = await callerCreds({});
-    const push = await skopeo(
-      stack.home,
-      "copy",
-      "--dest-tls-verify=false",
-      "--dest-creds",
-      reader,
-      `oci:${layout}:latest`,
-      `docker://${stack.registry.address}/team/other:latest`,
-    );
+    const push = await stack.push(reader, layout, "team/other");
     assert.ok(!push.success, "a reader cannot push");
     assert.ok(stack.refusals().includes("access_denied"), stack.service.stdout.join("\n"));
 
@@ -218,27 +181,14 @@ Deno.test("a plan without push cannot push, and a revoked licence cannot pull", 
       "stellaops:plan": "admin",
       "stellaops:license": "lic-revoked",
     });
-    const pull = await skopeo(
-      stack.home,
-      "inspect",
-      "--tls-verify=false",
-      "--creds",
-      revoked,
-      target,
-    );
+    const pull = await stack.inspect(revoked, "team/app");
     assert.ok(!pull.success, "a revoked licence cannot pull");
     assert.ok(stack.refusals().includes("license_revoked"));
 
-    const expired = await skopeo(
-      stack.home,
-      "inspect",
-      "--tls-verify=false",
-      "--creds",
-      `oauth2accesstoken:${await authority.token({
-        claims: { exp: Math.floor(Date.now() / 1000) - 3600 },
-      })}`,
-      target,
-    );
+    const expiredToken = await authority.token({
+      claims: { exp: Math.floor(Date.now() / 1000) - 3600 },
+    });
+    const expired = await stack.inspect(`oauth2accesstoken:${expiredToken}`, "team/app");
     assert.ok(!expired.success);
     assert.match(
       expired.output,
@@ -254,20 +204,11 @@ Deno.test("skopeo delete, which asks for *, works only where the plan lists *", 
   const stack = await startStack("rsa.key-and-cert.pem");
   try {
     const { layout } = await writeOciImage(stack.dir);
-    const target = `docker://${stack.registry.address}/team/app:latest`;
     const ci = await callerCreds({ "stellaops:plan": "ci" });
-    const push = await skopeo(
-      stack.home,
-      "copy",
-      "--dest-tls-verify=false",
-      "--dest-creds",
-      ci,
-      `oci:${layout}:latest`,
-      target,
-    );
+    const push = await stack.push(ci, layout, "team/app");
     assert.ok(push.success, push.output);
 
-    const refused = await skopeo(stack.home, "delete", "--tls-verify=false", "--creds", ci, target);
+    const refused = await stack.delete(ci, "team/app");
     assert.ok(!refused.success, "pull,push is not *");
     assert.ok(
       stack.requests().some((r) =>
@@ -276,23 +217,9 @@ Deno.test("skopeo delete, which asks for *, works only where the plan lists *", 
     );
 
     const admin = await callerCreds({ "stellaops:plan": "admin" });
-    const deleted = await skopeo(
-      stack.home,
-      "delete",
-      "--tls-verify=false",
-      "--creds",
-      admin,
-      target,
-    );
+    const deleted = await stack.delete(admin, "team/app");
     assert.ok(deleted.success, deleted.output);
-    const gone = await skopeo(
-      stack.home,
-      "inspect",
-      "--tls-verify=false",
-      "--creds",
-      admin,
-      target,
-    );
+    const gone = await stack.inspect(admin, "team/app");
     assert.ok(!gone.success, "the manifest is gone after delete");
   } finally {
     await stack.stop();
@@ -327,30 +254,12 @@ Deno.test("a push that tries a cross-repository mount from an unreadable reposit
         `mount source ${partialGrants} ${Date.now()}\n`,
       );
       const admin = await callerCreds({ "stellaops:plan": "admin" });
-      const base = `docker://${stack.registry.address}/lib/base:latest`;
-      const seeded = await skopeo(
-        stack.home,
-        "copy",
-        "--dest-tls-verify=false",
-        "--dest-creds",
-        admin,
-        `oci:${layout}:latest`,
-        base,
-      );
+      const seeded = await stack.push(admin, layout, "lib/base");
       assert.ok(seeded.success, seeded.output);
 
       // skopeo remembers where the blobs live and asks to mount them from lib/base.
       const team = await callerCreds({ "stellaops:plan": "team" });
-      const target = `docker://${stack.registry.address}/team/app:latest`;
-      const push = await skopeo(
-        stack.home,
-        "copy",
-        "--dest-tls-verify=false",
-        "--dest-creds",
-        team,
-        `oci:${layout}:latest`,
-        target,
-      );
+      const push = await stack.push(team, layout, "team/app");
       const mountRequest = stack.requests().find((record) =>
         record.requested?.includes("repository:lib/base:pull") && record.subject === "ci-bot" &&
         record.requested?.includes("repository:team/app:pull,push")

@@ -9,6 +9,7 @@ import { mergeDocument } from "../../src/config/document.ts";
 import { buildOptions, type Options } from "../../src/config/options.ts";
 import { createLogger } from "../../src/observability/logger.ts";
 import { createTokenMetrics, type TokenMetrics } from "../../src/observability/metrics.ts";
+import type { ConnectionInfo } from "../../src/http/connection.ts";
 import { createService, type Service } from "../../src/service.ts";
 import { NOW, type TestAuthority } from "./authority.ts";
 
@@ -21,6 +22,8 @@ export function fixture(path: string): string {
 export const SIGNING_KEY_PATH = fixture("keys/rsa.key-and-cert.pem");
 /** Registry service name used throughout the tests. */
 export const SERVICE = "registry.test";
+/** Origin of the requests `request` sends: DPoP proofs name `${ORIGIN}/token` as `htu`. */
+export const ORIGIN = "https://tokens.test";
 /** Path under which the test Authority's JWKS is served from memory. */
 const AUTHORITY_JWKS_PATH = "memory:authority-jwks.json";
 
@@ -60,8 +63,8 @@ export function testOptions(
 export interface TestService extends Service {
   readonly logs: string[];
   readonly metrics: TokenMetrics;
-  /** Sends a request to the app (no socket). */
-  request(path: string, init?: RequestInit): Promise<Response>;
+  /** Sends a request to the app (no socket), as if it came on `connection`. */
+  request(path: string, init?: RequestInit, connection?: ConnectionInfo): Promise<Response>;
 }
 
 /** Starts an in-process service for `authority` with the given section patch. */
@@ -87,7 +90,7 @@ export async function startTestService(
     ...service,
     logs,
     metrics,
-    request: async (path, init) =>
-      await service.fetch(new Request(`https://tokens.test${path}`, init)),
+    request: async (path, init, connection) =>
+      await service.fetch(new Request(`${ORIGIN}${path}`, init), connection),
   };
 }

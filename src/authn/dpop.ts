@@ -1,0 +1,192 @@
+/**
+ * DPoP proof checks, in the order of RFC 9449 section 4.3, for a request that presents a
+ * DPoP-bound Authority token.
+ *
+ * @module
+ */
+
+import {
+  calculateJwkThumbprint,
+  decodeProtectedHeader,
+  errors,
+  importJWK,
+  type JWK,
+  jwtVerify,
+  type ProtectedHeaderParameters,
+} from "jose";
+import { Denial } from "../denial.ts";
+import type { DpopOptions } from "../config/options.ts";
+import { encodeBase64Url } from "../encoding.ts";
+
+/** Longest DPoP header accepted: a proof is a few hundred bytes, an RSA key adds ~400. */
+export const MAX_PROOF_LENGTH = 8 * 1024;
+
+const PRIVATE_JWK_MEMBERS = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"];
+const MAX_JTI_LENGTH = 256;
+
+/** What this request is, for `htm`, `htu` and `ath`. */
+export interface ProofContext {
+  /** HTTP method of this request. */
+  readonly method: string;
+  /** This request's URL as the caller addressed it (public base URL applied). */
+  readonly url: string;
+  /** The Authority token presented with the proof. */
+  readonly accessToken: string;
+  /** `cnf.jkt` of that token. */
+  readonly boundThumbprint: string;
+  /** Seconds since the epoch. */
+  readonly now: number;
+}
+
+/** Remembers proof identifiers until they expire. */
+export interface ReplayCache {
+  /** Records `key` until `expiresAt`; says whether it was new, seen before, or did not fit. */
+  remember(key: string, expiresAt: number, now: number): "fresh" | "replayed" | "full";
+}
+
+/** Issues and recognises server nonces. */
+export interface NonceSource {
+  /** The nonce clients should use now. */
+  current(now: number): string;
+  /** Whether `nonce` is the current or the previous one. */
+  accepts(nonce: string, now: number): boolean;
+}
+
+/** What the proof check needs besides the request. */
+export interface DpopVerifier {
+  readonly options: DpopOptions;
+  /** Tolerance for a proof `iat` slightly in the future (the Authority clock skew). */
+  readonly clockSkewSeconds: number;
+  readonly replay: ReplayCache;
+  /** Present when nonces are required. */
+  readonly nonces?: NonceSource;
+}
+
+/** Checks the request's DPoP proof(s) against the token; throws a `Denial` when any check fails. */
+export async function verifyDpopProof(
+  proofs: readonly string[],
+  context: ProofContext,
+  verifier: DpopVerifier,
+): Promise<void> {
+  if (proofs.length === 0) {
+    throw new Denial("dpop_proof_missing", "a DPoP-bound token needs a DPoP proof header");
+  }
+  if (proofs.length > 1) throw invalid("send exactly one DPoP header");
+  const proof = proofs[0];
+  if (proof.length > MAX_PROOF_LENGTH) throw invalid("the DPoP proof is too large");
+
+  const header = protectedHeader(proof);
+  if (header.typ !== "dpop+jwt") throw invalid('the DPoP proof must have typ "dpop+jwt"');
+  if (!header.alg || !verifier.options.algorithms.includes(header.alg)) {
+    throw invalid(
+      `the DPoP proof must be signed with one of ${verifier.options.algorithms.join(", ")}`,
+    );
+  }
+  const jwk = publicJwkOf(header);
+  const payload = await verifiedPayload(proof, jwk, header.alg);
+
+  const { jti, htm, htu, iat, ath, nonce } = payload;
+  if (typeof jti !== "string" || jti === "" || jti.length > MAX_JTI_LENGTH) {
+    throw invalid("the DPoP proof needs a jti");
+  }
+  if (htm !== context.method) throw invalid(`the DPoP proof's htm must be ${context.method}`);
+  if (typeof htu !== "string" || normaliseHtu(htu) !== normaliseHtu(context.url)) {
+    throw invalid(`the DPoP proof's htu must be ${normaliseHtu(context.url)}`);
+  }
+  const { proofMaxAgeSeconds } = verifier.options;
+  if (
+    typeof iat !== "number" || iat < context.now - proofMaxAgeSeconds ||
+    iat > context.now + verifier.clockSkewSeconds
+  ) {
+    throw invalid(
+      `the DPoP proof's iat must be within ${proofMaxAgeSeconds}s of the server's time`,
+    );
+  }
+  if (
+    verifier.nonces && (typeof nonce !== "string" || !verifier.nonces.accepts(nonce, context.now))
+  ) {
+    throw new Denial("dpop_nonce_required", "use the server's DPoP-Nonce in the DPoP proof");
+  }
+  if (ath !== await tokenHash(context.accessToken)) {
+    throw invalid("the DPoP proof's ath does not match the access token");
+  }
+  const thumbprint = await calculateJwkThumbprint(jwk);
+  if (thumbprint !== context.boundThumbprint) {
+    throw new Denial(
+      "dpop_proof_binding_mismatch",
+      "the DPoP proof is signed by a key other than the one the token is bound to",
+    );
+  }
+  // Last, so that proofs failing any other check do not fill the cache.
+  const expiresAt = iat + proofMaxAgeSeconds + verifier.clockSkewSeconds;
+  const outcome = verifier.replay.remember(`${thumbprint}:${jti}`, expiresAt, context.now);
+  if (outcome === "replayed") {
+    throw new Denial("dpop_proof_replayed", "this DPoP proof was already used; make a new one");
+  }
+  if (outcome === "full") {
+    throw new Denial("dpop_replay_cache_full", "too many DPoP proofs at once; try again shortly");
+  }
+}
+
+/**
+ * Normalises an `htu` for comparison (RFC 9449 4.3 step 9, RFC 3986 6.2.2 and 6.2.3): scheme
+ * and host in lower case, default port dropped, dot segments removed, percent-encodings in
+ * upper case and unreserved characters decoded; query and fragment ignored.
+ */
+export function normaliseHtu(htu: string): string {
+  if (!URL.canParse(htu)) return "";
+  const url = new URL(htu);
+  if (url.protocol !== "https:" && url.protocol !== "http:") return "";
+  const path = url.pathname.replace(/%[0-9a-fA-F]{2}/g, (escape) => {
+    const char = String.fromCharCode(parseInt(escape.slice(1), 16));
+    return /[A-Za-z0-9\-._~]/.test(char) ? char : escape.toUpperCase();
+  });
+  return `${url.protocol}//${url.host}${path}`;
+}
+
+/** `ath`: base64url SHA-256 of the access token's ASCII bytes. */
+export async function tokenHash(accessToken: string): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(accessToken));
+  return encodeBase64Url(new Uint8Array(digest));
+}
+
+function protectedHeader(proof: string): ProtectedHeaderParameters {
+  try {
+    return decodeProtectedHeader(proof);
+  } catch {
+    throw invalid("the DPoP header is not a JWT");
+  }
+}
+
+function publicJwkOf(header: ProtectedHeaderParameters): JWK {
+  const jwk = header.jwk;
+  if (typeof jwk !== "object" || jwk === null || typeof jwk.kty !== "string") {
+    throw invalid("the DPoP proof must carry its public key as jwk");
+  }
+  if (PRIVATE_JWK_MEMBERS.some((member) => member in jwk)) {
+    throw invalid("the DPoP proof's jwk must be a public key");
+  }
+  return jwk;
+}
+
+async function verifiedPayload(proof: string, jwk: JWK, alg: string) {
+  let key;
+  try {
+    key = await importJWK(jwk, alg);
+  } catch {
+    throw invalid("the DPoP proof's jwk does not fit its alg");
+  }
+  try {
+    const { payload } = await jwtVerify(proof, key, { algorithms: [alg], typ: "dpop+jwt" });
+    return payload;
+  } catch (error) {
+    const problem = error instanceof errors.JWSSignatureVerificationFailed
+      ? "the DPoP proof's signature is invalid"
+      : "the DPoP proof is not a valid JWT";
+    throw invalid(problem);
+  }
+}
+
+function invalid(message: string): Denial {
+  return new Denial("dpop_proof_invalid", message);
+}

@@ -1,0 +1,43 @@
+import assert from "node:assert/strict";
+import { createNonceSource, createReplayCache } from "../../src/authn/dpop_state.ts";
+import { normaliseHtu } from "../../src/authn/dpop.ts";
+
+Deno.test("the replay cache recognises a key until it expires", () => {
+  const cache = createReplayCache(1_000);
+  assert.equal(cache.remember("a", 160, 100), "fresh");
+  assert.equal(cache.remember("a", 160, 150), "replayed");
+  assert.equal(cache.remember("a", 260, 161), "fresh", "an expired entry may be used again");
+});
+
+Deno.test("a full replay cache sweeps expired entries and refuses rather than forgets live ones", () => {
+  const cache = createReplayCache(2);
+  assert.equal(cache.remember("a", 110, 100), "fresh");
+  assert.equal(cache.remember("b", 200, 100), "fresh");
+  assert.equal(cache.remember("c", 200, 105), "full", "nothing has expired yet");
+  assert.equal(cache.remember("c", 200, 111), "fresh", "a has expired and made room");
+  assert.equal(cache.remember("b", 300, 150), "replayed", "b was not forgotten");
+});
+
+Deno.test("nonces rotate each lifetime and the previous one is still accepted", () => {
+  let counter = 0;
+  const nonces = createNonceSource(60, () => `nonce-${++counter}`);
+  const first = nonces.current(0);
+  assert.equal(nonces.current(59), first);
+  assert.ok(nonces.accepts(first, 30));
+  const second = nonces.current(60);
+  assert.notEqual(second, first);
+  assert.ok(nonces.accepts(first, 61), "the previous nonce still works");
+  assert.ok(!nonces.accepts(first, 121), "two lifetimes later it does not");
+  assert.ok(!nonces.accepts("made-up", 61));
+});
+
+Deno.test("normaliseHtu follows RFC 3986 syntax- and scheme-based normalisation", () => {
+  assert.equal(
+    normaliseHtu("HTTPS://Example.COM:443/a/./b/../token?q#f"),
+    "https://example.com/a/token",
+  );
+  assert.equal(normaliseHtu("http://example.com:80/%7euser/%2f"), "http://example.com/~user/%2F");
+  assert.equal(normaliseHtu("http://example.com:8080/token"), "http://example.com:8080/token");
+  assert.equal(normaliseHtu("ftp://example.com/token"), "");
+  assert.equal(normaliseHtu("not a url"), "");
+});
