@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # Makes sure the real third-party peers the test suite runs against are installed:
-# Debian's docker-registry (distribution 2.8), skopeo and podman. Installs missing ones with apt-get
+# Debian's docker-registry (distribution 2.8), skopeo and podman, and systemd's systemd-analyze
+# (which verifies and scores etc/registry-token.service). Installs missing ones with apt-get
 # when running as root; otherwise says exactly what to install and fails (tests never skip).
 set -euo pipefail
 
-declare -A package_of=([docker-registry]=docker-registry [skopeo]=skopeo [podman]=podman)
+declare -A package_of=(
+  [docker-registry]=docker-registry [skopeo]=skopeo [podman]=podman [systemd-analyze]=systemd
+)
 missing=()
 for command in "${!package_of[@]}"; do
   command -v "$command" >/dev/null 2>&1 || missing+=("${package_of[$command]}")
