@@ -12,40 +12,53 @@
 import { fileURLToPath } from "node:url";
 import { parseCommandLine, USAGE } from "./cli.ts";
 import { ConfigError } from "./config/document.ts";
-import { loadOptions, locateConfig } from "./config/load.ts";
+import { loadConfig, locateConfig } from "./config/load.ts";
+import type { EnvReader } from "./config/document.ts";
 import { developmentOptions } from "./dev/profile.ts";
 import { devPermissionFlags, permissionFlags, trustExportFlags } from "./permissions.ts";
 
 const MAIN = fileURLToPath(new URL("./main.ts", import.meta.url));
 
+/** How to run the service for some command line: permission flags and the arguments for main. */
+export interface LaunchPlan {
+  readonly flags: string[];
+  readonly args: string[];
+}
+
+/**
+ * Works out the permission set for `args` from the configuration they select. When the config
+ * file was found by searching, main is told which one, since it may not read the others.
+ * Throws `ConfigError` for a bad configuration and `Error` for bad flags.
+ */
+export async function planLaunch(args: string[], getEnv: EnvReader): Promise<LaunchPlan> {
+  const commandLine = parseCommandLine(args);
+  if (commandLine.help || commandLine.version) return { flags: ["--no-prompt"], args };
+  if (commandLine.dev) return { flags: devPermissionFlags(developmentOptions(getEnv)), args };
+  const location = locateConfig(commandLine.config, getEnv);
+  const { options, path } = await loadConfig(location, { readTextFile: Deno.readTextFile, getEnv });
+  const flags = commandLine.exportTrust
+    ? trustExportFlags(options, path, commandLine.exportTrust)
+    : permissionFlags(options, path);
+  return { flags, args: path && !location.explicit ? ["--config", path, ...args] : args };
+}
+
 async function launch(args: string[]): Promise<number> {
-  const getEnv = (name: string) => Deno.env.get(name);
-  let flags: string[];
+  let plan: LaunchPlan;
   try {
-    const commandLine = parseCommandLine(args);
-    if (commandLine.help || commandLine.version) {
-      flags = ["--no-prompt"];
-    } else if (commandLine.dev) {
-      flags = devPermissionFlags(developmentOptions(getEnv));
-    } else {
-      const location = locateConfig(commandLine.config, getEnv);
-      const options = await loadOptions(location, { readTextFile: Deno.readTextFile, getEnv });
-      flags = commandLine.exportTrust
-        ? trustExportFlags(options, location.path, commandLine.exportTrust)
-        : permissionFlags(options, location.path);
-    }
+    plan = await planLaunch(args, (name) => Deno.env.get(name));
   } catch (error) {
-    const prefix = error instanceof ConfigError ? "config error: " : "";
     console.error(
-      `${prefix}${(error as Error).message}${error instanceof ConfigError ? "" : `\n${USAGE}`}`,
+      error instanceof ConfigError
+        ? `config error: ${error.message}`
+        : `${(error as Error).message}\n${USAGE}`,
     );
     return 2;
   }
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", ...flags, MAIN, ...args],
+    args: ["run", ...plan.flags, MAIN, ...plan.args],
     stdin: "inherit",
   }).spawn();
-  for (const signal of ["SIGTERM", "SIGINT"] as const) {
+  for (const signal of ["SIGTERM", "SIGINT", "SIGHUP"] as const) {
     Deno.addSignalListener(signal, () => child.kill(signal));
   }
   return (await child.status).code;

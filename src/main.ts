@@ -1,32 +1,32 @@
 /**
- * Entry point: flags, configuration, keys, then serve until SIGTERM/SIGINT.
+ * Entry point: flags, configuration, keys, then serve until SIGTERM/SIGINT; SIGHUP reloads.
  *
  * Startup problems end the process with exit code 2 and one line on stderr naming the key and
- * the problem, so operators see what to fix without reading a stack trace.
+ * the problem, so operators see what to fix without reading a stack trace. A reload that fails
+ * the same checks is logged and the running configuration keeps serving.
  *
  * @module
  */
 
 import denoJson from "../deno.json" with { type: "json" };
-import { parseCommandLine, USAGE } from "./cli.ts";
+import { type CommandLine, parseCommandLine, USAGE } from "./cli.ts";
+import { describeOptions } from "./config/describe.ts";
 import { ConfigError } from "./config/document.ts";
 import { loadOptions, locateConfig } from "./config/load.ts";
-import type { Options } from "./config/options.ts";
 import { developmentProfile } from "./dev/profile.ts";
-import { createLogger } from "./observability/logger.ts";
+import { listen, type RunningServer } from "./http/serve.ts";
+import { createLogger, type Logger } from "./observability/logger.ts";
 import { createTokenMetrics } from "./observability/metrics.ts";
 import { createService, type Service, type ServiceIo } from "./service.ts";
-import { listen, type RunningServer } from "./http/serve.ts";
-import { encodeHex } from "./encoding.ts";
-import { registryConfigSnippets, registryTrust, TRUST_FILES } from "./token/registry_trust.ts";
+import { exportTrust } from "./trust_export.ts";
 
 /** Exit code for invalid flags, configuration or keys. */
 export const EXIT_CONFIG = 2;
-/** Exit code when the listen address cannot be bound. */
+/** Exit code when the service cannot start serving (address in use, TLS set-up, export). */
 export const EXIT_STARTUP = 1;
 
 async function main(args: string[]): Promise<number> {
-  let commandLine;
+  let commandLine: CommandLine;
   try {
     commandLine = parseCommandLine(args);
   } catch (error) {
@@ -60,12 +60,7 @@ async function main(args: string[]): Promise<number> {
       service = await createService(profile.options, { ...io, readFile: profile.readFile });
       devNotice = profile.notice;
     } else {
-      const location = locateConfig(commandLine.config, (name) => Deno.env.get(name));
-      const options = await loadOptions(location, {
-        readTextFile: Deno.readTextFile,
-        getEnv: (name) => Deno.env.get(name),
-      });
-      service = await createService(options, io);
+      service = await loadService(commandLine, io);
     }
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
@@ -75,7 +70,7 @@ async function main(args: string[]): Promise<number> {
 
   if (commandLine.exportTrust) {
     try {
-      await exportTrust(service, commandLine.exportTrust);
+      console.log(await exportTrust(service, commandLine.exportTrust, new Date()));
     } catch (error) {
       console.error(`export error: ${(error as Error).message}`);
       return EXIT_STARTUP;
@@ -83,59 +78,112 @@ async function main(args: string[]): Promise<number> {
     return 0;
   }
   if (commandLine.check) {
-    console.log(
-      `configuration OK: ${summary(service.options)}, signing kid ${service.signingKey.kid}`,
-    );
+    console.log(`configuration OK, signing kid ${service.signingKey.kid}`);
+    console.log(JSON.stringify(describeOptions(service.options), null, 2));
     return 0;
   }
-  service.authorityKeys.refresh().catch((error) =>
-    logger.log("warn", `Authority keys not loaded at startup: ${(error as Error).message}`)
-  );
+  return await serve(service, commandLine, io, devNotice);
+}
+
+/** Reads the configuration and builds a service from it (startup and reload alike). */
+async function loadService(commandLine: CommandLine, io: ServiceIo, previous?: Service) {
+  const getEnv = (name: string) => Deno.env.get(name);
+  const options = await loadOptions(locateConfig(commandLine.config, getEnv), {
+    readTextFile: Deno.readTextFile,
+    getEnv,
+  });
+  return await createService(options, io, previous);
+}
+
+async function serve(
+  initial: Service,
+  commandLine: CommandLine,
+  io: ServiceIo,
+  devNotice?: string,
+): Promise<number> {
+  const { logger } = io;
+  let current = initial;
+  prefetchAuthorityKeys(current, logger);
   let server: RunningServer;
   try {
-    server = await listen(service.options.server, service.tls, service.fetch);
+    server = await listen(current.options.server, current.tls, (request, connection) =>
+      // Read per request, so a reload takes effect for the very next one.
+      current.fetch(request, connection));
   } catch (error) {
     // Binding and TLS set-up problems are operator errors: one line, no stack trace.
-    const { host, port } = service.options.server;
+    const { host, port } = current.options.server;
     console.error(`startup error: cannot listen on ${host}:${port}: ${(error as Error).message}`);
     return EXIT_STARTUP;
   }
   logger.log("info", "listening", {
     address: server.hostname,
     port: server.port,
-    tls: service.tls !== undefined,
-    kid: service.signingKey.kid,
+    tls: current.tls !== undefined,
+    kid: current.signingKey.kid,
   });
   if (devNotice) console.error(devNotice);
-  const stop = () => void server.shutdown();
-  Deno.addSignalListener("SIGTERM", stop);
-  Deno.addSignalListener("SIGINT", stop);
-  await server.finished;
-  logger.log("info", "stopped");
+
+  let reloading = Promise.resolve();
+  Deno.addSignalListener("SIGHUP", () => {
+    reloading = reloading.then(async () => {
+      if (commandLine.dev) {
+        return logger.log("warn", "reload ignored: the development profile has no config file");
+      }
+      try {
+        const next = await loadService(commandLine, io, current);
+        warnAboutRestartOnlySettings(current, next, logger);
+        current = next;
+        prefetchAuthorityKeys(current, logger);
+        logger.log("info", "reloaded", {
+          kid: current.signingKey.kid,
+          plans: [...current.options.policy.plans.keys()],
+        });
+      } catch (error) {
+        const problem = error instanceof ConfigError ? error.message : String(error);
+        logger.log("error", `reload failed, still serving the previous configuration: ${problem}`);
+      }
+    });
+  });
+
+  const stopped = new Promise<void>((resolve) => {
+    const stop = () => resolve();
+    Deno.addSignalListener("SIGTERM", stop);
+    Deno.addSignalListener("SIGINT", stop);
+  });
+  await Promise.race([stopped, server.finished]);
+  const drainSeconds = current.options.server.drainTimeoutSeconds;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const drained = await Promise.race([
+    server.shutdown().then(() => true),
+    new Promise<false>((resolve) => timer = setTimeout(() => resolve(false), drainSeconds * 1000)),
+  ]);
+  clearTimeout(timer);
+  logger.log(drained ? "info" : "warn", drained ? "stopped" : "stopped after the drain timeout", {
+    drain_timeout_s: drainSeconds,
+  });
   return 0;
 }
 
-async function exportTrust(service: Service, dir: string): Promise<void> {
-  const serial = `01${encodeHex(crypto.getRandomValues(new Uint8Array(15)))}`;
-  const trust = await registryTrust(service.signingKey, new Date(), serial);
-  await Deno.mkdir(dir, { recursive: true });
-  await Deno.writeTextFile(
-    `${dir}/${TRUST_FILES.jwks}`,
-    `${JSON.stringify(trust.jwks, null, 2)}\n`,
-  );
-  await Deno.writeTextFile(`${dir}/${TRUST_FILES.bundle}`, trust.bundlePem);
-  const origin = trust.generatedCertificate
-    ? "a self-signed certificate generated for the key, which has none configured"
-    : "the configured certificate chain";
-  console.log(
-    `# wrote ${dir}/${TRUST_FILES.jwks} (kid ${service.signingKey.kid}) and ${dir}/${TRUST_FILES.bundle} (${origin})
-${registryConfigSnippets(service.options, dir)}`,
+function prefetchAuthorityKeys(service: Service, logger: Logger): void {
+  service.authorityKeys.refresh().catch((error) =>
+    logger.log("warn", `Authority keys not loaded yet: ${(error as Error).message}`)
   );
 }
 
-function summary(options: Options): string {
-  const plans = [...options.policy.plans.keys()].join(", ") || "none";
-  return `issuer ${options.signing.issuer}, plans ${plans}, listen ${options.server.host}:${options.server.port}`;
+/** The listener is not rebuilt by a reload; say so when its settings changed. */
+function warnAboutRestartOnlySettings(before: Service, after: Service, logger: Logger): void {
+  const listening = (service: Service) => {
+    const { host, port, tls } = service.options.server;
+    return JSON.stringify({ host, port, tls });
+  };
+  if (
+    listening(before) !== listening(after) || before.tls?.certificate !== after.tls?.certificate
+  ) {
+    logger.log(
+      "warn",
+      "Server:Host, Server:Port and Server:Tls changes take effect only after a restart",
+    );
+  }
 }
 
 if (import.meta.main) {

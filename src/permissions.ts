@@ -7,33 +7,47 @@
  * @module
  */
 
+import { dirname } from "node:path";
 import { ENV_PREFIX } from "./config/document.ts";
 import type { Options } from "./config/options.ts";
+
+/**
+ * Hosts Deno allows importing from unless told otherwise (and bakes into compiled binaries);
+ * denying them leaves no host at all.
+ */
+const DEFAULT_IMPORT_HOSTS = [
+  "jsr.io:443",
+  "deno.land:443",
+  "esm.sh:443",
+  "raw.esm.sh:443",
+  "cdn.jsdelivr.net:443",
+  "raw.githubusercontent.com:443",
+  "gist.githubusercontent.com:443",
+];
 
 /** Environment variables npm dependencies probe and must not be asked about (`yaml`). */
 const IGNORED_ENV = ["LOG_TOKENS", "LOG_STREAM"];
 
 /**
- * Flags for `deno run`: read only the config, key and TLS files, env only `REGISTRY_TOKEN_*`,
- * net only the listen address and the Authority's host (when keys are fetched remotely).
+ * Flags for `deno run` and `deno compile`: read only the directories holding the config, key
+ * and TLS files (directories, so that a reload can pick up a rotated key file next to the old
+ * one), env only `REGISTRY_TOKEN_*`, net only the listen address and the Authority's host
+ * (when keys are fetched remotely). Never write, run, FFI or system information.
  */
 export function permissionFlags(options: Options, configPath: string | undefined): string[] {
-  const reads = [
+  const files = [
     configPath,
     options.signing.keyPath,
     options.signing.certificatePath,
+    ...options.signing.publishedKeys.flatMap((key) => [key.keyPath, key.certificatePath]),
     options.authority.keys.kind === "jwks-file" ? options.authority.keys.path : undefined,
     options.server.tls?.certificatePath,
     options.server.tls?.keyPath,
     options.server.tls?.clientCaPath,
   ].filter((path): path is string => path !== undefined);
-  const hosts = [listenAddress(options), ...authorityHosts(options)];
   return [
-    `--allow-read=${unique(reads).map(checkedListItem).join(",")}`,
-    `--allow-env=${ENV_PREFIX}*`,
-    `--ignore-env=${IGNORED_ENV.join(",")}`,
-    `--allow-net=${unique(hosts).join(",")}`,
-    "--no-prompt",
+    `--allow-read=${unique(files.map((file) => dirname(file))).map(checkedListItem).join(",")}`,
+    ...baseFlags([listenAddress(options), ...authorityHosts(options)]),
   ];
 }
 
@@ -51,10 +65,17 @@ export function trustExportFlags(
 
 /** Flags for the development profile: it reads no files and only listens. */
 export function devPermissionFlags(options: Options): string[] {
+  return baseFlags([listenAddress(options)]);
+}
+
+function baseFlags(hosts: string[]): string[] {
   return [
     `--allow-env=${ENV_PREFIX}*`,
     `--ignore-env=${IGNORED_ENV.join(",")}`,
-    `--allow-net=${listenAddress(options)}`,
+    `--allow-net=${unique(hosts).join(",")}`,
+    // Every module is local or embedded; nothing may be loaded from the network at run time.
+    "--no-remote",
+    `--deny-import=${DEFAULT_IMPORT_HOSTS.join(",")}`,
     "--no-prompt",
   ];
 }

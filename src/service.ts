@@ -18,7 +18,14 @@ import type { ConnectionInfo } from "./http/connection.ts";
 import { createApp } from "./http/app.ts";
 import type { Logger } from "./observability/logger.ts";
 import type { TokenMetrics } from "./observability/metrics.ts";
-import { KeyLoadError, loadSigningKey, type SigningKey } from "./token/keys.ts";
+import {
+  type KeyIdFormat,
+  KeyLoadError,
+  loadSigningKey,
+  type SigningKey,
+  type SigningKeySource,
+} from "./token/keys.ts";
+import type { NonceSource, ReplayCache } from "./authn/dpop.ts";
 import { createTokenSigner } from "./token/mint.ts";
 
 /** The I/O a service instance uses, injected so tests and the dev profile control it. */
@@ -31,15 +38,31 @@ export interface ServiceIo {
   readonly metrics: TokenMetrics;
 }
 
+/** A key published for verification only, until an optional instant. */
+export interface PublishedKey {
+  readonly key: SigningKey;
+  readonly until?: Date;
+}
+
 /** A ready-to-serve service. */
 export interface Service {
   readonly options: Options;
   readonly signingKey: SigningKey;
+  /** Keys published besides the signing key (key rotation). */
+  readonly publishedKeys: readonly PublishedKey[];
   readonly authorityKeys: AuthorityKeys;
+  /** DPoP replay cache and nonces, carried over by a reload so proofs stay single-use. */
+  readonly dpopState: DpopState;
   /** TLS certificate, key and client CA when the service terminates TLS itself. */
   readonly tls?: TlsMaterial;
   /** Answers one request; `connection` is what the server adapter knows about its connection. */
   readonly fetch: (request: Request, connection?: ConnectionInfo) => Response | Promise<Response>;
+}
+
+/** State of DPoP checking that outlives one configuration. */
+export interface DpopState {
+  readonly replay: ReplayCache;
+  readonly nonces?: NonceSource;
 }
 
 /** PEM text of the TLS files, read once at startup. */
@@ -50,41 +73,97 @@ export interface TlsMaterial {
   readonly clientCa?: string;
 }
 
-/** Loads keys and builds the app; throws `ConfigError` naming the key whose file is bad. */
-export async function createService(options: Options, io: ServiceIo): Promise<Service> {
-  const signingKey = await loadSigningKey(options.signing, io.readFile).catch((error) => {
-    if (!(error instanceof KeyLoadError)) throw error;
-    const key = error.path === options.signing.certificatePath ? "CertificatePath" : "KeyPath";
-    throw new ConfigError(`RegistryTokenService:Signing:${key}`, error.message);
-  });
-  const authorityKeys = await loadAuthorityKeys(options.authority, io);
+/**
+ * Loads keys and builds the app; throws `ConfigError` naming the key whose file is bad.
+ * A reload passes the running service as `previous`, whose caches are carried over: the DPoP
+ * replay cache (so a proof cannot be replayed across a reload) and remote Authority keys when
+ * their location is unchanged.
+ */
+export async function createService(
+  options: Options,
+  io: ServiceIo,
+  previous?: Service,
+): Promise<Service> {
+  const { signing } = options;
+  const signingKey = await loadKey(signing, signing.keyIdFormat, "Signing", io.readFile);
+  const publishedKeys = await Promise.all(signing.publishedKeys.map(async (published, index) => ({
+    key: await loadKey(
+      published,
+      signing.keyIdFormat,
+      `Signing:PublishedKeys:${index}`,
+      io.readFile,
+    ),
+    until: published.until,
+  })));
+  const authorityKeys = reusableAuthorityKeys(options, previous) ??
+    await loadAuthorityKeys(options.authority, io);
   const tls = options.server.tls && await loadTls(options.server.tls, io.readFile);
-  const dpop = options.authority.dpop;
+  const dpopState = dpopStateFor(options, io, previous);
   io.metrics.setPlans(options.policy.plans.keys());
   const app = createApp({
     options,
     authorityKeys,
     signer: createTokenSigner(signingKey),
-    jwks: { keys: [signingKey.publicJwk] },
+    jwks: () => {
+      const now = io.now();
+      const current = publishedKeys.filter(({ until }) => until === undefined || until > now);
+      return { keys: [signingKey.publicJwk, ...current.map(({ key }) => key.publicJwk)] };
+    },
     now: io.now,
     randomId: io.randomId,
     metrics: io.metrics,
     logger: io.logger,
     dpop: {
-      options: dpop,
+      options: options.authority.dpop,
       clockSkewSeconds: options.authority.clockSkewSeconds,
-      replay: createReplayCache(dpop.replayCacheSize),
-      nonces: dpop.requireNonce
-        ? createNonceSource(dpop.nonceLifetimeSeconds, io.randomId)
-        : undefined,
+      ...dpopState,
     },
   });
   return {
     options,
     signingKey,
+    publishedKeys,
     authorityKeys,
+    dpopState,
     tls,
     fetch: (request, connection) => app.fetch(request, connection ?? {}),
+  };
+}
+
+async function loadKey(
+  source: SigningKeySource,
+  keyIdFormat: KeyIdFormat,
+  section: string,
+  readFile: ServiceIo["readFile"],
+): Promise<SigningKey> {
+  try {
+    return await loadSigningKey({ ...source, keyIdFormat }, readFile);
+  } catch (error) {
+    if (!(error instanceof KeyLoadError)) throw error;
+    const key = error.path === source.certificatePath ? "CertificatePath" : "KeyPath";
+    throw new ConfigError(`RegistryTokenService:${section}:${key}`, error.message);
+  }
+}
+
+function reusableAuthorityKeys(options: Options, previous?: Service): AuthorityKeys | undefined {
+  if (!previous) return undefined;
+  const [before, after] = [previous.options.authority, options.authority];
+  // A JWKS file is re-read on every reload: the operator may have replaced it.
+  const sameRemote = after.keys.kind !== "jwks-file" && before.issuer === after.issuer &&
+    JSON.stringify(before.keys) === JSON.stringify(after.keys);
+  return sameRemote ? previous.authorityKeys : undefined;
+}
+
+function dpopStateFor(options: Options, io: ServiceIo, previous?: Service): DpopState {
+  const dpop = options.authority.dpop;
+  const sameNonces =
+    previous?.options.authority.dpop.nonceLifetimeSeconds === dpop.nonceLifetimeSeconds;
+  return {
+    replay: previous?.dpopState.replay ?? createReplayCache(dpop.replayCacheSize),
+    nonces: !dpop.requireNonce
+      ? undefined
+      : (sameNonces ? previous?.dpopState.nonces : undefined) ??
+        createNonceSource(dpop.nonceLifetimeSeconds, io.randomId),
   };
 }
 

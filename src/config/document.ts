@@ -38,6 +38,7 @@ const SERVICE_SPEC = {
         },
         TrustedProxies: strings,
         ClientCertificateHeader: "string",
+        DrainTimeout: "duration",
       },
     },
     Authority: {
@@ -71,6 +72,17 @@ const SERVICE_SPEC = {
         Audience: "string",
         KeyId: "string",
         KeyIdFormat: "string",
+        PublishedKeys: {
+          list: {
+            fields: {
+              KeyPath: "string",
+              KeyPassword: "string",
+              CertificatePath: "string",
+              KeyId: "string",
+              Until: "string",
+            },
+          },
+        },
       },
     },
     Registry: { fields: { Realm: "string", AllowedServices: strings } },
@@ -113,6 +125,7 @@ export interface ServiceDocument {
     };
     TrustedProxies?: string[];
     ClientCertificateHeader?: string;
+    DrainTimeout?: number;
   };
   Authority?: {
     Issuer?: string;
@@ -140,6 +153,13 @@ export interface ServiceDocument {
     Audience?: string;
     KeyId?: string;
     KeyIdFormat?: string;
+    PublishedKeys?: {
+      KeyPath?: string;
+      KeyPassword?: string;
+      CertificatePath?: string;
+      KeyId?: string;
+      Until?: string;
+    }[];
   };
   Registry?: { Realm?: string; AllowedServices?: string[] };
   Plans?: { Name?: string; Repositories?: RuleDocument[] }[];

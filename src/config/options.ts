@@ -63,6 +63,18 @@ export interface ServerOptions {
   /** Addresses allowed to forward a client certificate in `clientCertificateHeader`. */
   readonly trustedProxies: ReadonlySet<string>;
   readonly clientCertificateHeader?: string;
+  /** How long SIGTERM waits for in-flight requests before exiting anyway. */
+  readonly drainTimeoutSeconds: number;
+}
+
+/** A key published for registries to verify with, but not used for signing (rotation). */
+export interface PublishedKeyOptions {
+  readonly keyPath: string;
+  readonly keyPassword?: string;
+  readonly certificatePath?: string;
+  readonly keyId?: string;
+  /** Stop publishing the key after this instant (tokens it signed have expired by then). */
+  readonly until?: Date;
 }
 
 /** How registry tokens are minted. */
@@ -75,6 +87,8 @@ export interface SigningOptions {
   readonly audience?: string;
   readonly keyId?: string;
   readonly keyIdFormat: KeyIdFormat;
+  /** Keys published besides the signing key: the next one before a rotation, the last one after. */
+  readonly publishedKeys: readonly PublishedKeyOptions[];
 }
 
 /** Plan catalogue and the licence/service policy applied to every request. */
@@ -262,6 +276,7 @@ function serverOptions(server: NonNullable<ServiceDocument["Server"]>): ServerOp
     },
     trustedProxies: new Set(trustedProxies.map(normaliseAddress)),
     clientCertificateHeader: header?.toLowerCase(),
+    drainTimeoutSeconds: within(server.DrainTimeout ?? 10, 0, 300, "Server:DrainTimeout", "s"),
   };
 }
 
@@ -337,6 +352,23 @@ function signingOptions(signing: NonNullable<ServiceDocument["Signing"]>): Signi
     audience: signing.Audience,
     keyId: signing.KeyId,
     keyIdFormat: keyIdFormat(signing.KeyIdFormat),
+    publishedKeys: (signing.PublishedKeys ?? []).map((published, index) => {
+      const path = `Signing:PublishedKeys:${index}`;
+      const until = published.Until;
+      if (until !== undefined && Number.isNaN(Date.parse(until))) {
+        throw new ConfigError(
+          key(`${path}:Until`),
+          `must be a date and time such as 2026-12-31T00:00:00Z, got "${until}"`,
+        );
+      }
+      return {
+        keyPath: required(published.KeyPath, `${path}:KeyPath`),
+        keyPassword: published.KeyPassword,
+        certificatePath: published.CertificatePath,
+        keyId: published.KeyId,
+        until: until === undefined ? undefined : new Date(until),
+      };
+    }),
   };
 }
 

@@ -25,8 +25,8 @@ import type { SenderEvidence } from "../authn/sender.ts";
 
 /** Everything the application needs; all I/O comes in through here. */
 export interface AppDeps extends IssueDeps {
-  /** Public keys of the registry tokens, published at `/jwks`. */
-  readonly jwks: { readonly keys: readonly JWK[] };
+  /** Public keys of the registry tokens as now published at `/jwks` (rotation adds some). */
+  readonly jwks: () => { readonly keys: readonly JWK[] };
   readonly metrics: TokenMetrics;
   readonly logger: Logger;
 }
@@ -111,7 +111,7 @@ export function createApp(deps: AppDeps): Hono<Env> {
   app.get("/token", (c) => answer(c, () => queryRequest(c, server), tokenResponse));
   app.post("/token", (c) => answer(c, () => formRequest(c, server), oauthTokenResponse));
   app.get("/healthz", (c) => c.json({ status: "ok" }));
-  app.get("/jwks", (c) => c.json(deps.jwks, 200, { "cache-control": "public, max-age=300" }));
+  app.get("/jwks", (c) => c.json(deps.jwks(), 200, { "cache-control": "public, max-age=300" }));
   app.get("/metrics", async (c) =>
     c.body(await deps.metrics.render(), 200, {
       "content-type": "text/plain; version=0.0.4; charset=utf-8",

@@ -17,37 +17,39 @@ export const TRUST_FILES = { jwks: "jwks.json", bundle: "rootcertbundle.pem" } a
 /** Validity of a certificate generated for a key that came without one. */
 const GENERATED_CERTIFICATE_DAYS = 5 * 365;
 
-/** The trust material for one signing key. */
+/** The trust material for the signing key and any keys published beside it. */
 export interface RegistryTrust {
-  /** `{"keys":[…]}` with the public key under the `kid` tokens carry. */
+  /** `{"keys":[…]}` with each public key under the `kid` tokens carry. */
   readonly jwks: { readonly keys: readonly JWK[] };
-  /** PEM certificates: the configured chain, or a generated self-signed certificate. */
+  /** PEM certificates: each key's configured chain, or a self-signed certificate made for it. */
   readonly bundlePem: string;
-  /** True when the key had no certificate and one was generated for the bundle. */
-  readonly generatedCertificate: boolean;
+  /** Key IDs of the keys that had no certificate and got a generated one. */
+  readonly generatedFor: readonly string[];
 }
 
-/** Builds the trust material; `serialHex` names a generated certificate (random in production). */
+/** Builds the trust material; `serialHex` numbers generated certificates (random in production). */
 export async function registryTrust(
-  key: SigningKey,
+  keys: readonly SigningKey[],
   now: Date,
-  serialHex: string,
+  serialHex: () => string,
 ): Promise<RegistryTrust> {
-  const generatedCertificate = key.certificateChain.length === 0;
-  const chain = generatedCertificate
-    ? [
+  const generatedFor: string[] = [];
+  const chains = await Promise.all(keys.map(async (key) => {
+    if (key.certificateChain.length) return key.certificateChain;
+    generatedFor.push(key.kid);
+    return [
       await selfSignedCertificate(key, {
         commonName: `registry-token signing key ${key.kid}`,
         notBefore: new Date(now.getTime() - 60_000),
         notAfter: new Date(now.getTime() + GENERATED_CERTIFICATE_DAYS * 86_400_000),
-        serialHex,
+        serialHex: serialHex(),
       }),
-    ]
-    : key.certificateChain;
+    ];
+  }));
   return {
-    jwks: { keys: [key.publicJwk] },
-    bundlePem: certificatesToPem(chain),
-    generatedCertificate,
+    jwks: { keys: keys.map((key) => key.publicJwk) },
+    bundlePem: chains.map(certificatesToPem).join(""),
+    generatedFor,
   };
 }
 

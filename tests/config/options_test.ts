@@ -5,8 +5,10 @@ import {
   CONFIG_PATH_ENV,
   type ConfigIo,
   DEFAULT_CONFIG_PATH,
+  loadConfig,
   loadOptions,
   locateConfig,
+  SYSTEM_CONFIG_PATH,
 } from "../../src/config/load.ts";
 import { buildOptions, DEFAULT_DPOP_OPTIONS, type Options } from "../../src/config/options.ts";
 
@@ -88,6 +90,7 @@ Deno.test("buildOptions applies the documented defaults to a minimal document", 
     tls: undefined,
     trustedProxies: new Set(),
     clientCertificateHeader: undefined,
+    drainTimeoutSeconds: 10,
   });
   assert.equal(options.authority.senderConstraint, "none");
   assert.deepEqual(options.authority.dpop, DEFAULT_DPOP_OPTIONS);
@@ -676,8 +679,33 @@ Deno.test("locateConfig prefers --config over REGISTRY_TOKEN_CONFIG over the def
   assert.deepEqual(locateConfig(undefined, fakeEnv()), {
     path: "etc/registry-token.yaml",
     explicit: false,
+    fallback: "/etc/registry-token/registry-token.yaml",
   });
   assert.equal(DEFAULT_CONFIG_PATH, "etc/registry-token.yaml");
+});
+
+Deno.test("loadConfig falls back to /etc/registry-token when the working directory has no config", async () => {
+  const { io, reads } = fakeIo({ [SYSTEM_CONFIG_PATH]: VALID_YAML });
+  const { options, path } = await loadConfig(locateConfig(undefined, io.getEnv), io);
+  assert.equal(path, SYSTEM_CONFIG_PATH);
+  assert.equal(options.signing.keyPath, "/keys/signing.pem");
+  assert.deepEqual(reads, [DEFAULT_CONFIG_PATH, SYSTEM_CONFIG_PATH]);
+});
+
+Deno.test("loadConfig skips a default location it may not read, but not a named one", async () => {
+  const io: ConfigIo = {
+    readTextFile: (path) =>
+      path === SYSTEM_CONFIG_PATH
+        ? Promise.resolve(VALID_YAML)
+        : Promise.reject(new Deno.errors.NotCapable(`Requires read access to "${path}"`)),
+    getEnv: fakeEnv(),
+  };
+  assert.equal((await loadConfig(locateConfig(undefined, io.getEnv), io)).path, SYSTEM_CONFIG_PATH);
+  await assertConfigErrorAsync(
+    loadConfig(locateConfig("/elsewhere.yaml", io.getEnv), io),
+    "/elsewhere.yaml",
+    /cannot read config file \(Requires read access/,
+  );
 });
 
 Deno.test("loadOptions reads the located YAML file and applies environment overrides", async () => {
@@ -728,7 +756,7 @@ Deno.test("loadOptions treats a missing default config file as an empty document
     "RegistryTokenService:Authority:Issuer",
     /is required/,
   );
-  assert.deepEqual(reads, [DEFAULT_CONFIG_PATH]);
+  assert.deepEqual(reads, [DEFAULT_CONFIG_PATH, SYSTEM_CONFIG_PATH]);
 });
 
 Deno.test("loadOptions works from environment variables alone when the default file is missing", async () => {

@@ -4,6 +4,7 @@ import { basic, createTestAuthority } from "../support/authority.ts";
 import {
   LAUNCHER,
   MAIN,
+  PERMISSION_PROBE,
   productionFlags,
   runDeno,
   spawnDeno,
@@ -39,17 +40,36 @@ function liveToken(claims: Record<string, unknown> = {}) {
 }
 
 Deno.test("the production permission set is least privilege", async () => {
-  const { path } = await validConfig();
+  const { dir, path } = await validConfig();
   const flags = await productionFlags(path);
   assert.deepEqual(flags, [
-    `--allow-read=${path},${SIGNING_KEY_PATH},${
-      path.replace(/registry-token\.yaml$/, "authority-jwks.json")
-    }`,
+    `--allow-read=${dir},${fixture("keys")}`,
     "--allow-env=REGISTRY_TOKEN_*",
     "--ignore-env=LOG_TOKENS,LOG_STREAM",
     "--allow-net=127.0.0.1:0",
+    "--no-remote",
+    "--deny-import=jsr.io:443,deno.land:443,esm.sh:443,raw.esm.sh:443,cdn.jsdelivr.net:443,raw.githubusercontent.com:443,gist.githubusercontent.com:443",
     "--no-prompt",
   ]);
+  const outside = await Deno.makeTempFile({ prefix: "registry-token-outside-" });
+  const probe = await runDeno(flags, PERMISSION_PROBE, [path, outside], {
+    REGISTRY_TOKEN_CONFIG: path,
+  });
+  assert.equal(probe.code, 0, probe.stderr);
+  assert.deepEqual(JSON.parse(probe.stdout), {
+    readAllowedFile: "allowed",
+    readForbiddenFile: "denied",
+    readPasswd: "denied",
+    envOwn: "allowed",
+    envOther: "denied",
+    envListed: [],
+    connectElsewhere: "denied",
+    write: "denied",
+    run: "denied",
+    ffi: "denied",
+    sys: "denied",
+    importRemote: "denied",
+  });
 });
 
 Deno.test("the service issues tokens over a real socket under the production permission set", async () => {
@@ -96,7 +116,12 @@ Deno.test("--check validates configuration and keys, then exits without listenin
   const { path } = await validConfig();
   const result = await runDeno(await productionFlags(path), MAIN, ["--check", "--config", path]);
   assert.equal(result.code, 0, result.stderr);
-  assert.match(result.stdout, /^configuration OK: .*signing kid [A-Z2-7]{4}(:[A-Z2-7]{4}){11}\n$/);
+  const [summary, ...json] = result.stdout.split("\n");
+  assert.match(summary, /^configuration OK, signing kid [A-Z2-7]{4}(:[A-Z2-7]{4}){11}$/);
+  const effective = JSON.parse(json.join("\n"));
+  assert.equal(effective.signing.keyPath, SIGNING_KEY_PATH);
+  assert.equal(effective.authority.senderConstraint, "none");
+  assert.deepEqual(Object.keys(effective.policy.plans), ["ci"]);
 });
 
 Deno.test("invalid configuration stops startup with exit 2 and one line naming the key", async () => {
@@ -237,7 +262,10 @@ Deno.test("--export-trust writes the registry's JWKS and bundle with write acces
   assert.equal(result.code, 0, result.stderr);
   assert.match(result.stdout, /rootcertbundle: .*registry-trust\/rootcertbundle\.pem/);
   assert.match(result.stdout, /jwks: .*registry-trust\/jwks\.json/);
-  assert.match(result.stdout, /self-signed certificate generated for the key/);
+  assert.match(
+    result.stdout,
+    /self-signed certificates generated for [A-Z2-7:]{59}, which had none/,
+  );
   const jwks = JSON.parse(await Deno.readTextFile(`${out}/jwks.json`));
   assert.match(jwks.keys[0].kid, /^([A-Z2-7]{4}:){11}[A-Z2-7]{4}$/);
   assert.match(

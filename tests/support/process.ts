@@ -20,6 +20,8 @@ export function startTaskFlags(): string[] {
 
 /** The service entry point. */
 export const MAIN = fileURLToPath(new URL("../../src/main.ts", import.meta.url));
+/** A script that tries forbidden operations under a permission set (see its module doc). */
+export const PERMISSION_PROBE = fileURLToPath(new URL("./permission_probe.ts", import.meta.url));
 /** The launcher behind `deno task start` and `deno task dev`. */
 export const LAUNCHER = fileURLToPath(new URL("../../src/launch.ts", import.meta.url));
 

@@ -50,14 +50,14 @@ Deno.test("distribution 3.x accepts the thumbprint kid against the exported cert
   const header = decodeProtectedHeader(token);
   assert.equal(header.x5c, undefined);
   assert.match(header.kid!, /^[A-Za-z0-9_-]{43}$/);
-  const trust = await registryTrust(service.signingKey, NOW, "01");
-  assert.ok(trust.generatedCertificate);
+  const trust = await registryTrust([service.signingKey], NOW, () => "01");
+  assert.equal(trust.generatedFor.length, 1);
   await verifyLikeDistribution3(token, config(trust.bundlePem), NOW);
 });
 
 Deno.test("distribution 3.x refuses a bare libtrust kid but accepts it through the exported JWKS", async () => {
   const { service, token } = await mintWith({ KeyPath: fixture("keys/rsa.pkcs8.pem") });
-  const trust = await registryTrust(service.signingKey, NOW, "01");
+  const trust = await registryTrust([service.signingKey], NOW, () => "01");
   await assert.rejects(
     verifyLikeDistribution3(token, config(trust.bundlePem), NOW),
     /untrusted key with ID/,

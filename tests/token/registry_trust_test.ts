@@ -31,8 +31,8 @@ Deno.test("selfSignedCertificate issues a certificate for the key, signed by the
 });
 
 Deno.test("registryTrust generates a bundle certificate for a key that has none", async () => {
-  const trust = await registryTrust(keyOnly, NOW, "05");
-  assert.ok(trust.generatedCertificate);
+  const trust = await registryTrust([keyOnly], NOW, () => "05");
+  assert.equal(trust.generatedFor.length, 1);
   const certificates = trust.bundlePem.match(/BEGIN CERTIFICATE/g) ?? [];
   assert.equal(certificates.length, 1);
   const certificate = new X509Certificate(trust.bundlePem);
@@ -42,8 +42,8 @@ Deno.test("registryTrust generates a bundle certificate for a key that has none"
 });
 
 Deno.test("registryTrust bundles the configured chain as it is", async () => {
-  const trust = await registryTrust(withChain, NOW, "05");
-  assert.equal(trust.generatedCertificate, false);
+  const trust = await registryTrust([withChain], NOW, () => "05");
+  assert.deepEqual(trust.generatedFor, []);
   assert.equal(
     trust.bundlePem,
     await Deno.readTextFile(fixture("keys/rsa.chain.pem")),
@@ -61,9 +61,9 @@ Deno.test("the exported JWKS names the key by the kid tokens carry, in either fo
     e: keyOnly.publicJwk.e,
   });
   assert.equal(thumbprinted.kid, thumbprint);
-  assert.equal((await registryTrust(thumbprinted, NOW, "05")).jwks.keys[0].kid, thumbprint);
+  assert.equal((await registryTrust([thumbprinted], NOW, () => "05")).jwks.keys[0].kid, thumbprint);
   assert.match(keyOnly.kid, /^([A-Z2-7]{4}:){11}[A-Z2-7]{4}$/);
-  assert.equal((await registryTrust(keyOnly, NOW, "05")).jwks.keys[0].kid, keyOnly.kid);
+  assert.equal((await registryTrust([keyOnly], NOW, () => "05")).jwks.keys[0].kid, keyOnly.kid);
 });
 
 Deno.test("registryConfigSnippets give matching auth.token sections for distribution 2.8 and 3.x", async () => {

@@ -1,0 +1,33 @@
+/**
+ * `--export-trust DIR`: writes the files a registry needs to trust this service's tokens and
+ * prints the matching `auth.token` settings.
+ *
+ * @module
+ */
+
+import { encodeHex } from "./encoding.ts";
+import type { Service } from "./service.ts";
+import { registryConfigSnippets, registryTrust, TRUST_FILES } from "./token/registry_trust.ts";
+
+/** Writes `jwks.json` and `rootcertbundle.pem` into `dir`; returns what to print. */
+export async function exportTrust(service: Service, dir: string, now: Date): Promise<string> {
+  const published = service.publishedKeys
+    .filter(({ until }) => until === undefined || until > now)
+    .map(({ key }) => key);
+  const keys = [service.signingKey, ...published];
+  const randomSerial = () => `01${encodeHex(crypto.getRandomValues(new Uint8Array(15)))}`;
+  const trust = await registryTrust(keys, now, randomSerial);
+  await Deno.mkdir(dir, { recursive: true });
+  await Deno.writeTextFile(
+    `${dir}/${TRUST_FILES.jwks}`,
+    `${JSON.stringify(trust.jwks, null, 2)}\n`,
+  );
+  await Deno.writeTextFile(`${dir}/${TRUST_FILES.bundle}`, trust.bundlePem);
+  const generated = trust.generatedFor.length
+    ? `; self-signed certificates generated for ${trust.generatedFor.join(", ")}, which had none`
+    : "";
+  return `# wrote ${dir}/${TRUST_FILES.jwks} and ${dir}/${TRUST_FILES.bundle}: signing kid ${service.signingKey.kid}${
+    published.length ? `, also published ${published.map((key) => key.kid).join(", ")}` : ""
+  }${generated}
+${registryConfigSnippets(service.options, dir)}`;
+}
