@@ -267,3 +267,45 @@ Deno.test("--check prints the effective configuration with passwords redacted", 
   assert.match(result.stdout.split("\n")[0], /signing kid /);
   assert.match(result.stdout.split("\n")[0].split("kid ")[1], KID_PATTERN);
 });
+
+Deno.test("as PID 1 of its own PID namespace the service still stops on SIGTERM with exit 0", async () => {
+  const config = await configDir();
+  await config.write({});
+  const flags = await productionFlags(config.path);
+  // unshare forks the service into a new PID namespace, where it is PID 1: the kernel then
+  // delivers only signals it has handlers for, so a missing handler would hang here.
+  const unshare = new Deno.Command("unshare", {
+    args: ["--pid", "--fork", Deno.execPath(), "run", ...flags, MAIN, "--config", config.path],
+    env: { NO_COLOR: "1" },
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const reader = unshare.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let output = "";
+  while (!output.includes('"msg":"listening"')) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error(`the service did not start: ${output}`);
+    output += value;
+  }
+  const children = await new Deno.Command("pgrep", { args: ["-P", String(unshare.pid)] }).output();
+  const pid = Number(new TextDecoder().decode(children.stdout).trim());
+  assert.ok(pid > 0, "found the service process");
+  const status = await new Deno.Command("grep", { args: ["^NSpid", `/proc/${pid}/status`] })
+    .output();
+  assert.match(new TextDecoder().decode(status.stdout), /\t1$/m, "it is PID 1 in its namespace");
+  Deno.kill(pid, "SIGTERM");
+  while (true) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    output += value;
+  }
+  await unshare.stderr.cancel();
+  assert.equal((await unshare.status).code, 0);
+  assert.match(output, /"msg":"stopped"/);
+});
+
+Deno.test("--version prints the version from deno.json", async () => {
+  const result = await runDeno(["--no-prompt"], MAIN, ["--version"]);
+  assert.equal(result.code, 0);
+  assert.match(result.stdout, /^registry-token-service \d+\.\d+\.\d+\n$/);
+});
