@@ -8,7 +8,7 @@
 
 import forge from "node-forge";
 import { pem } from "../encoding.ts";
-import type { SigningKey } from "./keys.ts";
+import { signatureParams, type SigningAlgorithm, type SigningKey } from "./keys.ts";
 
 /** What the certificate says about itself. */
 export interface CertificateProfile {
@@ -19,39 +19,109 @@ export interface CertificateProfile {
   readonly serialHex: string;
 }
 
+/**
+ * X.509 signature algorithm of each JWS algorithm: sha256WithRSAEncryption takes NULL
+ * parameters (RFC 4055), ecdsa-with-SHA256/384 none at all (RFC 5758).
+ */
+const SIGNATURE_ALGORITHMS: Record<SigningAlgorithm, { oid: string; nullParameters: boolean }> = {
+  RS256: { oid: "1.2.840.113549.1.1.11", nullParameters: true },
+  ES256: { oid: "1.2.840.10045.4.3.2", nullParameters: false },
+  ES384: { oid: "1.2.840.10045.4.3.3", nullParameters: false },
+};
+
 /** Issues a self-signed certificate for `key`; returns it as base64 DER (an `x5c` entry). */
 export async function selfSignedCertificate(
   key: SigningKey,
   profile: CertificateProfile,
 ): Promise<string> {
+  const { asn1 } = forge;
   const spki = new Uint8Array(await crypto.subtle.exportKey("spki", key.publicKey));
-  const certificate = forge.pki.createCertificate();
-  certificate.publicKey = forge.pki.publicKeyFromAsn1(forge.asn1.fromDer(binary(spki)));
-  certificate.serialNumber = profile.serialHex;
-  certificate.validity.notBefore = profile.notBefore;
-  certificate.validity.notAfter = profile.notAfter;
+  // node-forge models only RSA public keys, so the TBSCertificate is assembled here around the
+  // key's own SubjectPublicKeyInfo; a node-forge certificate encodes the name and extensions.
+  const template = forge.pki.createCertificate();
   const name = [{ name: "commonName", value: profile.commonName }];
-  certificate.setSubject(name);
-  certificate.setIssuer(name);
-  certificate.setExtensions([
+  template.setSubject(name);
+  template.setExtensions([
     { name: "basicConstraints", cA: false },
     { name: "keyUsage", digitalSignature: true },
   ]);
-  certificate.siginfo.algorithmOid = forge.pki.oids.sha256WithRSAEncryption;
-  certificate.signatureOid = forge.pki.oids.sha256WithRSAEncryption;
-  const tbs: string = forge.asn1.toDer(forge.pki.getTBSCertificate(certificate)).getBytes();
-  const signature = await crypto.subtle.sign(
-    "RSASSA-PKCS1-v1_5",
-    key.privateKey,
-    Uint8Array.from(tbs, (char) => char.charCodeAt(0)),
+  const subject = forge.pki.distinguishedNameToAsn1(template.subject);
+  const algorithm = algorithmIdentifier(key.alg);
+  const tbs = sequence([
+    asn1.create(asn1.Class.CONTEXT_SPECIFIC, 0, true, [integer(asn1.integerToDer(2).getBytes())]),
+    integer(forge.util.hexToBytes(profile.serialHex)),
+    algorithm,
+    subject,
+    sequence([time(profile.notBefore), time(profile.notAfter)]),
+    subject,
+    asn1.fromDer(binary(spki)),
+    forge.pki.certificateExtensionsToAsn1(template.extensions),
+  ]);
+  const tbsDer: string = asn1.toDer(tbs).getBytes();
+  const signature = new Uint8Array(
+    await crypto.subtle.sign(
+      signatureParams(key.alg),
+      key.privateKey,
+      Uint8Array.from(tbsDer, (char) => char.charCodeAt(0)),
+    ),
   );
-  certificate.signature = binary(new Uint8Array(signature));
-  return forge.util.encode64(forge.asn1.toDer(forge.pki.certificateToAsn1(certificate)).getBytes());
+  // X.509 carries an ECDSA signature as DER SEQUENCE { r, s }, not WebCrypto's raw r || s.
+  const signatureValue = key.alg === "RS256" ? binary(signature) : ecdsaSignatureDer(signature);
+  const certificate = sequence([
+    tbs,
+    algorithm,
+    asn1.create(asn1.Class.UNIVERSAL, asn1.Type.BITSTRING, false, `\0${signatureValue}`),
+  ]);
+  return forge.util.encode64(asn1.toDer(certificate).getBytes());
 }
 
 /** Wraps base64 DER certificates as PEM `CERTIFICATE` blocks. */
 export function certificatesToPem(chain: readonly string[]): string {
   return chain.map((der) => pem("CERTIFICATE", der)).join("");
+}
+
+function algorithmIdentifier(alg: SigningAlgorithm) {
+  const { asn1 } = forge;
+  const { oid, nullParameters } = SIGNATURE_ALGORITHMS[alg];
+  return sequence([
+    asn1.create(asn1.Class.UNIVERSAL, asn1.Type.OID, false, asn1.oidToDer(oid).getBytes()),
+    ...(nullParameters ? [asn1.create(asn1.Class.UNIVERSAL, asn1.Type.NULL, false, "")] : []),
+  ]);
+}
+
+/** DER `Ecdsa-Sig-Value` (RFC 3279) of a WebCrypto ECDSA signature: r and s, each half of it. */
+function ecdsaSignatureDer(raw: Uint8Array): string {
+  const half = raw.length / 2;
+  const component = (bytes: Uint8Array) => {
+    let start = 0;
+    while (start < bytes.length - 1 && bytes[start] === 0) start++;
+    const minimal = binary(bytes.subarray(start));
+    // A set high bit would make the INTEGER negative.
+    return integer(bytes[start] & 0x80 ? `\0${minimal}` : minimal);
+  };
+  const value = sequence([component(raw.subarray(0, half)), component(raw.subarray(half))]);
+  return forge.asn1.toDer(value).getBytes();
+}
+
+function sequence(items: unknown[]) {
+  return forge.asn1.create(forge.asn1.Class.UNIVERSAL, forge.asn1.Type.SEQUENCE, true, items);
+}
+
+function integer(bytes: string) {
+  return forge.asn1.create(forge.asn1.Class.UNIVERSAL, forge.asn1.Type.INTEGER, false, bytes);
+}
+
+/** UTCTime through 2049, GeneralizedTime from 2050 (RFC 5280 §4.1.2.5). */
+function time(date: Date) {
+  const { asn1 } = forge;
+  return date.getUTCFullYear() < 2050
+    ? asn1.create(asn1.Class.UNIVERSAL, asn1.Type.UTCTIME, false, asn1.dateToUtcTime(date))
+    : asn1.create(
+      asn1.Class.UNIVERSAL,
+      asn1.Type.GENERALIZEDTIME,
+      false,
+      asn1.dateToGeneralizedTime(date),
+    );
 }
 
 function binary(bytes: Uint8Array): string {

@@ -1,10 +1,12 @@
 /**
- * Loads the RSA key that signs registry tokens (RS256), with its certificate chain and key ID.
+ * Loads the key that signs registry tokens, with its certificate chain and key ID: an RSA key
+ * of at least 2048 bits (RS256), or an EC key on P-256 (ES256) or P-384 (ES384).
  *
- * Accepted key files: PEM (`PRIVATE KEY`, `RSA PRIVATE KEY`, `ENCRYPTED PRIVATE KEY`, and
- * `RSA PRIVATE KEY` with legacy `Proc-Type: 4,ENCRYPTED` headers), optionally followed by
- * `CERTIFICATE` blocks, and PKCS#12 (`.pfx`/`.p12`, recognised by content) in both the modern
- * AES/PBKDF2 and the legacy 3DES/RC2 flavours.
+ * Accepted key files: PEM (`PRIVATE KEY`, `RSA PRIVATE KEY`, `EC PRIVATE KEY`,
+ * `ENCRYPTED PRIVATE KEY`, and `RSA PRIVATE KEY` or `EC PRIVATE KEY` with legacy
+ * `Proc-Type: 4,ENCRYPTED` headers), optionally followed by `CERTIFICATE` blocks, and PKCS#12
+ * (`.pfx`/`.p12`, recognised by content) in both the modern AES/PBKDF2 and the legacy 3DES/RC2
+ * flavours, for either key type.
  *
  * @module
  */
@@ -32,23 +34,32 @@ export interface SigningKeySource {
 /** Formats of derived key IDs. */
 export type KeyIdFormat = "libtrust" | "thumbprint";
 
-/** A loaded RS256 signing key. */
+/** JWS algorithms a signing key can sign with; the key's type and curve decide which. */
+export type SigningAlgorithm = "RS256" | "ES256" | "ES384";
+
+/** A loaded signing key. */
 export interface SigningKey {
-  /** JWS algorithm the key signs with. */
-  readonly alg: "RS256";
+  /** JWS algorithm the key signs with: RS256 for RSA, ES256 for P-256, ES384 for P-384. */
+  readonly alg: SigningAlgorithm;
   /** Key ID for the JWS header: the configured one, else the libtrust key ID. */
   readonly kid: string;
-  /** RSASSA-PKCS1-v1_5 / SHA-256 private key, non-extractable, usage `sign`. */
+  /**
+   * Non-extractable private key, usage `sign`: RSASSA-PKCS1-v1_5 / SHA-256 for RS256, ECDSA on
+   * the key's curve for ES256/ES384; sign with {@link signatureParams}`(alg)`.
+   */
   readonly privateKey: CryptoKey;
   /** Matching public key, usage `verify`. */
   readonly publicKey: CryptoKey;
   /** Public JWK, for a JWKS or `jwk` header; assignable to `JsonWebKey`. */
-  readonly publicJwk: RsaPublicJwk;
+  readonly publicJwk: PublicJwk;
   /** Base64 (not base64url) DER certificates for `x5c`, leaf first; empty if none were given. */
   readonly certificateChain: readonly string[];
 }
 
 /** The public half of a signing key as a JWK (RFC 7517), with nothing else in it. */
+export type PublicJwk = RsaPublicJwk | EcPublicJwk;
+
+/** The public half of an RSA signing key as a JWK. */
 export interface RsaPublicJwk {
   /** Key type. */
   readonly kty: "RSA";
@@ -62,6 +73,31 @@ export interface RsaPublicJwk {
   readonly alg: "RS256";
   /** Public key use: signatures. */
   readonly use: "sig";
+  // Absent; declared so that any member of a `PublicJwk` can be read without narrowing.
+  readonly crv?: never;
+  readonly x?: never;
+  readonly y?: never;
+}
+
+/** The public half of an EC signing key as a JWK. */
+export interface EcPublicJwk {
+  /** Key type. */
+  readonly kty: "EC";
+  /** Curve. */
+  readonly crv: "P-256" | "P-384";
+  /** X coordinate, base64url. */
+  readonly x: string;
+  /** Y coordinate, base64url. */
+  readonly y: string;
+  /** Same as {@link SigningKey.kid}. */
+  readonly kid: string;
+  /** Algorithm the key is used with: ES256 for P-256, ES384 for P-384. */
+  readonly alg: "ES256" | "ES384";
+  /** Public key use: signatures. */
+  readonly use: "sig";
+  // Absent; declared so that any member of a `PublicJwk` can be read without narrowing.
+  readonly n?: never;
+  readonly e?: never;
 }
 
 /** Why a signing key could not be loaded. */
@@ -69,7 +105,7 @@ export type KeyLoadErrorCode =
   | "KEY_UNREADABLE"
   | "KEY_PASSWORD_REQUIRED"
   | "KEY_PASSWORD_WRONG"
-  | "KEY_NOT_RSA"
+  | "KEY_TYPE_UNSUPPORTED"
   | "KEY_FORMAT_UNSUPPORTED"
   | "KEY_TOO_SMALL"
   | "CERTIFICATE_UNREADABLE"
@@ -96,16 +132,60 @@ export class KeyLoadError extends Error {
   }
 }
 
-const RS256: RsaHashedImportParams = { name: "RSASSA-PKCS1-v1_5", hash: "SHA-256" };
+/** How each algorithm's keys are imported into WebCrypto. */
+const IMPORT_PARAMS: Record<SigningAlgorithm, RsaHashedImportParams | EcKeyImportParams> = {
+  RS256: { name: "RSASSA-PKCS1-v1_5", hash: "SHA-256" },
+  ES256: { name: "ECDSA", namedCurve: "P-256" },
+  ES384: { name: "ECDSA", namedCurve: "P-384" },
+};
+
+/** How each algorithm signs with WebCrypto. */
+const SIGNATURE_PARAMS: Record<SigningAlgorithm, AlgorithmIdentifier | EcdsaParams> = {
+  RS256: { name: "RSASSA-PKCS1-v1_5" },
+  ES256: { name: "ECDSA", hash: "SHA-256" },
+  ES384: { name: "ECDSA", hash: "SHA-384" },
+};
+
+/** The algorithm of each supported EC curve, by the names node:crypto may report. */
+const EC_CURVES: Record<string, EcPublicJwk["alg"]> = {
+  prime256v1: "ES256",
+  "P-256": "ES256",
+  secp384r1: "ES384",
+  "P-384": "ES384",
+};
+
+/** Readable names of the other key types node:crypto reports. */
+const KEY_TYPE_NAMES: Record<string, string> = {
+  ed25519: "Ed25519",
+  ed448: "Ed448",
+  x25519: "X25519",
+  x448: "X448",
+  "rsa-pss": "RSA-PSS",
+  dsa: "DSA",
+  dh: "DH",
+};
+
 const MIN_MODULUS_BITS = 2048;
+
+/** What the key-type errors say can be used instead. */
+const SUPPORTED_KEYS =
+  "use an RSA key of at least 2048 bits (RS256) or an EC key on P-256 (ES256) or P-384 (ES384)";
+
+/**
+ * The WebCrypto algorithm that signs with a key of algorithm `alg`; for ES256/ES384 its output
+ * is the fixed-size `r || s` a JWS carries (X.509 wants it DER-encoded instead).
+ */
+export function signatureParams(alg: SigningAlgorithm): AlgorithmIdentifier | EcdsaParams {
+  return SIGNATURE_PARAMS[alg];
+}
 
 /**
  * Loads and checks the signing key described by `source`.
  *
  * @param source configured key, password, certificate file and key ID
  * @param readFile reads a whole file; injected so tests can supply bytes
- * @throws {KeyLoadError} when a file is unreadable, malformed, locked, not RSA-2048+ or
- *   its certificates do not belong to the key
+ * @throws {KeyLoadError} when a file is unreadable, malformed or locked, the key is neither
+ *   RSA-2048+ nor EC P-256/P-384, or its certificates do not belong to the key
  */
 export async function loadSigningKey(
   source: SigningKeySource,
@@ -119,27 +199,30 @@ export async function loadSigningKey(
     certificates.push(...pemCertificates(bytes, path));
   }
 
-  const key = requireRsa2048(keyFile.key, source.keyPath);
+  const { key } = keyFile;
+  const alg = signingAlgorithm(key, source.keyPath);
   const spki = new Uint8Array(createPublicKey(key).export({ type: "spki", format: "der" }));
   const certificateChain = Object.freeze(chainFor(spki, certificates, source));
   const pkcs8 = new Uint8Array(key.export({ type: "pkcs8", format: "der" }));
 
-  const privateKey = await crypto.subtle.importKey("pkcs8", pkcs8, RS256, false, ["sign"]);
-  const publicKey = await crypto.subtle.importKey("spki", spki, RS256, true, ["verify"]);
-  const { n, e } = await crypto.subtle.exportKey("jwk", publicKey);
+  const params = IMPORT_PARAMS[alg];
+  const privateKey = await crypto.subtle.importKey("pkcs8", pkcs8, params, false, ["sign"]);
+  const publicKey = await crypto.subtle.importKey("spki", spki, params, true, ["verify"]);
+  const { n, e, crv, x, y } = await crypto.subtle.exportKey("jwk", publicKey);
+  // The members RFC 7638 hashes for a thumbprint: exactly the required ones of the key type.
+  const required = alg === "RS256"
+    ? { kty: "RSA" as const, n: n!, e: e! }
+    : { kty: "EC" as const, crv: crv as EcPublicJwk["crv"], x: x!, y: y! };
   const kid = source.keyId ??
     (source.keyIdFormat === "thumbprint"
-      ? await calculateJwkThumbprint({ kty: "RSA", n, e })
+      ? await calculateJwkThumbprint(required)
       : await libtrustKeyId(spki));
-  const publicJwk: RsaPublicJwk = Object.freeze({
-    kty: "RSA",
-    n: n!,
-    e: e!,
-    kid,
-    alg: "RS256",
-    use: "sig",
-  });
-  return Object.freeze({ alg: "RS256", kid, privateKey, publicKey, publicJwk, certificateChain });
+  const publicJwk: PublicJwk = Object.freeze(
+    required.kty === "RSA"
+      ? { ...required, kid, alg: "RS256" as const, use: "sig" as const }
+      : { ...required, kid, alg: alg as EcPublicJwk["alg"], use: "sig" as const },
+  );
+  return Object.freeze({ alg, kid, privateKey, publicKey, publicJwk, certificateChain });
 }
 
 /** A certificate as found, before it is parsed. */
@@ -194,18 +277,22 @@ function parsePemKeyFile(text: string, source: SigningKeySource): KeyFile {
   };
 }
 
+/** The DER structure inside each unencrypted PEM private key type. */
+const PEM_KEY_TYPES: Record<string, "pkcs8" | "pkcs1" | "sec1"> = {
+  "PRIVATE KEY": "pkcs8",
+  "RSA PRIVATE KEY": "pkcs1",
+  "EC PRIVATE KEY": "sec1",
+};
+
 function pemPrivateKey(message: PemMessage, { keyPath, keyPassword }: SigningKeySource): KeyObject {
-  if (message.type === "EC PRIVATE KEY") throw notRsa(keyPath, "EC");
   const body = fromBinary(message.body);
-  if (message.type === "PRIVATE KEY") return privateKeyObject(body, "pkcs8", keyPath);
+  const type = PEM_KEY_TYPES[message.type];
   const legacyEncrypted = message.procType?.type === "ENCRYPTED";
-  if (message.type === "RSA PRIVATE KEY" && !legacyEncrypted) {
-    return privateKeyObject(body, "pkcs1", keyPath);
-  }
-  if (message.type !== "RSA PRIVATE KEY" && message.type !== "ENCRYPTED PRIVATE KEY") {
+  if (type !== undefined && !legacyEncrypted) return privateKeyObject(body, type, keyPath);
+  if (type === undefined && message.type !== "ENCRYPTED PRIVATE KEY") {
     throw unsupported(
       keyPath,
-      `${keyPath} holds an unsupported "${message.type}"; use PKCS#8, PKCS#1 or PKCS#12`,
+      `${keyPath} holds an unsupported "${message.type}"; use PKCS#8, PKCS#1, SEC 1 or PKCS#12`,
     );
   }
 
@@ -219,14 +306,48 @@ function pemPrivateKey(message: PemMessage, { keyPath, keyPassword }: SigningKey
   // OpenSSL derives keys from the password's UTF-8 bytes; node-forge wants them as a binary string.
   const password = forge.util.encodeUtf8(keyPassword);
   if (legacyEncrypted) {
-    const pem = forge.pem.encode(message);
-    const rsa = decrypt(keyPath, () => forge.pki.decryptRsaPrivateKey(pem, password));
-    return privateKeyObject(derOf(forge.pki.privateKeyToAsn1(rsa)), "pkcs1", keyPath);
+    if (type === undefined) {
+      throw unsupported(keyPath, `${keyPath} has PEM encryption headers on a "${message.type}"`);
+    }
+    const der = decrypt(keyPath, () => decryptLegacyPem(message, password));
+    return privateKeyObject(fromBinary(der), type, keyPath, "KEY_PASSWORD_WRONG");
   }
   const encrypted = parseDer(message.body, keyPath);
   const info = decrypt(keyPath, () => forge.pki.decryptPrivateKeyInfo(encrypted, password));
   // A wrong password occasionally decrypts to well-padded garbage that only fails here.
   return privateKeyObject(derOf(info), "pkcs8", keyPath, "KEY_PASSWORD_WRONG");
+}
+
+/** Ciphers of OpenSSL's legacy PEM encryption (`Proc-Type: 4,ENCRYPTED`), by DEK-Info name. */
+const LEGACY_PEM_CIPHERS: Record<string, { keyBytes: number; cipher: (key: string) => Cipher }> = {
+  "DES-CBC": { keyBytes: 8, cipher: (key) => forge.des.createDecryptionCipher(key) },
+  "DES-EDE3-CBC": { keyBytes: 24, cipher: (key) => forge.des.createDecryptionCipher(key) },
+  "AES-128-CBC": { keyBytes: 16, cipher: (key) => forge.aes.createDecryptionCipher(key) },
+  "AES-192-CBC": { keyBytes: 24, cipher: (key) => forge.aes.createDecryptionCipher(key) },
+  "AES-256-CBC": { keyBytes: 32, cipher: (key) => forge.aes.createDecryptionCipher(key) },
+  "RC2-40-CBC": { keyBytes: 5, cipher: (key) => forge.rc2.createDecryptionCipher(key, 40) },
+  "RC2-64-CBC": { keyBytes: 8, cipher: (key) => forge.rc2.createDecryptionCipher(key, 64) },
+  "RC2-128-CBC": { keyBytes: 16, cipher: (key) => forge.rc2.createDecryptionCipher(key, 128) },
+};
+
+/**
+ * Decrypts the body of a legacy-encrypted PEM key (any key type) as OpenSSL does: key from
+ * EVP_BytesToKey(MD5) over the password and the first 8 IV bytes, then CBC with PKCS#7 padding.
+ * Returns null when the padding is wrong, which is what a wrong password usually gives.
+ */
+function decryptLegacyPem(message: PemMessage, password: string): string | null {
+  const algorithm = message.dekInfo?.algorithm ?? "";
+  const scheme = LEGACY_PEM_CIPHERS[algorithm.toUpperCase()];
+  if (scheme === undefined) {
+    throw new Error(`PEM cipher "${algorithm}" is not supported`);
+  }
+  const iv = forge.util.hexToBytes(message.dekInfo?.parameters ?? "");
+  const cipher = scheme.cipher(
+    forge.pbe.opensslDeriveBytes(password, iv.slice(0, 8), scheme.keyBytes),
+  );
+  cipher.start(iv);
+  cipher.update(forge.util.createBuffer(message.body));
+  return cipher.finish() ? cipher.output.getBytes() : null;
 }
 
 /** Runs a node-forge decryption, telling an unsupported scheme from a wrong password. */
@@ -276,15 +397,15 @@ function parsePkcs12(bytes: Uint8Array, { keyPath, keyPassword }: SigningKeySour
   if (keyBags.length !== 1) {
     throw unsupported(keyPath, `${keyPath} holds ${keyBags.length} private keys; expected one`);
   }
-  // node-forge decodes RSA keys into objects and leaves other key types as raw ASN.1.
+  // node-forge decodes RSA keys into objects and leaves other key types (EC) as raw PKCS#8.
   const [{ key, asn1 }] = keyBags;
   const keyObject = key
     ? privateKeyObject(derOf(forge.pki.privateKeyToAsn1(key)), "pkcs1", keyPath)
     : privateKeyObject(derOf(asn1!), "pkcs8", keyPath);
 
   const certificates = bagsOf(p12, forge.pki.oids.certBag).map((bag, index) => ({
-    // node-forge turns the certificates it can model into objects, so those are re-encoded;
-    // the tests check the result against the original PEM bytes.
+    // node-forge turns the certificates it can model (RSA keys) into objects, so those are
+    // re-encoded, and leaves others as ASN.1; the tests check both against the original bytes.
     der: derOf(bag.cert ? forge.pki.certificateToAsn1(bag.cert) : bag.asn1!),
     path: keyPath,
     position: index + 1,
@@ -312,7 +433,7 @@ function bagsOf(p12: Pkcs12, bagType: string): SafeBag[] {
 
 function privateKeyObject(
   der: Uint8Array,
-  type: "pkcs1" | "pkcs8",
+  type: "pkcs1" | "pkcs8" | "sec1",
   path: string,
   failure: "KEY_FORMAT_UNSUPPORTED" | "KEY_PASSWORD_WRONG" = "KEY_FORMAT_UNSUPPORTED",
 ): KeyObject {
@@ -325,9 +446,18 @@ function privateKeyObject(
   }
 }
 
-function requireRsa2048(key: KeyObject, path: string): KeyObject {
-  if (key.asymmetricKeyType !== "rsa") {
-    throw notRsa(path, (key.asymmetricKeyType ?? "unknown").toUpperCase());
+/** The JWS algorithm for `key`; throws unless it is RSA-2048+ or EC on P-256 or P-384. */
+function signingAlgorithm(key: KeyObject, path: string): SigningAlgorithm {
+  const type = key.asymmetricKeyType;
+  if (type === "ec") {
+    const curve = key.asymmetricKeyDetails?.namedCurve ?? "unknown";
+    const alg = EC_CURVES[curve];
+    if (alg === undefined) throw unsupportedType(path, `an EC key on curve ${curve}`);
+    return alg;
+  }
+  if (type !== "rsa") {
+    const name = type === undefined ? "unknown" : KEY_TYPE_NAMES[type] ?? type.toUpperCase();
+    throw unsupportedType(path, `a key of type ${name}`);
   }
   const bits = key.asymmetricKeyDetails?.modulusLength ?? 0;
   if (bits < MIN_MODULUS_BITS) {
@@ -337,7 +467,7 @@ function requireRsa2048(key: KeyObject, path: string): KeyObject {
       `${path} holds a ${bits}-bit RSA key; at least ${MIN_MODULUS_BITS} bits are required`,
     );
   }
-  return key;
+  return "RS256";
 }
 
 function pemCertificates(bytes: Uint8Array, path: string): FoundCertificate[] {
@@ -393,11 +523,11 @@ function chainFor(
   return [...new Set([leaf.base64, ...parsed.map(({ base64 }) => base64)])];
 }
 
-function notRsa(path: string, type: string): KeyLoadError {
+function unsupportedType(path: string, what: string): KeyLoadError {
   return new KeyLoadError(
-    "KEY_NOT_RSA",
+    "KEY_TYPE_UNSUPPORTED",
     path,
-    `${path} holds a key of type ${type}; RS256 tokens need an RSA key`,
+    `${path} holds ${what}, which cannot sign registry tokens; ${SUPPORTED_KEYS}`,
   );
 }
 
@@ -454,7 +584,14 @@ type ForgeCertificate = { readonly __brand: "forge.certificate" };
 interface PemMessage {
   readonly type: string;
   readonly procType: { readonly type: string } | null;
+  readonly dekInfo: { readonly algorithm: string; readonly parameters: string } | null;
   readonly body: string;
+}
+interface Cipher {
+  start(iv: string): void;
+  update(data: unknown): void;
+  finish(): boolean;
+  readonly output: { getBytes(): string };
 }
 interface SafeBag {
   readonly key?: ForgeRsaPrivateKey | null;
@@ -471,16 +608,22 @@ interface Forge {
   };
   pem: {
     decode(text: string): PemMessage[];
-    encode(message: PemMessage): string;
   };
   pki: {
     oids: Record<"pkcs8ShroudedKeyBag" | "keyBag" | "certBag", string>;
     decryptPrivateKeyInfo(info: ForgeAsn1, password: string): ForgeAsn1 | null;
-    decryptRsaPrivateKey(pem: string, password: string): ForgeRsaPrivateKey | null;
     privateKeyToAsn1(key: ForgeRsaPrivateKey): ForgeAsn1;
     certificateToAsn1(certificate: ForgeCertificate): ForgeAsn1;
   };
   pkcs12: { pkcs12FromAsn1(pfx: ForgeAsn1, password: string): Pkcs12 };
-  util: { encodeUtf8(text: string): string };
+  pbe: { opensslDeriveBytes(password: string, salt: string, length: number): string };
+  des: { createDecryptionCipher(key: string): Cipher };
+  aes: { createDecryptionCipher(key: string): Cipher };
+  rc2: { createDecryptionCipher(key: string, bits: number): Cipher };
+  util: {
+    encodeUtf8(text: string): string;
+    hexToBytes(hex: string): string;
+    createBuffer(bytes: string): unknown;
+  };
 }
 const forge: Forge = forgeModule;

@@ -1,12 +1,13 @@
 /**
- * Minting: the registry token's claims, and RS256 signing with the configured key.
+ * Minting: the registry token's claims, and signing with the configured key (RS256, ES256 or
+ * ES384, as the key's type and curve decide).
  *
  * @module
  */
 
 import { encodeBase64Url } from "../encoding.ts";
 import type { AccessEntry } from "../authz/plan.ts";
-import type { SigningKey } from "./keys.ts";
+import { signatureParams, type SigningKey } from "./keys.ts";
 
 /** The claims of a Docker-registry-compatible token. */
 export interface RegistryClaims {
@@ -57,7 +58,12 @@ export function registryClaims(request: TokenRequest): RegistryClaims {
 /** Signs claims into a compact JWS. */
 export type TokenSigner = (claims: RegistryClaims) => Promise<string>;
 
-/** Creates a signer for `key`; the protected header is encoded once, here, not per token. */
+/**
+ * Creates a signer for `key`, whose `alg` names the header's algorithm and the signature: an
+ * RSASSA-PKCS1-v1_5 signature for RS256, or for ES256/ES384 the fixed-size `r || s` that JWS
+ * (RFC 7518 §3.4) wants and WebCrypto's ECDSA gives. The protected header is encoded once, here,
+ * not per token.
+ */
 export function createTokenSigner(key: SigningKey): TokenSigner {
   const header = {
     alg: key.alg,
@@ -67,10 +73,11 @@ export function createTokenSigner(key: SigningKey): TokenSigner {
   };
   const encodedHeader = encodeBase64Url(JSON.stringify(header));
   const encoder = new TextEncoder();
+  const algorithm = signatureParams(key.alg);
   return async (claims) => {
     const signingInput = `${encodedHeader}.${encodeBase64Url(JSON.stringify(claims))}`;
     const signature = await crypto.subtle.sign(
-      "RSASSA-PKCS1-v1_5",
+      algorithm,
       key.privateKey,
       encoder.encode(signingInput),
     );

@@ -174,7 +174,11 @@ Deno.test("unusable signing keys stop startup with one readable line and no secr
       KeyPath: fixture("keys/rsa.modern.pfx"),
       KeyPassword: "not-the-password",
     }, /Signing:KeyPath: .*password/i],
-    ["EC key", { KeyPath: fixture("keys/ec-p256.pkcs8.pem") }, /Signing:KeyPath: .*RSA/],
+    [
+      "Ed25519 key",
+      { KeyPath: fixture("keys/ed25519.pkcs8.pem") },
+      /Signing:KeyPath: .*Ed25519.*RSA.*P-256 \(ES256\)/,
+    ],
   ];
   for (const [name, signing, expected] of cases) {
     const { path } = await validConfig(signing);

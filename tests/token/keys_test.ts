@@ -1,14 +1,18 @@
 import assert from "node:assert/strict";
-import { importJWK, jwtVerify, SignJWT } from "jose";
+import { X509Certificate } from "node:crypto";
+import { calculateJwkThumbprint, exportJWK, importJWK, jwtVerify, SignJWT } from "jose";
 import {
   KeyLoadError,
   type KeyLoadErrorCode,
   loadSigningKey,
+  signatureParams,
   type SigningKeySource,
 } from "../../src/token/keys.ts";
 
 /** libtrust key ID of tests/fixtures/keys/rsa.pkcs8.pem, as printed by generate.sh (openssl). */
 const EXPECTED_KID = "XVQH:77JW:B6K7:X5CE:BJTA:AA6J:X6RA:5IR6:5YNT:UIT6:2SUI:4TXQ";
+/** libtrust key ID of tests/fixtures/keys/ec-p256.pkcs8.pem, as printed by generate.sh. */
+const EXPECTED_EC_KID = "CHVQ:OO53:WBYF:6LS3:SYOK:6P5O:6HWK:F5C7:O2ZV:GG3I:YFG6:F3BR";
 const PASSWORD = "fixture-password";
 const WRONG_PASSWORD = "Wr0ng-Passw0rd";
 
@@ -159,6 +163,137 @@ Deno.test("loadSigningKey appends certificatePath to the key file's certificates
   assert.deepEqual(key.certificateChain, await certificatesIn("rsa.chain.pem"));
 });
 
+// EC keys (ES256, ES384).
+const ecReference = await loadSigningKey({ keyPath: fixture("ec-p256.pkcs8.pem") });
+
+const EC_FORMATS: [description: string, file: string, password?: string][] = [
+  ["a SEC 1 EC PEM", "ec-p256.sec1.pem"],
+  ["an encrypted PKCS#8 EC PEM", "ec-p256.pkcs8-aes256.pem", PASSWORD],
+  ["a SEC 1 EC PEM with legacy DES-EDE3 PEM encryption", "ec-p256.sec1-des3.pem", PASSWORD],
+  ["a PEM holding an EC key and its certificate", "ec-p256.key-and-cert.pem"],
+  ["a modern AES-256 PFX with an EC key", "ec-p256.modern.pfx", PASSWORD],
+  ["a legacy 3DES/RC2 PFX with an EC key", "ec-p256.legacy.pfx", PASSWORD],
+];
+
+for (const [description, file, keyPassword] of EC_FORMATS) {
+  Deno.test(`loadSigningKey reads ${description} to the same ES256 kid and public key`, async () => {
+    const key = await loadSigningKey({ keyPath: fixture(file), keyPassword });
+    assert.equal(key.alg, "ES256");
+    assert.equal(key.kid, EXPECTED_EC_KID);
+    assert.deepEqual(key.publicJwk, ecReference.publicJwk);
+  });
+}
+
+Deno.test("loadSigningKey signs with ES256 for a P-256 key, named by its libtrust key ID", () => {
+  assert.equal(ecReference.alg, "ES256");
+  assert.equal(ecReference.kid, EXPECTED_EC_KID);
+  assert.deepEqual(ecReference.certificateChain, []);
+  const { privateKey, publicKey } = ecReference;
+  assert.equal(privateKey.extractable, false);
+  assert.deepEqual(privateKey.usages, ["sign"]);
+  assert.deepEqual(publicKey.usages, ["verify"]);
+  assert.deepEqual(privateKey.algorithm, { name: "ECDSA", namedCurve: "P-256" });
+});
+
+Deno.test("loadSigningKey publishes only kty, crv, x, y, kid, alg and use for an EC key", async () => {
+  const { x, y, ...rest } = ecReference.publicJwk;
+  assert.match(x!, /^[A-Za-z0-9_-]{43}$/);
+  assert.match(y!, /^[A-Za-z0-9_-]{43}$/);
+  assert.deepEqual(rest, {
+    kty: "EC",
+    crv: "P-256",
+    kid: EXPECTED_EC_KID,
+    alg: "ES256",
+    use: "sig",
+  });
+  // The same point the certificate for the key carries.
+  const certificate = new X509Certificate(await Deno.readFile(fixture("ec-p256.cert.pem")));
+  const { x: certX, y: certY } = certificate.publicKey.export({ format: "jwk" });
+  assert.deepEqual([x, y], [certX, certY]);
+});
+
+Deno.test("loadSigningKey signs with ES384 for a P-384 key", async () => {
+  const key = await loadSigningKey({ keyPath: fixture("ec-p384.pkcs8.pem") });
+  assert.equal(key.alg, "ES384");
+  assert.deepEqual(key.privateKey.algorithm, { name: "ECDSA", namedCurve: "P-384" });
+  const { x, y, ...rest } = key.publicJwk;
+  assert.match(x!, /^[A-Za-z0-9_-]{64}$/);
+  assert.match(y!, /^[A-Za-z0-9_-]{64}$/);
+  assert.deepEqual(rest, { kty: "EC", crv: "P-384", kid: key.kid, alg: "ES384", use: "sig" });
+  assert.match(key.kid, /^([A-Z2-7]{4}:){11}[A-Z2-7]{4}$/);
+  const token = await new SignJWT({ sub: "alice" })
+    .setProtectedHeader({ alg: "ES384", kid: key.kid })
+    .sign(key.privateKey);
+  const { payload } = await jwtVerify(token, await importJWK(key.publicJwk, "ES384"));
+  assert.equal(payload.sub, "alice");
+});
+
+Deno.test("loadSigningKey names an EC key by its RFC 7638 thumbprint when asked", async () => {
+  const key = await loadSigningKey({
+    keyPath: fixture("ec-p256.pkcs8.pem"),
+    keyIdFormat: "thumbprint",
+  });
+  const certificate = new X509Certificate(await Deno.readFile(fixture("ec-p256.cert.pem")));
+  const expected = await calculateJwkThumbprint(await exportJWK(certificate.publicKey));
+  assert.equal(key.kid, expected);
+  assert.equal(key.publicJwk.kid, expected);
+  assert.deepEqual({ ...key.publicJwk, kid: EXPECTED_EC_KID }, ecReference.publicJwk);
+});
+
+Deno.test("loadSigningKey returns an EC private key whose signatures verify with its public key", async () => {
+  const data = new TextEncoder().encode("registry token");
+  const params = signatureParams(ecReference.alg);
+  assert.deepEqual(params, { name: "ECDSA", hash: "SHA-256" });
+  const signature = await crypto.subtle.sign(params, ecReference.privateKey, data);
+  assert.equal(signature.byteLength, 64, "raw r || s, as JWS wants it");
+  assert.ok(await crypto.subtle.verify(params, ecReference.publicKey, signature, data));
+});
+
+Deno.test("loadSigningKey returns an EC public JWK that verifies a jose-signed ES256 token", async () => {
+  const token = await new SignJWT({ sub: "alice" })
+    .setProtectedHeader({ alg: ecReference.alg, kid: ecReference.kid })
+    .sign(ecReference.privateKey);
+  const { payload, protectedHeader } = await jwtVerify(
+    token,
+    await importJWK(ecReference.publicJwk, "ES256"),
+  );
+  assert.equal(payload.sub, "alice");
+  assert.equal(protectedHeader.alg, "ES256");
+  assert.equal(protectedHeader.kid, EXPECTED_EC_KID);
+});
+
+Deno.test("loadSigningKey returns the self-signed certificate from an EC key-and-certificate PEM", async () => {
+  const key = await loadSigningKey({ keyPath: fixture("ec-p256.key-and-cert.pem") });
+  assert.deepEqual(key.certificateChain, await certificatesIn("ec-p256.cert.pem"));
+});
+
+for (const file of ["ec-p256.modern.pfx", "ec-p256.legacy.pfx"]) {
+  Deno.test(`loadSigningKey returns the EC leaf and its CA from ${file}, byte for byte`, async () => {
+    const key = await loadSigningKey({ keyPath: fixture(file), keyPassword: PASSWORD });
+    assert.deepEqual(key.certificateChain, await certificatesIn("ec-p256.chain.pem"));
+  });
+}
+
+Deno.test("loadSigningKey finds the EC leaf in a certificatePath chain and puts it first", async () => {
+  const key = await loadSigningKey({
+    keyPath: fixture("ec-p256.sec1.pem"),
+    certificatePath: fixture("ec-p256.chain.pem"),
+  });
+  assert.deepEqual(key.certificateChain, await certificatesIn("ec-p256.chain.pem"));
+});
+
+Deno.test("loadSigningKey refuses unsupported key types with a message naming what is supported", async () => {
+  for (
+    const [file, what] of [["ed25519.pkcs8.pem", "Ed25519"], ["ec-p521.pkcs8.pem", "secp521r1"]]
+  ) {
+    const error = await loadError({ keyPath: fixture(file) });
+    assert.equal(error.code, "KEY_TYPE_UNSUPPORTED");
+    assert.ok(error.message.includes(what), error.message);
+    assert.match(error.message, /RSA key of at least 2048 bits \(RS256\)/);
+    assert.match(error.message, /P-256 \(ES256\) or P-384 \(ES384\)/);
+  }
+});
+
 Deno.test("loadSigningKey reads files through the injected readFile", async () => {
   const pem = await Deno.readFile(fixture("rsa.pkcs8.pem"));
   const key = await loadSigningKey({ keyPath: "/mem/key.pem" }, memory({ "/mem/key.pem": pem }));
@@ -216,9 +351,48 @@ const ERRORS: [
     { keyPath: fixture("rsa.legacy.pfx"), keyPassword: WRONG_PASSWORD },
     "KEY_PASSWORD_WRONG",
   ],
-  ["a PKCS#8 EC P-256 key", { keyPath: fixture("ec-p256.pkcs8.pem") }, "KEY_NOT_RSA"],
-  ["a SEC 1 EC key", { keyPath: fixture("ec-p256.sec1.pem") }, "KEY_NOT_RSA"],
-  ["an Ed25519 key", { keyPath: fixture("ed25519.pkcs8.pem") }, "KEY_NOT_RSA"],
+  ["an Ed25519 key", { keyPath: fixture("ed25519.pkcs8.pem") }, "KEY_TYPE_UNSUPPORTED"],
+  ["an EC P-521 key", { keyPath: fixture("ec-p521.pkcs8.pem") }, "KEY_TYPE_UNSUPPORTED"],
+  [
+    "a legacy-encrypted SEC 1 EC PEM without a password",
+    { keyPath: fixture("ec-p256.sec1-des3.pem") },
+    "KEY_PASSWORD_REQUIRED",
+  ],
+  [
+    "a legacy-encrypted SEC 1 EC PEM with a wrong password",
+    { keyPath: fixture("ec-p256.sec1-des3.pem"), keyPassword: WRONG_PASSWORD },
+    "KEY_PASSWORD_WRONG",
+  ],
+  [
+    "an encrypted PKCS#8 EC PEM with a wrong password",
+    { keyPath: fixture("ec-p256.pkcs8-aes256.pem"), keyPassword: WRONG_PASSWORD },
+    "KEY_PASSWORD_WRONG",
+  ],
+  [
+    "an EC PFX with a wrong password",
+    { keyPath: fixture("ec-p256.modern.pfx"), keyPassword: WRONG_PASSWORD },
+    "KEY_PASSWORD_WRONG",
+  ],
+  [
+    "a legacy PEM encryption with an unknown cipher",
+    { keyPath: "/mem/key.pem", keyPassword: PASSWORD },
+    "KEY_FORMAT_UNSUPPORTED",
+    {
+      "/mem/key.pem": "-----BEGIN EC PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\n" +
+        "DEK-Info: CAMELLIA-256-CBC,00112233445566778899AABBCCDDEEFF\n\nMAMCAQE=\n" +
+        "-----END EC PRIVATE KEY-----\n",
+    },
+  ],
+  [
+    "an EC key with an RSA key's certificate",
+    { keyPath: fixture("ec-p256.pkcs8.pem"), certificatePath: fixture("rsa.cert.pem") },
+    "CERTIFICATE_KEY_MISMATCH",
+  ],
+  [
+    "an RSA key with an EC key's certificate",
+    { keyPath: fixture("rsa.pkcs8.pem"), certificatePath: fixture("ec-p256.cert.pem") },
+    "CERTIFICATE_KEY_MISMATCH",
+  ],
   ["an RSA-1024 key", { keyPath: fixture("rsa-1024.pkcs8.pem") }, "KEY_TOO_SMALL"],
   [
     "a file that is neither PEM nor DER",
