@@ -11,9 +11,9 @@
 /** How a reason is presented to the client. */
 interface ReasonRendering {
   /** HTTP status of the response. */
-  readonly status: 400 | 401 | 403 | 503;
+  readonly status: 400 | 401 | 403 | 414 | 429 | 431 | 503;
   /** Registry error code (`errors[0].code`). */
-  readonly code: "INVALID_REQUEST" | "UNAUTHORIZED" | "DENIED" | "UNAVAILABLE";
+  readonly code: "INVALID_REQUEST" | "UNAUTHORIZED" | "DENIED" | "UNAVAILABLE" | "TOOMANYREQUESTS";
   /** RFC 6750 / RFC 9449 `error` attribute of the `WWW-Authenticate` challenge, if any. */
   readonly challengeError?:
     | "invalid_request"
@@ -45,6 +45,9 @@ export const DENIAL_REASONS = {
   service_missing: badRequest,
   request_invalid: badRequest,
   grant_type_unsupported: badRequest,
+  uri_too_long: { status: 414, code: "INVALID_REQUEST" },
+  headers_too_large: { status: 431, code: "INVALID_REQUEST" },
+  rate_limited: { status: 429, code: "TOOMANYREQUESTS" },
   scope_invalid: badRequest,
   // authenticate
   credentials_missing: { status: 401, code: "UNAUTHORIZED" },

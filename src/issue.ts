@@ -19,6 +19,8 @@ import { formatScope, parseScopes } from "./authz/scope.ts";
 import type { Options } from "./config/options.ts";
 import { Denial } from "./denial.ts";
 import { registryClaims, type TokenSigner } from "./token/mint.ts";
+import type { MintedToken, MintedTokenCache } from "./token/reuse.ts";
+import type { VerifiedTokenCache } from "./authn/verified_tokens.ts";
 
 /** What a token request carries, already taken out of its HTTP form. */
 export interface TokenRequestInput {
@@ -57,6 +59,10 @@ export interface IssueDeps {
   readonly randomId: () => string;
   /** DPoP proof policy, replay cache and nonces. */
   readonly dpop: DpopVerifier;
+  /** Authority tokens that verified, so a repeated one skips the signature check. */
+  readonly verifiedTokens: VerifiedTokenCache;
+  /** Registry tokens minted recently, for identical requests. */
+  readonly mintedTokens: MintedTokenCache;
 }
 
 const MAX_SERVICE_LENGTH = 255;
@@ -76,7 +82,11 @@ export async function issueToken(
   const now = deps.now();
   const presented = authorityTokenOf(input.credential);
   const { authority } = deps.options;
-  const caller = await authenticate(presented.token, deps.authorityKeys.getKey, authority, now);
+  const caller = await deps.verifiedTokens.authenticate(
+    presented.token,
+    now,
+    () => authenticate(presented.token, deps.authorityKeys.getKey, authority, now),
+  );
   audit.subject = caller.subject;
   audit.plan = caller.plan;
   const nowSeconds = Math.floor(now.getTime() / 1000);
@@ -94,25 +104,39 @@ export async function issueToken(
   audit.granted = grant.access.map(formatScope);
 
   const { signing } = deps.options;
-  const issuedAt = nowSeconds;
-  const claims = registryClaims({
-    issuer: signing.issuer,
+  const reuseKey = {
     subject: caller.subject,
     service,
-    audience: signing.audience,
+    audience: signing.audience ?? service,
     access: grant.access,
     license: caller.license,
-    issuedAt,
-    lifetimeSeconds: signing.lifetimeSeconds,
-    jti: deps.randomId(),
-  });
+  };
+  const minted = deps.mintedTokens.reuse(reuseKey, nowSeconds) ?? await mint();
   return {
-    token: await deps.signer(claims),
+    token: minted.token,
     access: grant.access,
-    expiresIn: signing.lifetimeSeconds,
-    issuedAt: new Date(issuedAt * 1000),
+    // A reused token states its true remaining lifetime.
+    expiresIn: minted.expiresAt - nowSeconds,
+    issuedAt: new Date(minted.issuedAt * 1000),
     plan: grant.plan,
   };
+
+  async function mint(): Promise<MintedToken> {
+    const claims = registryClaims({
+      issuer: signing.issuer,
+      subject: caller.subject,
+      service,
+      audience: signing.audience,
+      access: grant.access,
+      license: caller.license,
+      issuedAt: nowSeconds,
+      lifetimeSeconds: signing.lifetimeSeconds,
+      jti: deps.randomId(),
+    });
+    const token = { token: await deps.signer(claims), issuedAt: claims.iat, expiresAt: claims.exp };
+    deps.mintedTokens.remember(reuseKey, token);
+    return token;
+  }
 }
 
 function parseService(service: string | undefined): string {

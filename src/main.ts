@@ -15,7 +15,7 @@ import { ConfigError } from "./config/document.ts";
 import { loadOptions, locateConfig } from "./config/load.ts";
 import { developmentProfile } from "./dev/profile.ts";
 import { listen, type RunningServer } from "./http/serve.ts";
-import { createLogger, type Logger } from "./observability/logger.ts";
+import { createBatchedLineWriter, createLogger, type Logger } from "./observability/logger.ts";
 import { createTokenMetrics } from "./observability/metrics.ts";
 import { createService, type Service, type ServiceIo } from "./service.ts";
 import { exportTrust } from "./trust_export.ts";
@@ -42,7 +42,8 @@ async function main(args: string[]): Promise<number> {
     return 0;
   }
 
-  const logger = createLogger((line) => console.log(line), () => new Date());
+  const output = createBatchedLineWriter(Deno.stdout);
+  const logger = createLogger(output.write, () => new Date());
   const io: ServiceIo = {
     readFile: Deno.readFile,
     fetch: globalThis.fetch,
@@ -82,7 +83,11 @@ async function main(args: string[]): Promise<number> {
     console.log(JSON.stringify(describeOptions(service.options), null, 2));
     return 0;
   }
-  return await serve(service, commandLine, io, devNotice);
+  try {
+    return await serve(service, commandLine, io, devNotice);
+  } finally {
+    output.flush();
+  }
 }
 
 /** Reads the configuration and builds a service from it (startup and reload alike). */

@@ -12,7 +12,15 @@ import {
   staticAuthorityKeys,
 } from "./authn/authority_keys.ts";
 import { ConfigError } from "./config/document.ts";
-import type { AuthorityOptions, Options, TlsOptions } from "./config/options.ts";
+import {
+  type AuthorityOptions,
+  DEFAULT_CACHE_SIZE,
+  type Options,
+  type TlsOptions,
+} from "./config/options.ts";
+import { createVerifiedTokenCache } from "./authn/verified_tokens.ts";
+import { createMintedTokenCache } from "./token/reuse.ts";
+import { createFailureLimiter, type FailureLimiter } from "./http/failure_limit.ts";
 import { createNonceSource, createReplayCache } from "./authn/dpop_state.ts";
 import type { ConnectionInfo } from "./http/connection.ts";
 import { createApp } from "./http/app.ts";
@@ -53,6 +61,8 @@ export interface Service {
   readonly authorityKeys: AuthorityKeys;
   /** DPoP replay cache and nonces, carried over by a reload so proofs stay single-use. */
   readonly dpopState: DpopState;
+  /** Failed-authentication counts per address, carried over by a reload. */
+  readonly failures: FailureLimiter;
   /** TLS certificate, key and client CA when the service terminates TLS itself. */
   readonly tls?: TlsMaterial;
   /** Answers one request; `connection` is what the server adapter knows about its connection. */
@@ -99,6 +109,12 @@ export async function createService(
     await loadAuthorityKeys(options.authority, io);
   const tls = options.server.tls && await loadTls(options.server.tls, io.readFile);
   const dpopState = dpopStateFor(options, io, previous);
+  const { burst, perMinute } = options.server.failedAuthLimit;
+  const sameLimit = JSON.stringify(previous?.options.server.failedAuthLimit) ===
+    JSON.stringify(options.server.failedAuthLimit);
+  const failures = previous && sameLimit
+    ? previous.failures
+    : createFailureLimiter(burst, perMinute);
   io.metrics.setPlans(options.policy.plans.keys());
   const app = createApp({
     options,
@@ -113,6 +129,12 @@ export async function createService(
     randomId: io.randomId,
     metrics: io.metrics,
     logger: io.logger,
+    verifiedTokens: createVerifiedTokenCache(
+      options.authority.tokenCacheSize,
+      options.authority.clockSkewSeconds,
+    ),
+    mintedTokens: createMintedTokenCache(DEFAULT_CACHE_SIZE, options.signing.reuseWindowSeconds),
+    failures,
     dpop: {
       options: options.authority.dpop,
       clockSkewSeconds: options.authority.clockSkewSeconds,
@@ -125,6 +147,7 @@ export async function createService(
     publishedKeys,
     authorityKeys,
     dpopState,
+    failures,
     tls,
     fetch: (request, connection) => app.fetch(request, connection ?? {}),
   };

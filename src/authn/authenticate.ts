@@ -46,6 +46,8 @@ export interface Caller {
   readonly license?: string;
   /** What the token is bound to (`cnf`), if anything. */
   readonly confirmation?: Confirmation;
+  /** The token's `exp` and `nbf`, for remembering the verification no longer than it holds. */
+  readonly validity: { readonly expiresAt: number; readonly notBefore?: number };
 }
 
 /** Verifies `token` against the Authority's keys and policy at time `now`. */
@@ -74,6 +76,8 @@ export async function authenticate(
     plan: optionalString(payload, PLAN_CLAIM),
     license: optionalString(payload, LICENSE_CLAIM),
     confirmation: confirmationOf(payload),
+    // jwtVerify has checked both are numbers (exp is required).
+    validity: { expiresAt: payload.exp!, notBefore: payload.nbf },
   };
 }
 

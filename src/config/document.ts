@@ -39,6 +39,7 @@ const SERVICE_SPEC = {
         TrustedProxies: strings,
         ClientCertificateHeader: "string",
         DrainTimeout: "duration",
+        FailedAuthLimit: { fields: { Burst: "integer", PerMinute: "integer" } },
       },
     },
     Authority: {
@@ -51,6 +52,7 @@ const SERVICE_SPEC = {
         RequiredScopes: strings,
         ClockSkew: "duration",
         SenderConstraint: "string",
+        TokenCacheSize: "integer",
         DPoP: {
           fields: {
             Algorithms: strings,
@@ -72,6 +74,7 @@ const SERVICE_SPEC = {
         Audience: "string",
         KeyId: "string",
         KeyIdFormat: "string",
+        ReuseWindow: "duration",
         PublishedKeys: {
           list: {
             fields: {
@@ -126,6 +129,7 @@ export interface ServiceDocument {
     TrustedProxies?: string[];
     ClientCertificateHeader?: string;
     DrainTimeout?: number;
+    FailedAuthLimit?: { Burst?: number; PerMinute?: number };
   };
   Authority?: {
     Issuer?: string;
@@ -136,6 +140,7 @@ export interface ServiceDocument {
     RequiredScopes?: string[];
     ClockSkew?: number;
     SenderConstraint?: string;
+    TokenCacheSize?: number;
     DPoP?: {
       Algorithms?: string[];
       ProofMaxAge?: number;
@@ -153,6 +158,7 @@ export interface ServiceDocument {
     Audience?: string;
     KeyId?: string;
     KeyIdFormat?: string;
+    ReuseWindow?: number;
     PublishedKeys?: {
       KeyPath?: string;
       KeyPassword?: string;

@@ -42,6 +42,8 @@ export interface AuthorityOptions {
   readonly clockSkewSeconds: number;
   readonly senderConstraint: SenderConstraint;
   readonly dpop: DpopOptions;
+  /** Most verified caller tokens remembered (0: verify every time). */
+  readonly tokenCacheSize: number;
 }
 
 /** TLS termination by the service itself, requesting client certificates for mTLS. */
@@ -65,6 +67,8 @@ export interface ServerOptions {
   readonly clientCertificateHeader?: string;
   /** How long SIGTERM waits for in-flight requests before exiting anyway. */
   readonly drainTimeoutSeconds: number;
+  /** Failed authentications allowed per client address: a burst, refilled per minute (0: off). */
+  readonly failedAuthLimit: { readonly burst: number; readonly perMinute: number };
 }
 
 /** A key published for registries to verify with, but not used for signing (rotation). */
@@ -87,6 +91,8 @@ export interface SigningOptions {
   readonly audience?: string;
   readonly keyId?: string;
   readonly keyIdFormat: KeyIdFormat;
+  /** How long after minting an identical request gets the same token (0: never). */
+  readonly reuseWindowSeconds: number;
   /** Keys published besides the signing key: the next one before a rotation, the last one after. */
   readonly publishedKeys: readonly PublishedKeyOptions[];
 }
@@ -116,6 +122,8 @@ export const DEFAULT_PORT = 5001;
 export const DEFAULT_LIFETIME_SECONDS = 300;
 const MAX_LIFETIME_SECONDS = 3600;
 const DEFAULT_CLOCK_SKEW_SECONDS = 60;
+/** Default capacity of the verified-token and minted-token caches. */
+export const DEFAULT_CACHE_SIZE = 10_000;
 const MAX_CLOCK_SKEW_SECONDS = 300;
 const ROOT = "RegistryTokenService";
 const ACTION = /^(?:[a-z]+|\*)$/;
@@ -187,6 +195,13 @@ function authorityOptions(authority: NonNullable<ServiceDocument["Authority"]>):
     clockSkewSeconds,
     senderConstraint,
     dpop: dpopOptions(authority.DPoP ?? {}),
+    tokenCacheSize: within(
+      authority.TokenCacheSize ?? DEFAULT_CACHE_SIZE,
+      0,
+      1_000_000,
+      "Authority:TokenCacheSize",
+      "",
+    ),
   };
 }
 
@@ -277,6 +292,22 @@ function serverOptions(server: NonNullable<ServiceDocument["Server"]>): ServerOp
     trustedProxies: new Set(trustedProxies.map(normaliseAddress)),
     clientCertificateHeader: header?.toLowerCase(),
     drainTimeoutSeconds: within(server.DrainTimeout ?? 10, 0, 300, "Server:DrainTimeout", "s"),
+    failedAuthLimit: {
+      burst: within(
+        server.FailedAuthLimit?.Burst ?? 20,
+        0,
+        100_000,
+        "Server:FailedAuthLimit:Burst",
+        "",
+      ),
+      perMinute: within(
+        server.FailedAuthLimit?.PerMinute ?? 30,
+        1,
+        1_000_000,
+        "Server:FailedAuthLimit:PerMinute",
+        "",
+      ),
+    },
   };
 }
 
@@ -352,6 +383,13 @@ function signingOptions(signing: NonNullable<ServiceDocument["Signing"]>): Signi
     audience: signing.Audience,
     keyId: signing.KeyId,
     keyIdFormat: keyIdFormat(signing.KeyIdFormat),
+    reuseWindowSeconds: within(
+      signing.ReuseWindow ?? Math.floor(lifetimeSeconds / 5),
+      0,
+      Math.floor(lifetimeSeconds / 2),
+      "Signing:ReuseWindow",
+      "s",
+    ),
     publishedKeys: (signing.PublishedKeys ?? []).map((published, index) => {
       const path = `Signing:PublishedKeys:${index}`;
       const until = published.Until;

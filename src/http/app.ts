@@ -20,11 +20,14 @@ import type { Logger } from "../observability/logger.ts";
 import type { TokenMetrics } from "../observability/metrics.ts";
 import { denialResponse, oauthTokenResponse, registryError, tokenResponse } from "./respond.ts";
 import { clientCertificateOf, type ConnectionInfo } from "./connection.ts";
-import type { ServerOptions } from "../config/options.ts";
+import type { FailureLimiter } from "./failure_limit.ts";
+import { normaliseAddress, type ServerOptions } from "../config/options.ts";
 import type { SenderEvidence } from "../authn/sender.ts";
 
 /** Everything the application needs; all I/O comes in through here. */
 export interface AppDeps extends IssueDeps {
+  /** Failed-authentication accounting per client address. */
+  readonly failures: FailureLimiter;
   /** Public keys of the registry tokens as now published at `/jwks` (rotation adds some). */
   readonly jwks: () => { readonly keys: readonly JWK[] };
   readonly metrics: TokenMetrics;
@@ -37,6 +40,10 @@ type Env = {
 };
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,128}$/;
+/** Longest request URL accepted: 32 scopes of 255-character names fit comfortably. */
+export const MAX_URL_LENGTH = 16 * 1024;
+/** Most header bytes accepted: a large Authority token, a DPoP proof and ordinary headers. */
+export const MAX_HEADER_BYTES = 32 * 1024;
 /** Largest `POST /token` form accepted: an Authority token plus a few dozen scopes. */
 const MAX_FORM_BYTES = 64 * 1024;
 
@@ -46,6 +53,7 @@ export function createApp(deps: AppDeps): Hono<Env> {
   const allowed = {
     "/token": "GET, POST",
     "/healthz": "GET, HEAD",
+    "/readyz": "GET, HEAD",
     "/jwks": "GET, HEAD",
     "/metrics": "GET, HEAD",
   };
@@ -76,23 +84,56 @@ export function createApp(deps: AppDeps): Hono<Env> {
     read: () => TokenRequestInput | Promise<TokenRequestInput>,
     render: (issued: IssuedToken) => Response,
   ): Promise<Response> {
-    const audit = c.get("audit");
+    const address = clientAddress(c, deps.options.server);
+    const now = deps.now().getTime() / 1000;
     try {
-      const issued = await issueToken(await read(), deps, audit);
+      // Before anything costly: a client that keeps failing to authenticate waits.
+      const retryAfter = deps.failures.retryAfter(address, now);
+      if (retryAfter > 0) {
+        throw new Denial("rate_limited", "too many failed authentications; try again later", {
+          retry_after: retryAfter,
+        });
+      }
+      const issued = await issueToken(await read(), deps, c.get("audit"));
       deps.metrics.issued(issued.plan);
       return withNonce(render(issued));
     } catch (error) {
       if (!(error instanceof Denial)) throw error;
-      c.set("reason", error.reason);
-      deps.metrics.rejected(error.reason);
-      return withNonce(denialResponse(error, {
-        realm: realmOf(c, deps),
-        service: audit.service,
-        preferDpop: deps.options.authority.senderConstraint === "dpop",
-        dpopAlgorithms: deps.dpop.options.algorithms,
-      }));
+      if (error.rendering.status === 401) deps.failures.recordFailure(address, now);
+      return withNonce(refuse(c, error));
     }
   }
+
+  /** Renders a denial, counting and logging it under its reason. */
+  function refuse(c: Context<Env>, denial: Denial): Response {
+    c.set("reason", denial.reason);
+    deps.metrics.rejected(denial.reason);
+    return denialResponse(denial, {
+      realm: realmOf(c, deps),
+      service: c.get("audit").service,
+      preferDpop: deps.options.authority.senderConstraint === "dpop",
+      dpopAlgorithms: deps.dpop.options.algorithms,
+    });
+  }
+
+  // Oversized requests are refused before any work is done on them.
+  app.use(async (c, next) => {
+    if (c.req.url.length > MAX_URL_LENGTH) {
+      return refuse(
+        c,
+        new Denial("uri_too_long", `the URL is longer than ${MAX_URL_LENGTH} bytes`),
+      );
+    }
+    let headerBytes = 0;
+    c.req.raw.headers.forEach((value, name) => headerBytes += name.length + value.length + 4);
+    if (headerBytes > MAX_HEADER_BYTES) {
+      return refuse(
+        c,
+        new Denial("headers_too_large", `the request headers exceed ${MAX_HEADER_BYTES} bytes`),
+      );
+    }
+    await next();
+  });
 
   /** Offers the current server nonce on every token answer when nonces are required. */
   function withNonce(response: Response): Response {
@@ -111,6 +152,15 @@ export function createApp(deps: AppDeps): Hono<Env> {
   app.get("/token", (c) => answer(c, () => queryRequest(c, server), tokenResponse));
   app.post("/token", (c) => answer(c, () => formRequest(c, server), oauthTokenResponse));
   app.get("/healthz", (c) => c.json({ status: "ok" }));
+  // Ready when the Authority's keys are loaded, i.e. when callers can be authenticated.
+  app.get(
+    "/readyz",
+    (c) =>
+      deps.authorityKeys.ready() ? c.json({ status: "ready" }) : c.json(
+        { status: "not ready", reason: "the Authority's signing keys are not loaded" },
+        503,
+      ),
+  );
   app.get("/jwks", (c) => c.json(deps.jwks(), 200, { "cache-control": "public, max-age=300" }));
   app.get("/metrics", async (c) =>
     c.body(await deps.metrics.render(), 200, {
@@ -210,6 +260,17 @@ function singleParameter(params: URLSearchParams, name: string): string | undefi
     throw new Denial("request_invalid", `the ${name} parameter must be given once`);
   }
   return values[0];
+}
+
+/**
+ * The address failed authentications are counted against: the peer, or, when the peer is a
+ * trusted proxy, the address it forwarded (the last `X-Forwarded-For` entry, which it wrote).
+ */
+function clientAddress(c: Context<Env>, server: ServerOptions): string {
+  const peer = c.env?.remoteAddress ?? "unknown";
+  const forwarded = c.req.header("x-forwarded-for");
+  if (!forwarded || !server.trustedProxies.has(peer)) return peer;
+  return normaliseAddress(forwarded.split(",").at(-1)!.trim());
 }
 
 function realmOf(c: Context, deps: AppDeps): string {

@@ -39,6 +39,9 @@ export interface ChallengeContext {
 export function denialResponse(denial: Denial, context: ChallengeContext): Response {
   const { status, code, challengeError, dpopChallenge } = denial.rendering;
   const headers: Record<string, string> = {};
+  if (typeof denial.detail.retry_after === "number") {
+    headers["retry-after"] = String(denial.detail.retry_after);
+  }
   if (status === 401 || (status === 403 && challengeError)) {
     headers["www-authenticate"] = challenge(
       context,

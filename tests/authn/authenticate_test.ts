@@ -21,6 +21,7 @@ function authorityOptions(patch: Partial<AuthorityOptions> = {}): AuthorityOptio
     senderConstraint: "none",
     dpop: DEFAULT_DPOP_OPTIONS,
     clockSkewSeconds: 60,
+    tokenCacheSize: 0,
     ...patch,
   };
 }
@@ -45,6 +46,7 @@ Deno.test("authenticate accepts a valid Authority token and returns its subject"
     plan: undefined,
     license: undefined,
     confirmation: undefined,
+    validity: { expiresAt: NOW_SECONDS + 600, notBefore: undefined },
   });
 });
 
@@ -57,6 +59,7 @@ Deno.test("authenticate returns the plan and licence claims", async () => {
     plan: "ci",
     license: "lic-42",
     confirmation: undefined,
+    validity: { expiresAt: NOW_SECONDS + 600, notBefore: undefined },
   });
 });
 

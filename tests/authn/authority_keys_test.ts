@@ -102,6 +102,7 @@ const AUTHORITY_OPTIONS: AuthorityOptions = {
   senderConstraint: "none",
   dpop: DEFAULT_DPOP_OPTIONS,
   clockSkewSeconds: 60,
+  tokenCacheSize: 0,
 };
 
 async function verify(keys: AuthorityKeys, signer: TestAuthority): Promise<Caller> {

@@ -91,6 +91,7 @@ Deno.test("buildOptions applies the documented defaults to a minimal document", 
     trustedProxies: new Set(),
     clientCertificateHeader: undefined,
     drainTimeoutSeconds: 10,
+    failedAuthLimit: { burst: 20, perMinute: 30 },
   });
   assert.equal(options.authority.senderConstraint, "none");
   assert.deepEqual(options.authority.dpop, DEFAULT_DPOP_OPTIONS);

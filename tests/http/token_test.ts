@@ -133,8 +133,10 @@ Deno.test("GET /token without scope (docker login) returns a token with an empty
   assert.deepEqual(payload.access, []);
 });
 
-Deno.test("GET /token gives each minted token a unique jti", async () => {
-  const service = await startTestService(authority);
+Deno.test("GET /token gives each minted token a unique jti when reuse is off", async () => {
+  const service = await startTestService(authority, {
+    Signing: { Issuer: "registry-token-test", KeyPath: SIGNING_KEY_PATH, ReuseWindow: 0 },
+  });
   const token = basic(await authority.token());
   const ids = new Set<unknown>();
   for (let i = 0; i < 3; i++) {
@@ -597,4 +599,41 @@ Deno.test("GET /jwks publishes the public key that verifies minted tokens under 
     },
   );
   assert.equal(protectedHeader.kid, jwks.keys[0].kid);
+});
+
+Deno.test("an identical request within Signing:ReuseWindow gets the same token and its true remaining lifetime", async () => {
+  let now = new Date(NOW_SECONDS * 1000);
+  const service = await startTestService(authority, {}, () => now);
+  const token = basic(await authority.token({ claims: { exp: NOW_SECONDS + 3600 } }));
+  const params = { service: SERVICE, scope: "repository:any/repo:pull" };
+  const first = await (await requestToken(service, params, token)).json();
+  assert.equal(first.expires_in, 300);
+
+  now = new Date((NOW_SECONDS + 45) * 1000);
+  const second = await (await requestToken(service, params, token)).json();
+  assert.equal(second.token, first.token, "reused within the default 60 s window");
+  assert.equal(second.expires_in, 255, "the remaining lifetime, not the full one");
+  assert.equal(second.issued_at, first.issued_at);
+
+  const other =
+    await (await requestToken(service, { ...params, scope: "repository:other/repo:pull" }, token))
+      .json();
+  assert.notEqual(other.token, first.token, "different access, different token");
+  const otherService =
+    await (await requestToken(service, { ...params, service: "registry.other" }, token)).json();
+  assert.notEqual(otherService.token, first.token, "different service, different token");
+
+  now = new Date((NOW_SECONDS + 61) * 1000);
+  const third = await (await requestToken(service, params, token)).json();
+  assert.notEqual(third.token, first.token, "after the window a new token is minted");
+  assert.equal(third.expires_in, 300);
+});
+
+Deno.test("token reuse never bypasses authorization: a revoked licence is refused at once", async () => {
+  const service = await startTestService(authority, { RevokedLicenses: ["lic-revoked"] });
+  const params = { service: SERVICE, scope: "repository:any/repo:pull" };
+  const valid = basic(await authority.token({ claims: { "stellaops:license": "lic-ok" } }));
+  assert.equal((await requestToken(service, params, valid)).status, 200);
+  const revoked = basic(await authority.token({ claims: { "stellaops:license": "lic-revoked" } }));
+  assert.equal((await requestToken(service, params, revoked)).status, 403);
 });

@@ -1,0 +1,50 @@
+/**
+ * Remembers Authority tokens that passed verification, keyed by their SHA-256, until they
+ * expire: a caller presenting the same token again skips the signature check, the most
+ * expensive step after signing. Only tokens that verified are remembered, so a forged token
+ * can never be "cached in"; every other stage (sender constraint, authorization) still runs.
+ *
+ * @module
+ */
+
+import { createHash } from "node:crypto";
+import { createLruCache } from "../lru.ts";
+import type { Caller } from "./authenticate.ts";
+
+/** Verification results by token hash. */
+export interface VerifiedTokenCache {
+  /** The caller of `token`: remembered while valid at `now`, else what `verify` says. */
+  authenticate(token: string, now: Date, verify: () => Promise<Caller>): Promise<Caller>;
+}
+
+/**
+ * A cache of at most `capacity` verified tokens (0 disables it). `clockSkewSeconds` is the
+ * tolerance verification applied to `exp`/`nbf`, so a remembered token expires exactly when
+ * verifying it again would fail.
+ */
+export function createVerifiedTokenCache(
+  capacity: number,
+  clockSkewSeconds: number,
+): VerifiedTokenCache {
+  const callers = createLruCache<string, Caller>(capacity);
+  return {
+    async authenticate(token, now, verify) {
+      if (capacity === 0) return await verify();
+      // Synchronous on purpose: WebCrypto's digest is a round trip to a worker thread, and on
+      // this path (every request) that round trip costs more than hashing a few hundred bytes.
+      const key = createHash("sha256").update(token).digest("base64url");
+      const seconds = now.getTime() / 1000;
+      const known = callers.get(key);
+      if (known) {
+        const valid = seconds <= known.validity.expiresAt + clockSkewSeconds &&
+          (known.validity.notBefore === undefined ||
+            seconds >= known.validity.notBefore - clockSkewSeconds);
+        if (valid) return known;
+        callers.delete(key);
+      }
+      const caller = await verify();
+      callers.set(key, caller);
+      return caller;
+    },
+  };
+}

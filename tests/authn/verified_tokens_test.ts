@@ -1,0 +1,64 @@
+import assert from "node:assert/strict";
+import type { Caller } from "../../src/authn/authenticate.ts";
+import { createVerifiedTokenCache } from "../../src/authn/verified_tokens.ts";
+import { Denial } from "../../src/denial.ts";
+
+const caller = (expiresAt: number, notBefore?: number): Caller => ({
+  subject: "ci-bot",
+  validity: { expiresAt, notBefore },
+});
+const at = (seconds: number) => new Date(seconds * 1000);
+
+Deno.test("a verified token is remembered until its exp plus the clock skew", async () => {
+  const cache = createVerifiedTokenCache(100, 60);
+  let verifications = 0;
+  const verify = () => {
+    verifications++;
+    return Promise.resolve(caller(1_000));
+  };
+  await cache.authenticate("token-a", at(900), verify);
+  await cache.authenticate("token-a", at(1_050), verify);
+  assert.equal(verifications, 1, "the second presentation skipped verification");
+  await cache.authenticate("token-a", at(1_061), verify);
+  assert.equal(verifications, 2, "after exp + skew it is verified again (and would fail)");
+});
+
+Deno.test("a token that fails verification is never remembered", async () => {
+  const cache = createVerifiedTokenCache(100, 60);
+  let verifications = 0;
+  const refuse = () => {
+    verifications++;
+    return Promise.reject(new Denial("token_signature_invalid", "bad"));
+  };
+  for (let i = 0; i < 2; i++) {
+    await assert.rejects(cache.authenticate("forged", at(900), refuse), Denial);
+  }
+  assert.equal(verifications, 2);
+});
+
+Deno.test("a remembered token is not used before its nbf", async () => {
+  const cache = createVerifiedTokenCache(100, 10);
+  let verifications = 0;
+  const verify = () => {
+    verifications++;
+    return Promise.resolve(caller(2_000, 1_000));
+  };
+  await cache.authenticate("token-b", at(1_500), verify);
+  await cache.authenticate("token-b", at(980), verify);
+  assert.equal(verifications, 2);
+});
+
+Deno.test("the cache is bounded and a size of 0 disables it", async () => {
+  const bounded = createVerifiedTokenCache(2, 0);
+  let verifications = 0;
+  const verify = () => {
+    verifications++;
+    return Promise.resolve(caller(10_000));
+  };
+  for (const token of ["a", "b", "c", "a"]) await bounded.authenticate(token, at(1), verify);
+  assert.equal(verifications, 4, "a was evicted by c");
+  const disabled = createVerifiedTokenCache(0, 0);
+  verifications = 0;
+  for (let i = 0; i < 3; i++) await disabled.authenticate("a", at(1), verify);
+  assert.equal(verifications, 3);
+});
