@@ -18,7 +18,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { ConfigError, type EnvReader } from "./config/document.ts";
 import { loadConfig, locateConfig } from "./config/load.ts";
-import { permissionFlags } from "./permissions.ts";
+import { runtimeFlags } from "./permissions.ts";
 
 /** Default output path of the binary. */
 export const DEFAULT_OUTPUT = "dist/registry-token-service";
@@ -41,7 +41,7 @@ export async function compileArguments(
     "--exclude-unused-npm",
     "--output",
     output,
-    ...permissionFlags(options, path),
+    ...runtimeFlags(options, path),
     MAIN,
   ];
 }

@@ -15,7 +15,7 @@ import { ConfigError } from "./config/document.ts";
 import { loadConfig, locateConfig } from "./config/load.ts";
 import type { EnvReader } from "./config/document.ts";
 import { developmentOptions } from "./dev/profile.ts";
-import { devPermissionFlags, permissionFlags, trustExportFlags } from "./permissions.ts";
+import { devRuntimeFlags, runtimeFlags, trustExportFlags } from "./permissions.ts";
 
 const MAIN = fileURLToPath(new URL("./main.ts", import.meta.url));
 
@@ -33,12 +33,12 @@ export interface LaunchPlan {
 export async function planLaunch(args: string[], getEnv: EnvReader): Promise<LaunchPlan> {
   const commandLine = parseCommandLine(args);
   if (commandLine.help || commandLine.version) return { flags: ["--no-prompt"], args };
-  if (commandLine.dev) return { flags: devPermissionFlags(developmentOptions(getEnv)), args };
+  if (commandLine.dev) return { flags: devRuntimeFlags(developmentOptions(getEnv)), args };
   const location = locateConfig(commandLine.config, getEnv);
   const { options, path } = await loadConfig(location, { readTextFile: Deno.readTextFile, getEnv });
   const flags = commandLine.exportTrust
     ? trustExportFlags(options, path, commandLine.exportTrust)
-    : permissionFlags(options, path);
+    : runtimeFlags(options, path);
   return { flags, args: path && !location.explicit ? ["--config", path, ...args] : args };
 }
 

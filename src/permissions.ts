@@ -1,8 +1,9 @@
 /**
- * The service's least-privilege Deno permission flags, derived from its configuration.
+ * The service's Deno runtime flags: its least-privilege permission set, derived from its
+ * configuration, and its memory caps.
  *
- * This is the single source of the permission set: `deno task start`, the tests that spawn
- * the service, and the compiled binary all take their flags from here.
+ * This is the single source of those flags: `deno task start`, the tests that spawn the
+ * service, the benchmark and the compiled binary all take them from here.
  *
  * @module
  */
@@ -34,7 +35,7 @@ const IGNORED_ENV = ["LOG_TOKENS", "LOG_STREAM"];
  * one), env only `REGISTRY_TOKEN_*`, net only the listen address and the Authority's host
  * (when keys are fetched remotely). Never write, run, FFI or system information.
  */
-export function permissionFlags(options: Options, configPath: string | undefined): string[] {
+export function runtimeFlags(options: Options, configPath: string | undefined): string[] {
   const files = [
     configPath,
     options.signing.keyPath,
@@ -58,13 +59,13 @@ export function trustExportFlags(
   dir: string,
 ): string[] {
   return [
-    ...permissionFlags(options, configPath).filter((flag) => !flag.startsWith("--allow-net=")),
+    ...runtimeFlags(options, configPath).filter((flag) => !flag.startsWith("--allow-net=")),
     `--allow-write=${checkedListItem(dir)}`,
   ];
 }
 
 /** Flags for the development profile: it reads no files and only listens. */
-export function devPermissionFlags(options: Options): string[] {
+export function devRuntimeFlags(options: Options): string[] {
   return baseFlags([listenAddress(options)]);
 }
 
@@ -76,6 +77,9 @@ function baseFlags(hosts: string[]): string[] {
     // Every module is local or embedded; nothing may be loaded from the network at run time.
     "--no-remote",
     `--deny-import=${DEFAULT_IMPORT_HOSTS.join(",")}`,
+    // Under sustained load V8 grows the young generation to tens of MB; 4 MB semi-spaces
+    // keep peak RSS about 35 MB lower at no measurable cost in throughput (bench/load.ts).
+    "--v8-flags=--max-semi-space-size=4",
     "--no-prompt",
   ];
 }

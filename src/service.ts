@@ -12,14 +12,9 @@ import {
   staticAuthorityKeys,
 } from "./authn/authority_keys.ts";
 import { ConfigError } from "./config/document.ts";
-import {
-  type AuthorityOptions,
-  DEFAULT_CACHE_SIZE,
-  type Options,
-  type TlsOptions,
-} from "./config/options.ts";
+import { type AuthorityOptions, type Options, type TlsOptions } from "./config/options.ts";
 import { createVerifiedTokenCache } from "./authn/verified_tokens.ts";
-import { createMintedTokenCache } from "./token/reuse.ts";
+import { createMintedTokenCache, MINTED_TOKEN_CACHE_SIZE } from "./token/reuse.ts";
 import { createFailureLimiter, type FailureLimiter } from "./http/failure_limit.ts";
 import { createNonceSource, createReplayCache } from "./authn/dpop_state.ts";
 import type { ConnectionInfo } from "./http/connection.ts";
@@ -133,7 +128,10 @@ export async function createService(
       options.authority.tokenCacheSize,
       options.authority.clockSkewSeconds,
     ),
-    mintedTokens: createMintedTokenCache(DEFAULT_CACHE_SIZE, options.signing.reuseWindowSeconds),
+    mintedTokens: createMintedTokenCache(
+      MINTED_TOKEN_CACHE_SIZE,
+      options.signing.reuseWindowSeconds,
+    ),
     failures,
     dpop: {
       options: options.authority.dpop,

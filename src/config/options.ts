@@ -122,8 +122,8 @@ export const DEFAULT_PORT = 5001;
 export const DEFAULT_LIFETIME_SECONDS = 300;
 const MAX_LIFETIME_SECONDS = 3600;
 const DEFAULT_CLOCK_SKEW_SECONDS = 60;
-/** Default capacity of the verified-token and minted-token caches. */
-export const DEFAULT_CACHE_SIZE = 10_000;
+/** Default capacity of the verified-token cache. */
+const DEFAULT_TOKEN_CACHE_SIZE = 10_000;
 const MAX_CLOCK_SKEW_SECONDS = 300;
 const ROOT = "RegistryTokenService";
 const ACTION = /^(?:[a-z]+|\*)$/;
@@ -196,7 +196,7 @@ function authorityOptions(authority: NonNullable<ServiceDocument["Authority"]>):
     senderConstraint,
     dpop: dpopOptions(authority.DPoP ?? {}),
     tokenCacheSize: within(
-      authority.TokenCacheSize ?? DEFAULT_CACHE_SIZE,
+      authority.TokenCacheSize ?? DEFAULT_TOKEN_CACHE_SIZE,
       0,
       1_000_000,
       "Authority:TokenCacheSize",

@@ -10,6 +10,12 @@
 import type { AccessEntry } from "../authz/plan.ts";
 import { createLruCache } from "../lru.ts";
 
+/**
+ * How many minted tokens are kept: tokens with `x5c` are a few KiB each, and a CI fleet has far
+ * fewer distinct (caller, access) pairs within one reuse window than this.
+ */
+export const MINTED_TOKEN_CACHE_SIZE = 2_000;
+
 /** A token that was minted, with its issue and expiry times in seconds. */
 export interface MintedToken {
   readonly token: string;

@@ -1,6 +1,6 @@
 /**
  * Runs the real service as a separate `deno run` process under the production permission set
- * (`permissionFlags`), the way `deno task start` and the compiled binary run it.
+ * (`runtimeFlags`), the way `deno task start` and the compiled binary run it.
  *
  * @module
  */
@@ -10,7 +10,7 @@ import { stringify as toYaml } from "yaml";
 import denoJson from "../../deno.json" with { type: "json" };
 import { ConfigError } from "../../src/config/document.ts";
 import { loadOptions } from "../../src/config/load.ts";
-import { permissionFlags } from "../../src/permissions.ts";
+import { runtimeFlags } from "../../src/permissions.ts";
 
 /** The flags `deno task start` gives the launcher, read from deno.json so they cannot drift. */
 export function startTaskFlags(): string[] {
@@ -52,7 +52,7 @@ export async function productionFlags(configPath: string): Promise<string[]> {
   }).catch((error) => {
     throw error instanceof ConfigError ? new Error(`test config invalid: ${error.message}`) : error;
   });
-  return permissionFlags(options, configPath);
+  return runtimeFlags(options, configPath);
 }
 
 /** Spawns `deno run <flags> <script> <args>` and collects its output line by line. */
