@@ -70,6 +70,15 @@ export async function authenticate(
   } catch (error) {
     throw error instanceof Denial ? error : denialFor(error);
   }
+  for (const claim of ["exp", "nbf", "iat"] as const) {
+    // JSON allows 1e400, which parses to Infinity and would never expire.
+    if (payload[claim] !== undefined && !Number.isFinite(payload[claim])) {
+      throw new Denial(
+        "token_claims_invalid",
+        `the Authority token's "${claim}" claim is not a finite number`,
+      );
+    }
+  }
   requireScopes(payload, authority.requiredScopes);
   return {
     subject: subjectOf(payload),
@@ -107,8 +116,15 @@ function denialFor(error: unknown): Denial {
     return new Denial("token_expired", "the Authority token has expired; obtain a new one");
   }
   if (error instanceof errors.JWTClaimValidationFailed) {
-    const [reason, message] = CLAIM_FAILURES[error.claim] ??
-      ["token_claims_invalid", `the Authority token's "${error.claim}" claim is invalid`];
+    // An nbf that is not a number is malformed, not "not yet valid"; a missing or odd iss or
+    // aud is as untrusted as a wrong one.
+    const malformedTime = error.claim === "nbf" && error.reason !== "check_failed";
+    const known = malformedTime ? undefined : CLAIM_FAILURES[error.claim];
+    const [reason, message] = known ??
+      [
+        "token_claims_invalid",
+        `the Authority token's "${error.claim}" claim is missing or malformed`,
+      ];
     return new Denial(reason, message);
   }
   if (error instanceof errors.JOSEAlgNotAllowed) {
@@ -135,7 +151,6 @@ const CLAIM_FAILURES: Record<string, [DenialReason, string]> = {
   iss: ["token_issuer_mismatch", "the Authority token was issued by an untrusted issuer"],
   aud: ["token_audience_mismatch", "the Authority token is not intended for this service (aud)"],
   nbf: ["token_not_yet_valid", "the Authority token is not valid yet (nbf); check clocks"],
-  exp: ["token_claims_invalid", "the Authority token must carry a numeric expiry (exp)"],
 };
 
 function requireScopes(payload: JWTPayload, required: readonly string[]): void {

@@ -99,7 +99,11 @@ export function createApp(deps: AppDeps): Hono<Env> {
       return withNonce(render(issued));
     } catch (error) {
       if (!(error instanceof Denial)) throw error;
-      if (error.rendering.status === 401) deps.failures.recordFailure(address, now);
+      // Only a presented credential that failed counts: anonymous requests cost nothing and
+      // must not lock out the authenticated callers sharing their (NAT) address.
+      if (error.rendering.status === 401 && error.reason !== "credentials_missing") {
+        deps.failures.recordFailure(address, now);
+      }
       return withNonce(refuse(c, error));
     }
   }
@@ -207,7 +211,7 @@ function senderEvidence(c: Context<Env>, server: ServerOptions): SenderEvidence 
 /** `POST /token`: distribution's OAuth2 form, the Authority token in `password` or `refresh_token`. */
 async function formRequest(c: Context<Env>, server: ServerOptions): Promise<TokenRequestInput> {
   const contentType = c.req.header("content-type") ?? "";
-  if (!/^application\/x-www-form-urlencoded\b/i.test(contentType)) {
+  if (!/^application\/x-www-form-urlencoded\s*(?:;|$)/i.test(contentType)) {
     throw new Denial(
       "request_invalid",
       "POST /token takes an application/x-www-form-urlencoded form",
@@ -269,8 +273,24 @@ function singleParameter(params: URLSearchParams, name: string): string | undefi
 function clientAddress(c: Context<Env>, server: ServerOptions): string {
   const peer = c.env?.remoteAddress ?? "unknown";
   const forwarded = c.req.header("x-forwarded-for");
-  if (!forwarded || !server.trustedProxies.has(peer)) return peer;
-  return normaliseAddress(forwarded.split(",").at(-1)!.trim());
+  const address = forwarded && server.trustedProxies.has(peer)
+    ? normaliseAddress(forwarded.split(",").at(-1)!.trim())
+    : peer;
+  return limitedNetwork(address);
+}
+
+/** IPv6 clients are counted per /64: one host usually owns the whole prefix. */
+function limitedNetwork(address: string): string {
+  if (!address.includes(":")) return address;
+  const [head, tail = ""] = address.split("::");
+  const left = head ? head.split(":") : [];
+  const right = tail ? tail.split(":") : [];
+  const groups = [
+    ...left,
+    ...Array(Math.max(0, 8 - left.length - right.length)).fill("0"),
+    ...right,
+  ];
+  return `${groups.slice(0, 4).map((group) => group || "0").join(":")}::/64`;
 }
 
 function realmOf(c: Context, deps: AppDeps): string {

@@ -86,3 +86,30 @@ Deno.test("/readyz reports whether the Authority's keys are usable", async () =>
   assert.match((await notReady.json()).reason, /not loaded/);
   assert.equal((await remote.request("/healthz")).status, 200, "liveness does not depend on it");
 });
+
+Deno.test("anonymous requests do not count as failed authentications", async () => {
+  const service = await startTestService(authority, {
+    Server: { FailedAuthLimit: { Burst: 1, PerMinute: 1 } },
+  });
+  const nat = { remoteAddress: "192.0.2.50" };
+  for (let i = 0; i < 5; i++) {
+    assert.equal((await service.request(`/token?service=${SERVICE}`, {}, nat)).status, 401);
+  }
+  const good = { headers: { authorization: basic(await authority.token()) } };
+  assert.equal((await service.request(`/token?service=${SERVICE}`, good, nat)).status, 200);
+});
+
+Deno.test("IPv6 clients are limited per /64, so address hopping within a prefix does not help", async () => {
+  const service = await startTestService(authority, {
+    Server: { FailedAuthLimit: { Burst: 2, PerMinute: 1 } },
+  });
+  const bad = { headers: { authorization: basic("bad") } };
+  const path = `/token?service=${SERVICE}`;
+  for (const host of ["2001:db8:1:2::1", "2001:db8:1:2:aaaa::9"]) {
+    assert.equal((await service.request(path, bad, { remoteAddress: host })).status, 401);
+  }
+  const hopped = await service.request(path, bad, { remoteAddress: "2001:db8:1:2:ffff:1:2:3" });
+  assert.equal(hopped.status, 429);
+  const otherPrefix = await service.request(path, bad, { remoteAddress: "2001:db8:1:3::1" });
+  assert.equal(otherPrefix.status, 401);
+});

@@ -110,6 +110,14 @@ Deno.test("POST /token refuses malformed forms with 400 before authentication", 
       "request_invalid",
     ],
     [
+      {
+        method: "POST",
+        headers: { "content-type": "application/x-www-form-urlencoded-evil" },
+        body: "grant_type=password&password=x&service=s",
+      },
+      "request_invalid",
+    ],
+    [
       form({ grant_type: "password", service: SERVICE, password: "x".repeat(70_000) }),
       "request_invalid",
     ],

@@ -1,0 +1,81 @@
+import assert from "node:assert/strict";
+import { fileURLToPath } from "node:url";
+import { basic, createTestAuthority } from "../support/authority.ts";
+import { MAIN, productionFlags, spawnDeno, writeConfig } from "../support/process.ts";
+import { SIGNING_KEY_PATH } from "../support/service.ts";
+
+/** Shortened soak for CI; the full one is `deno task bench --soak 180` (README, Performance). */
+const SECONDS = 20;
+const RATE = 400;
+const FIXED_RATE_CLIENT = fileURLToPath(new URL("../../bench/fixed_rate.ts", import.meta.url));
+
+Deno.test(`a ${SECONDS}s soak at a steady ${RATE} req/s has no errors and flat memory`, async () => {
+  const authority = await createTestAuthority("https://authority.test");
+  const dir = await Deno.makeTempDir({ prefix: "registry-token-soak-" });
+  await Deno.writeTextFile(`${dir}/authority-jwks.json`, JSON.stringify(authority.jwks));
+  const config = await writeConfig({
+    RegistryTokenService: {
+      Server: { Host: "127.0.0.1", Port: 0 },
+      Authority: { Issuer: authority.issuer, JwksPath: `${dir}/authority-jwks.json` },
+      Signing: { Issuer: "registry-token-soak", KeyPath: SIGNING_KEY_PATH },
+      Plans: [{ Name: "ci", Repositories: [{ Pattern: "*", Actions: ["pull", "push"] }] }],
+      DefaultPlan: "ci",
+    },
+  }, dir);
+  // A CI fleet: 20 callers, 50 repositories, every combination a different request.
+  const now = Math.floor(Date.now() / 1000);
+  const callers = await Promise.all(
+    Array.from(
+      { length: 20 },
+      (_, i) => authority.token({ claims: { sub: `runner-${i}`, iat: now, exp: now + 600 } }),
+    ),
+  );
+  const lines = callers.flatMap((token, i) =>
+    Array.from(
+      { length: 50 },
+      (_, repo) =>
+        `/token?service=registry.soak&scope=repository:team/app-${(repo + i) % 50}:pull\t${
+          basic(token)
+        }`,
+    )
+  );
+  await Deno.writeTextFile(`${dir}/requests.txt`, `${lines.join("\n")}\n`);
+
+  const service = spawnDeno(await productionFlags(config), MAIN, ["--config", config]);
+  try {
+    const { port } = await service.waitForLog("listening");
+    const pid = service.child.pid;
+    const samples: number[] = [];
+    const sampler = setInterval(async () => samples.push(await rssMb(pid)), 2_000);
+    const client = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "--allow-net=127.0.0.1",
+        `--allow-read=${dir}`,
+        FIXED_RATE_CLIENT,
+        String(port),
+        `${dir}/requests.txt`,
+        String(RATE),
+        String(SECONDS),
+        "8",
+      ],
+    }).output();
+    clearInterval(sampler);
+    assert.ok(client.success, new TextDecoder().decode(client.stderr));
+    const result = JSON.parse(new TextDecoder().decode(client.stdout));
+    assert.equal(result.errors, 0);
+    assert.equal(result.sent, RATE * SECONDS);
+    // After warm-up (the first quarter) memory must not keep growing.
+    const settled = samples.slice(Math.floor(samples.length / 4));
+    const growth = settled.at(-1)! - Math.min(...settled);
+    assert.ok(growth < 15, `RSS grew ${growth.toFixed(1)} MB after warm-up: ${samples.join(", ")}`);
+  } finally {
+    assert.equal((await service.stop()).code, 0);
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+async function rssMb(pid: number): Promise<number> {
+  const status = await Deno.readTextFile(`/proc/${pid}/status`);
+  return Number(/^VmRSS:\s+(\d+) kB/m.exec(status)?.[1] ?? 0) / 1024;
+}
