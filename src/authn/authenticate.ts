@@ -12,21 +12,10 @@ import { errors, type JWTPayload, jwtVerify, type JWTVerifyGetKey } from "jose";
 import { Denial, type DenialReason } from "../denial.ts";
 import type { AuthorityOptions } from "../config/options.ts";
 import type { Confirmation } from "./sender.ts";
+import { ASYMMETRIC_JWS_ALGORITHMS } from "../jws_algorithms.ts";
 
-/** Signature algorithms accepted on caller tokens: asymmetric only, never `none` or HMAC. */
-export const CALLER_TOKEN_ALGORITHMS = [
-  "RS256",
-  "RS384",
-  "RS512",
-  "PS256",
-  "PS384",
-  "PS512",
-  "ES256",
-  "ES384",
-  "ES512",
-  "EdDSA",
-  "Ed25519",
-];
+/** Signature algorithms accepted on caller tokens. */
+export const CALLER_TOKEN_ALGORITHMS = ASYMMETRIC_JWS_ALGORITHMS;
 
 /** .NET's name-identifier claim, preferred as the subject when the Authority sets it. */
 export const NAME_IDENTIFIER_CLAIMS = [
@@ -60,7 +49,7 @@ export async function authenticate(
   let payload: JWTPayload;
   try {
     ({ payload } = await jwtVerify(token, getKey, {
-      algorithms: CALLER_TOKEN_ALGORITHMS,
+      algorithms: [...CALLER_TOKEN_ALGORITHMS],
       issuer: authority.issuer,
       audience: authority.audiences.length ? [...authority.audiences] : undefined,
       clockTolerance: authority.clockSkewSeconds,

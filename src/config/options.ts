@@ -7,6 +7,7 @@
 import { compilePattern } from "../authz/pattern.ts";
 import type { Plan, PlanRule } from "../authz/plan.ts";
 import type { KeyIdFormat } from "../token/keys.ts";
+import { ASYMMETRIC_JWS_ALGORITHMS } from "../jws_algorithms.ts";
 import { ConfigError, type RuleDocument, type ServiceDocument } from "./document.ts";
 
 /** Where the Authority's token-signing keys come from. */
@@ -127,20 +128,6 @@ const DEFAULT_TOKEN_CACHE_SIZE = 10_000;
 const MAX_CLOCK_SKEW_SECONDS = 300;
 const ROOT = "RegistryTokenService";
 const ACTION = /^(?:[a-z]+|\*)$/;
-/** Asymmetric JWS algorithms a DPoP proof may use. */
-export const DPOP_ALGORITHMS = [
-  "ES256",
-  "ES384",
-  "ES512",
-  "RS256",
-  "RS384",
-  "RS512",
-  "PS256",
-  "PS384",
-  "PS512",
-  "EdDSA",
-  "Ed25519",
-];
 const SENDER_CONSTRAINTS: readonly SenderConstraint[] = ["none", "dpop", "mtls", "dpop-or-mtls"];
 const HEADER_NAME = /^[A-Za-z0-9-]+$/;
 const IP_ADDRESS = /^(?:\d{1,3}(?:\.\d{1,3}){3}|[0-9A-Fa-f:]*:[0-9A-Fa-f:.]*)$/;
@@ -220,10 +207,12 @@ function dpopOptions(
   const defaults = DEFAULT_DPOP_OPTIONS;
   const algorithms = dpop.Algorithms ?? defaults.algorithms;
   algorithms.forEach((algorithm, index) => {
-    if (!DPOP_ALGORITHMS.includes(algorithm)) {
+    if (!ASYMMETRIC_JWS_ALGORITHMS.includes(algorithm)) {
       throw new ConfigError(
         key(`Authority:DPoP:Algorithms:${index}`),
-        `"${algorithm}" is not an asymmetric JWS algorithm (${DPOP_ALGORITHMS.join(", ")})`,
+        `"${algorithm}" is not an asymmetric JWS algorithm (${
+          ASYMMETRIC_JWS_ALGORITHMS.join(", ")
+        })`,
       );
     }
   });
