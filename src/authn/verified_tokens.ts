@@ -36,7 +36,8 @@ export function createVerifiedTokenCache(
       const seconds = now.getTime() / 1000;
       const known = callers.get(key);
       if (known) {
-        const valid = seconds <= known.validity.expiresAt + clockSkewSeconds &&
+        // The same bounds verification applies: before exp (+ skew), from nbf (- skew).
+        const valid = seconds < known.validity.expiresAt + clockSkewSeconds &&
           (known.validity.notBefore === undefined ||
             seconds >= known.validity.notBefore - clockSkewSeconds);
         if (valid) return known;

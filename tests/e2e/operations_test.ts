@@ -309,3 +309,43 @@ Deno.test("--version prints the version from deno.json", async () => {
   assert.equal(result.code, 0);
   assert.match(result.stdout, /^registry-token-service \d+\.\d+\.\d+\n$/);
 });
+
+Deno.test("a key file that became corrupt or unreadable at reload leaves the old key signing", async () => {
+  const config = await configDir();
+  await config.write({});
+  const service = spawnDeno(await productionFlags(config.path), MAIN, ["--config", config.path]);
+  try {
+    const { port, kid } = await service.waitForLog("listening");
+    const issue = async () => {
+      const response = await fetch(`http://127.0.0.1:${port}/token?service=registry.ops`, {
+        headers: { authorization: basic(await liveToken()) },
+      });
+      assert.equal(response.status, 200);
+      return decodeProtectedHeader((await response.json()).token).kid;
+    };
+    const keyPath = `${config.dir}/rsa.key-and-cert.pem`;
+    await Deno.writeTextFile(
+      keyPath,
+      "-----BEGIN PRIVATE KEY-----\ngarbage\n-----END PRIVATE KEY-----\n",
+    );
+    service.child.kill("SIGHUP");
+    const corrupt = await waitForRecord(
+      service,
+      (record) => String(record.msg).startsWith("reload failed"),
+    );
+    assert.match(String(corrupt.msg), /Signing:KeyPath/);
+    assert.equal(await issue(), kid, "the old key keeps signing");
+
+    await Deno.remove(keyPath);
+    service.child.kill("SIGHUP");
+    await waitForRecord(
+      service,
+      (record) =>
+        String(record.msg).startsWith("reload failed") && record !== corrupt &&
+        /No such file|not found|cannot read/i.test(String(record.msg)),
+    );
+    assert.equal(await issue(), kid);
+  } finally {
+    assert.equal((await service.stop()).code, 0);
+  }
+});
