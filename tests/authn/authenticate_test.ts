@@ -3,35 +3,22 @@ import { base64url, exportJWK, generateKeyPair, type JWTVerifyGetKey, SignJWT } 
 import { Denial } from "../../src/denial.ts";
 import { authenticate, type Caller } from "../../src/authn/authenticate.ts";
 import { staticAuthorityKeys } from "../../src/authn/authority_keys.ts";
-import { type AuthorityOptions, DEFAULT_DPOP_OPTIONS } from "../../src/config/options.ts";
+import type { AuthorityOptions } from "../../src/config/options.ts";
 import { createTestAuthority, NOW, NOW_SECONDS } from "../support/authority.ts";
 import { assertDenied } from "../support/denial.ts";
+import { authorityOptions } from "../support/service.ts";
 
 const authority = await createTestAuthority();
 const getKey = staticAuthorityKeys(authority.jwks).getKey;
 
 const NAMEIDENTIFIER_URI = "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/nameidentifier";
 
-function authorityOptions(patch: Partial<AuthorityOptions> = {}): AuthorityOptions {
-  return {
-    issuer: authority.issuer,
-    keys: { kind: "jwks-file", path: "memory:authority-jwks.json" },
-    audiences: [],
-    requiredScopes: ["registry.token.issue"],
-    senderConstraint: "none",
-    dpop: DEFAULT_DPOP_OPTIONS,
-    clockSkewSeconds: 60,
-    tokenCacheSize: 0,
-    ...patch,
-  };
-}
-
 function verify(
   token: string,
   patch: Partial<AuthorityOptions> = {},
   keys: JWTVerifyGetKey = getKey,
 ): Promise<Caller> {
-  return authenticate(token, keys, authorityOptions(patch), NOW);
+  return authenticate(token, keys, authorityOptions(authority, patch), NOW);
 }
 
 function claims(overrides: Record<string, unknown>) {

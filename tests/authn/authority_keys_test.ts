@@ -8,9 +8,9 @@ import {
   remoteAuthorityKeys,
   type RemoteKeyTiming,
 } from "../../src/authn/authority_keys.ts";
-import { type AuthorityOptions, DEFAULT_DPOP_OPTIONS } from "../../src/config/options.ts";
 import { createTestAuthority, NOW, type TestAuthority } from "../support/authority.ts";
 import { assertDenied } from "../support/denial.ts";
+import { authorityOptions } from "../support/service.ts";
 
 const ISSUER = "https://authority.test";
 const DISCOVERY_URL = `${ISSUER}/.well-known/openid-configuration`;
@@ -94,16 +94,9 @@ function jwksOf(...authorities: TestAuthority[]): JSONWebKeySet {
   return { keys: authorities.flatMap((authority) => authority.jwks.keys) };
 }
 
-const AUTHORITY_OPTIONS: AuthorityOptions = {
-  issuer: ISSUER,
+const AUTHORITY_OPTIONS = authorityOptions(current, {
   keys: { kind: "discovery", metadataAddress: DISCOVERY_URL },
-  audiences: [],
-  requiredScopes: ["registry.token.issue"],
-  senderConstraint: "none",
-  dpop: DEFAULT_DPOP_OPTIONS,
-  clockSkewSeconds: 60,
-  tokenCacheSize: 0,
-};
+});
 
 async function verify(keys: AuthorityKeys, signer: TestAuthority): Promise<Caller> {
   return await authenticate(await signer.token(), keys.getKey, AUTHORITY_OPTIONS, NOW);

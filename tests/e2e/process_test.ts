@@ -2,12 +2,15 @@ import assert from "node:assert/strict";
 import { decodeJwt } from "jose";
 import { basic, createTestAuthority } from "../support/authority.ts";
 import {
+  exportTrust,
   LAUNCHER,
+  localAuthority,
   MAIN,
   PERMISSION_PROBE,
   productionFlags,
   runDeno,
   spawnDeno,
+  spawnService,
   startTaskFlags,
   writeConfig,
 } from "../support/process.ts";
@@ -19,12 +22,10 @@ const authority = await createTestAuthority("https://authority.test");
 /** A valid config in a fresh temp dir whose Authority keys come from a local JWKS file. */
 async function validConfig(signing: Record<string, unknown> = {}) {
   const dir = await Deno.makeTempDir({ prefix: "registry-token-e2e-" });
-  const jwksPath = `${dir}/authority-jwks.json`;
-  await Deno.writeTextFile(jwksPath, JSON.stringify(authority.jwks));
   const document = {
     RegistryTokenService: {
       Server: { Host: "127.0.0.1", Port: 0 },
-      Authority: { Issuer: authority.issuer, JwksPath: jwksPath },
+      Authority: await localAuthority(authority, dir),
       Signing: { Issuer: "registry-token-e2e", KeyPath: SIGNING_KEY_PATH, ...signing },
       Plans: [{ Name: "ci", Repositories: [{ Pattern: "team/*", Actions: ["pull", "push"] }] }],
       DefaultPlan: "ci",
@@ -75,7 +76,7 @@ Deno.test("the production permission set is least privilege", async () => {
 
 Deno.test("the service issues tokens over a real socket under the production permission set", async () => {
   const { path } = await validConfig();
-  const service = spawnDeno(await productionFlags(path), MAIN, ["--config", path], {
+  const service = await spawnService(path, {
     REGISTRY_TOKEN_REGISTRYTOKENSERVICE__REVOKEDLICENSES__0: "lic-revoked",
   });
   try {
@@ -258,12 +259,7 @@ Deno.test("the development profile serves the caller token it prints", async () 
 Deno.test("--export-trust writes the registry's JWKS and bundle with write access to that directory only", async () => {
   const { dir, path } = await validConfig({ KeyPath: fixture("keys/rsa.pkcs8.pem") });
   const out = `${dir}/registry-trust`;
-  const result = await runDeno(startTaskFlags(), LAUNCHER, [
-    "--config",
-    path,
-    "--export-trust",
-    out,
-  ]);
+  const result = await exportTrust(path, out);
   assert.equal(result.code, 0, result.stderr);
   assert.match(result.stdout, /rootcertbundle: .*registry-trust\/rootcertbundle\.pem/);
   assert.match(result.stdout, /jwks: .*registry-trust\/jwks\.json/);
@@ -292,7 +288,7 @@ Deno.test("--export-trust writes the registry's JWKS and bundle with write acces
 
 Deno.test("containerd's token fetch (POST first, GET fallback) works against the service", async () => {
   const { path } = await validConfig();
-  const service = spawnDeno(await productionFlags(path), MAIN, ["--config", path]);
+  const service = await spawnService(path);
   try {
     const { port } = await service.waitForLog("listening");
     const base = {

@@ -7,95 +7,36 @@
 import assert from "node:assert/strict";
 import { decodeProtectedHeader } from "jose";
 import { createTestAuthority } from "../support/authority.ts";
-import {
-  LAUNCHER,
-  MAIN,
-  productionFlags,
-  runDeno,
-  spawnDeno,
-  startTaskFlags,
-  writeConfig,
-} from "../support/process.ts";
-import { requirePeer, skopeo, startRegistry, writeOciImage } from "../support/peers.ts";
+import { exportTrust, localAuthority, writeConfig } from "../support/process.ts";
+import { callerCreds, startTokenStack, type TokenStack, writeOciImage } from "../support/peers.ts";
 import { fixture } from "../support/service.ts";
 
 const authority = await createTestAuthority("https://authority.test");
 const SERVICE = "registry.es256-test";
 const ISSUER = "registry-token-es256-test";
 
-/** Caller credentials for the real service, which uses the real clock. */
-async function callerCreds(claims: Record<string, unknown>): Promise<string> {
-  const now = Math.floor(Date.now() / 1000);
-  const token = await authority.token({ claims: { iat: now, exp: now + 600, ...claims } });
-  return `oauth2accesstoken:${token}`;
+/** The service (production permissions) signing with `signing`, and a registry trusting `bundle`. */
+function startStack(signing: Record<string, unknown>, bundle: string) {
+  return startTokenStack({ authority, issuer: ISSUER, service: SERVICE, signing, bundle });
 }
 
-/** The service (production permissions) signing with `signing`, and a registry trusting `bundle`. */
-async function startStack(signing: Record<string, unknown>, bundle: string) {
-  await requirePeer("skopeo");
-  const dir = await Deno.makeTempDir({ prefix: "registry-token-es256-" });
-  const jwksPath = `${dir}/authority-jwks.json`;
-  await Deno.writeTextFile(jwksPath, JSON.stringify(authority.jwks));
-  const configPath = await writeConfig({
-    RegistryTokenService: {
-      Server: { Host: "127.0.0.1", Port: 0 },
-      Authority: { Issuer: authority.issuer, JwksPath: jwksPath },
-      Signing: { Issuer: ISSUER, ...signing },
-      Plans: [{ Name: "ci", Repositories: [{ Pattern: "team/*", Actions: ["pull", "push"] }] }],
-      DefaultPlan: "ci",
-    },
-  }, dir);
-  const service = spawnDeno(await productionFlags(configPath), MAIN, ["--config", configPath]);
-  const { port } = await service.waitForLog("listening");
-  const realm = `http://127.0.0.1:${port}/token`;
-  const registry = await startRegistry({
-    realm,
-    service: SERVICE,
-    issuer: ISSUER,
-    rootCertBundle: bundle,
-  });
-  const home = `${dir}/home`;
-  await Deno.mkdir(home);
-  const image = (repository: string) => `docker://${registry.address}/${repository}:latest`;
-  return {
-    dir,
-    registry,
-    service,
-    /** The protected header of a registry token the service issues directly. */
-    async tokenHeader(creds: string) {
-      const response = await fetch(`${realm}?service=${SERVICE}&scope=repository:team/app:pull`, {
-        headers: { authorization: `Basic ${btoa(creds)}` },
-      });
-      assert.equal(response.status, 200, await response.clone().text());
-      return decodeProtectedHeader((await response.json()).token);
-    },
-    push: (creds: string, layout: string, repository: string) =>
-      skopeo(
-        home,
-        ...["copy", "--dest-tls-verify=false", "--dest-creds", creds],
-        ...[`oci:${layout}:latest`, image(repository)],
-      ),
-    inspect: (creds: string, repository: string) =>
-      skopeo(
-        home,
-        ...["inspect", "--tls-verify=false", "--creds", creds, "--format", "{{.Digest}}"],
-        image(repository),
-      ),
-    async stop() {
-      await registry.stop();
-      assert.equal((await service.stop()).code, 0);
-      await Deno.remove(dir, { recursive: true });
-    },
-  };
+/** The protected header of a registry token the stack's service issues directly. */
+async function tokenHeader(stack: TokenStack, creds: string) {
+  const response = await fetch(
+    `${stack.realm}?service=${SERVICE}&scope=repository:team/app:pull`,
+    { headers: { authorization: `Basic ${btoa(creds)}` } },
+  );
+  assert.equal(response.status, 200, await response.clone().text());
+  return decodeProtectedHeader((await response.json()).token);
 }
 
 /** Pushes an image and inspects it back; both need registry tokens the registry accepted. */
-async function pushAndInspect(stack: Awaited<ReturnType<typeof startStack>>, repository: string) {
+async function pushAndInspect(stack: TokenStack, repository: string) {
   const { layout, manifestDigest } = await writeOciImage(stack.dir, `${repository}\n`);
-  const creds = await callerCreds({ "stellaops:plan": "ci" });
+  const creds = await callerCreds(authority, { "stellaops:plan": "ci" });
   const push = await stack.push(creds, layout, repository);
   assert.ok(push.success, `push: ${push.output}\nregistry: ${stack.registry.log()}`);
-  const inspect = await stack.inspect(creds, repository);
+  const inspect = await stack.inspect(creds, repository, "--format", "{{.Digest}}");
   assert.ok(inspect.success, `inspect: ${inspect.output}\nregistry: ${stack.registry.log()}`);
   assert.equal(inspect.output.trim(), manifestDigest);
   return creds;
@@ -108,7 +49,7 @@ Deno.test("distribution 2.8 accepts ES256 tokens whose x5c is a self-signed EC c
   );
   try {
     const creds = await pushAndInspect(stack, "team/app");
-    const header = await stack.tokenHeader(creds);
+    const header = await tokenHeader(stack, creds);
     assert.equal(header.alg, "ES256");
     assert.equal(header.x5c?.length, 1);
   } finally {
@@ -123,7 +64,7 @@ Deno.test("distribution 2.8 accepts ES256 tokens whose x5c chains an EC leaf to 
   );
   try {
     const creds = await pushAndInspect(stack, "team/chained");
-    const header = await stack.tokenHeader(creds);
+    const header = await tokenHeader(stack, creds);
     assert.equal(header.alg, "ES256");
     assert.equal(header.x5c?.length, 2, "leaf and CA");
   } finally {
@@ -134,22 +75,15 @@ Deno.test("distribution 2.8 accepts ES256 tokens whose x5c chains an EC leaf to 
 Deno.test("distribution 2.8 trusts an EC key without certificate through the --export-trust bundle and libtrust kid", async () => {
   const exportDir = await Deno.makeTempDir({ prefix: "registry-token-es256-trust-" });
   try {
-    const jwksPath = `${exportDir}/authority-jwks.json`;
-    await Deno.writeTextFile(jwksPath, JSON.stringify(authority.jwks));
     const signing = { KeyPath: fixture("keys/ec-p256.pkcs8.pem") };
     const configPath = await writeConfig({
       RegistryTokenService: {
-        Authority: { Issuer: authority.issuer, JwksPath: jwksPath },
+        Authority: await localAuthority(authority, exportDir),
         Signing: { Issuer: ISSUER, ...signing },
       },
     }, exportDir);
     const out = `${exportDir}/trust`;
-    const exported = await runDeno(startTaskFlags(), LAUNCHER, [
-      "--config",
-      configPath,
-      "--export-trust",
-      out,
-    ]);
+    const exported = await exportTrust(configPath, out);
     assert.equal(exported.code, 0, exported.stderr);
     const jwks = JSON.parse(await Deno.readTextFile(`${out}/jwks.json`));
     assert.equal(jwks.keys[0].kty, "EC");
@@ -158,7 +92,7 @@ Deno.test("distribution 2.8 trusts an EC key without certificate through the --e
     const stack = await startStack(signing, `${out}/rootcertbundle.pem`);
     try {
       const creds = await pushAndInspect(stack, "team/kid-only");
-      const header = await stack.tokenHeader(creds);
+      const header = await tokenHeader(stack, creds);
       assert.equal(header.alg, "ES256");
       assert.equal(header.x5c, undefined, "the registry found the key by kid alone");
       assert.equal(header.kid, jwks.keys[0].kid);

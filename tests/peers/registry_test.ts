@@ -1,49 +1,26 @@
 import assert from "node:assert/strict";
 import { createTestAuthority } from "../support/authority.ts";
-import {
-  LAUNCHER,
-  MAIN,
-  productionFlags,
-  runDeno,
-  spawnDeno,
-  startTaskFlags,
-  writeConfig,
-} from "../support/process.ts";
-import {
-  podmanLogin,
-  requirePeer,
-  skopeo,
-  startRegistry,
-  writeOciImage,
-} from "../support/peers.ts";
+import { exportTrust, localAuthority, writeConfig } from "../support/process.ts";
+import { callerCreds, podmanLogin, startTokenStack, writeOciImage } from "../support/peers.ts";
 import { fixture } from "../support/service.ts";
 
 const authority = await createTestAuthority("https://authority.test");
 const SERVICE = "registry.peer-test";
 const ISSUER = "registry-token-peer-test";
 
-/** Caller tokens for the real service, which uses the real clock. */
-async function callerCreds(claims: Record<string, unknown>): Promise<string> {
-  const now = Math.floor(Date.now() / 1000);
-  const token = await authority.token({ claims: { iat: now, exp: now + 600, ...claims } });
-  return `oauth2accesstoken:${token}`;
-}
-
 /** The service (production permissions) plus a distribution 2.8 registry trusting it. */
-async function startStack(
+function startStack(
   keyFile: string,
   patch: Record<string, unknown> = {},
   bundle = fixture("keys/rsa.cert.pem"),
 ) {
-  await requirePeer("skopeo");
-  const dir = await Deno.makeTempDir({ prefix: "registry-token-peer-" });
-  const jwksPath = `${dir}/authority-jwks.json`;
-  await Deno.writeTextFile(jwksPath, JSON.stringify(authority.jwks));
-  const configPath = await writeConfig({
-    RegistryTokenService: {
-      Server: { Host: "127.0.0.1", Port: 0 },
-      Authority: { Issuer: authority.issuer, JwksPath: jwksPath },
-      Signing: { Issuer: ISSUER, KeyPath: fixture(`keys/${keyFile}`) },
+  return startTokenStack({
+    authority,
+    issuer: ISSUER,
+    service: SERVICE,
+    signing: { KeyPath: fixture(`keys/${keyFile}`) },
+    bundle,
+    patch: {
       Plans: [
         { Name: "ci", Repositories: [{ Pattern: "team/*", Actions: ["pull", "push"] }] },
         { Name: "reader", Repositories: [{ Pattern: "*", Actions: ["pull"] }] },
@@ -53,65 +30,14 @@ async function startStack(
       DefaultPlan: "reader",
       ...patch,
     },
-  }, dir);
-  const service = spawnDeno(await productionFlags(configPath), MAIN, ["--config", configPath]);
-  const { port } = await service.waitForLog("listening");
-  const registry = await startRegistry({
-    realm: `http://127.0.0.1:${port}/token`,
-    service: SERVICE,
-    issuer: ISSUER,
-    rootCertBundle: bundle,
   });
-  const home = `${dir}/home`;
-  await Deno.mkdir(home);
-  const image = (repository: string) => `docker://${registry.address}/${repository}:latest`;
-  return {
-    dir,
-    home,
-    registry,
-    service,
-    configPath,
-    /** The service's request log records. */
-    requests: () =>
-      service.stdout.map((line) => JSON.parse(line)).filter((record) => record.msg === "request"),
-    /** Reasons the service logged for refused requests. */
-    refusals: () =>
-      service.stdout.map((line) => JSON.parse(line)).filter((record) => record.reason).map((
-        record,
-      ) => record.reason),
-    /** `skopeo copy` of the OCI layout's `latest` to `repository:latest` in the registry. */
-    push: (creds: string, layout: string, repository: string) =>
-      skopeo(
-        home,
-        ...["copy", "--dest-tls-verify=false", "--dest-creds", creds],
-        ...[`oci:${layout}:latest`, image(repository)],
-      ),
-    /** `skopeo inspect` of `repository:latest`; `extra` options go before the image. */
-    inspect: (creds: string, repository: string, ...extra: string[]) =>
-      skopeo(home, "inspect", "--tls-verify=false", "--creds", creds, ...extra, image(repository)),
-    /** `skopeo copy` of `repository:latest` to an OCI layout at `destination`. */
-    pull: (creds: string, repository: string, destination: string) =>
-      skopeo(
-        home,
-        ...["copy", "--src-tls-verify=false", "--src-creds", creds],
-        ...[image(repository), `oci:${destination}:latest`],
-      ),
-    /** `skopeo delete` of `repository:latest`. */
-    delete: (creds: string, repository: string) =>
-      skopeo(home, "delete", "--tls-verify=false", "--creds", creds, image(repository)),
-    async stop() {
-      await registry.stop();
-      assert.equal((await service.stop()).code, 0);
-      await Deno.remove(dir, { recursive: true });
-    },
-  };
 }
 
 Deno.test("skopeo pushes, inspects and pulls through distribution 2.8 with x5c-signed tokens", async () => {
   const stack = await startStack("rsa.key-and-cert.pem");
   try {
     const { layout, manifestDigest } = await writeOciImage(stack.dir);
-    const creds = await callerCreds({ "stellaops:plan": "ci" });
+    const creds = await callerCreds(authority, { "stellaops:plan": "ci" });
 
     const push = await stack.push(creds, layout, "team/app");
     assert.ok(push.success, `push: ${push.output}\nregistry: ${stack.registry.log()}`);
@@ -133,27 +59,20 @@ Deno.test("skopeo pushes, inspects and pulls through distribution 2.8 with x5c-s
 Deno.test("distribution 2.8 trusts a key without certificate through the --export-trust bundle and libtrust kid", async () => {
   const exportDir = await Deno.makeTempDir({ prefix: "registry-token-trust-" });
   try {
-    const jwksPath = `${exportDir}/authority-jwks.json`;
-    await Deno.writeTextFile(jwksPath, JSON.stringify(authority.jwks));
     const configPath = await writeConfig({
       RegistryTokenService: {
-        Authority: { Issuer: authority.issuer, JwksPath: jwksPath },
+        Authority: await localAuthority(authority, exportDir),
         Signing: { Issuer: ISSUER, KeyPath: fixture("keys/rsa.pkcs8.pem") },
       },
     }, exportDir);
     const out = `${exportDir}/trust`;
-    const exported = await runDeno(startTaskFlags(), LAUNCHER, [
-      "--config",
-      configPath,
-      "--export-trust",
-      out,
-    ]);
+    const exported = await exportTrust(configPath, out);
     assert.equal(exported.code, 0, exported.stderr);
 
     const stack = await startStack("rsa.pkcs8.pem", {}, `${out}/rootcertbundle.pem`);
     try {
       const { layout } = await writeOciImage(stack.dir);
-      const creds = await callerCreds({ "stellaops:plan": "ci" });
+      const creds = await callerCreds(authority, { "stellaops:plan": "ci" });
       const push = await stack.push(creds, layout, "team/kid-only");
       assert.ok(push.success, `push: ${push.output}\nregistry: ${stack.registry.log()}`);
     } finally {
@@ -168,16 +87,16 @@ Deno.test("a plan without push cannot push, and a revoked licence cannot pull", 
   const stack = await startStack("rsa.key-and-cert.pem", { RevokedLicenses: ["lic-revoked"] });
   try {
     const { layout } = await writeOciImage(stack.dir);
-    const admin = await callerCreds({ "stellaops:plan": "admin" });
+    const admin = await callerCreds(authority, { "stellaops:plan": "admin" });
     const seeded = await stack.push(admin, layout, "team/app");
     assert.ok(seeded.success, seeded.output);
 
-    const reader = await callerCreds({});
+    const reader = await callerCreds(authority, {});
     const push = await stack.push(reader, layout, "team/other");
     assert.ok(!push.success, "a reader cannot push");
     assert.ok(stack.refusals().includes("access_denied"), stack.service.stdout.join("\n"));
 
-    const revoked = await callerCreds({
+    const revoked = await callerCreds(authority, {
       "stellaops:plan": "admin",
       "stellaops:license": "lic-revoked",
     });
@@ -204,7 +123,7 @@ Deno.test("skopeo delete, which asks for *, works only where the plan lists *", 
   const stack = await startStack("rsa.key-and-cert.pem");
   try {
     const { layout } = await writeOciImage(stack.dir);
-    const ci = await callerCreds({ "stellaops:plan": "ci" });
+    const ci = await callerCreds(authority, { "stellaops:plan": "ci" });
     const push = await stack.push(ci, layout, "team/app");
     assert.ok(push.success, push.output);
 
@@ -216,7 +135,7 @@ Deno.test("skopeo delete, which asks for *, works only where the plan lists *", 
       ),
     );
 
-    const admin = await callerCreds({ "stellaops:plan": "admin" });
+    const admin = await callerCreds(authority, { "stellaops:plan": "admin" });
     const deleted = await stack.delete(admin, "team/app");
     assert.ok(deleted.success, deleted.output);
     const gone = await stack.inspect(admin, "team/app");
@@ -229,7 +148,7 @@ Deno.test("skopeo delete, which asks for *, works only where the plan lists *", 
 Deno.test("podman login, which sends no scope, succeeds with an Authority token", async () => {
   const stack = await startStack("rsa.key-and-cert.pem");
   try {
-    const creds = await callerCreds({});
+    const creds = await callerCreds(authority, {});
     const login = await podmanLogin(
       stack.home,
       stack.registry.address,
@@ -253,12 +172,12 @@ Deno.test("a push that tries a cross-repository mount from an unreadable reposit
         stack.dir,
         `mount source ${partialGrants} ${Date.now()}\n`,
       );
-      const admin = await callerCreds({ "stellaops:plan": "admin" });
+      const admin = await callerCreds(authority, { "stellaops:plan": "admin" });
       const seeded = await stack.push(admin, layout, "lib/base");
       assert.ok(seeded.success, seeded.output);
 
       // skopeo remembers where the blobs live and asks to mount them from lib/base.
-      const team = await callerCreds({ "stellaops:plan": "team" });
+      const team = await callerCreds(authority, { "stellaops:plan": "team" });
       const push = await stack.push(team, layout, "team/app");
       const mountRequest = stack.requests().find((record) =>
         record.requested?.includes("repository:lib/base:pull") && record.subject === "ci-bot" &&

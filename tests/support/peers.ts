@@ -6,7 +6,10 @@
  * @module
  */
 
+import assert from "node:assert/strict";
 import { encodeHex } from "../../src/encoding.ts";
+import type { TestAuthority } from "./authority.ts";
+import { localAuthority, spawnService, writeConfig } from "./process.ts";
 
 /** Throws a clear error unless `command` is on PATH. */
 export async function requirePeer(command: string): Promise<void> {
@@ -142,6 +145,107 @@ export async function podmanLogin(
   const { success, stdout, stderr } = await child.output();
   const decoder = new TextDecoder();
   return { success, output: decoder.decode(stdout) + decoder.decode(stderr) };
+}
+
+/** Caller credentials (`user:password`) for a service process, which uses the real clock. */
+export async function callerCreds(
+  authority: TestAuthority,
+  claims: Record<string, unknown>,
+): Promise<string> {
+  const now = Math.floor(Date.now() / 1000);
+  const token = await authority.token({ claims: { iat: now, exp: now + 600, ...claims } });
+  return `oauth2accesstoken:${token}`;
+}
+
+/** What `startTokenStack` runs. */
+export interface TokenStackOptions {
+  /** The Authority whose JWKS the service trusts. */
+  readonly authority: TestAuthority;
+  /** The issuer of registry tokens, which the registry expects. */
+  readonly issuer: string;
+  /** The registry's service name. */
+  readonly service: string;
+  /** The service's Signing section, besides its Issuer. */
+  readonly signing: Record<string, unknown>;
+  /** The registry's `rootcertbundle`. */
+  readonly bundle: string;
+  /**
+   * Top-level sections replacing the defaults: a loopback server on a free port, and the plan
+   * `ci` (pull and push on `team/*`) for everyone.
+   */
+  readonly patch?: Record<string, unknown>;
+}
+
+/** A running `startTokenStack`. */
+export type TokenStack = Awaited<ReturnType<typeof startTokenStack>>;
+
+/**
+ * The service as a process under its production permissions, plus a distribution 2.8 registry
+ * trusting it, and skopeo commands against that registry with their own HOME.
+ */
+export async function startTokenStack(options: TokenStackOptions) {
+  await requirePeer("skopeo");
+  const dir = await Deno.makeTempDir({ prefix: "registry-token-peer-" });
+  const configPath = await writeConfig({
+    RegistryTokenService: {
+      Server: { Host: "127.0.0.1", Port: 0 },
+      Authority: await localAuthority(options.authority, dir),
+      Signing: { Issuer: options.issuer, ...options.signing },
+      Plans: [{ Name: "ci", Repositories: [{ Pattern: "team/*", Actions: ["pull", "push"] }] }],
+      DefaultPlan: "ci",
+      ...options.patch,
+    },
+  }, dir);
+  const service = await spawnService(configPath);
+  const { port } = await service.waitForLog("listening");
+  const realm = `http://127.0.0.1:${port}/token`;
+  const registry = await startRegistry({
+    realm,
+    service: options.service,
+    issuer: options.issuer,
+    rootCertBundle: options.bundle,
+  });
+  const home = `${dir}/home`;
+  await Deno.mkdir(home);
+  const image = (repository: string) => `docker://${registry.address}/${repository}:latest`;
+  const records = () => service.stdout.map((line) => JSON.parse(line));
+  return {
+    dir,
+    home,
+    realm,
+    registry,
+    service,
+    /** The service's request log records. */
+    requests: () => records().filter((record) => record.msg === "request"),
+    /** Reasons the service logged for refused requests. */
+    refusals: () => records().filter((record) => record.reason).map((record) => record.reason),
+    /** `skopeo copy` of the OCI layout's `latest` to `repository:latest` in the registry. */
+    push: (creds: string, layout: string, repository: string) =>
+      skopeo(
+        home,
+        ...["copy", "--dest-tls-verify=false", "--dest-creds", creds],
+        ...[`oci:${layout}:latest`, image(repository)],
+      ),
+    /** `skopeo inspect` of `repository:latest`; `extra` options go before the image. */
+    inspect: (creds: string, repository: string, ...extra: string[]) =>
+      skopeo(home, "inspect", "--tls-verify=false", "--creds", creds, ...extra, image(repository)),
+    /** `skopeo copy` of `repository:latest` to an OCI layout at `destination`. */
+    pull: (creds: string, repository: string, destination: string) =>
+      skopeo(
+        home,
+        ...["copy", "--src-tls-verify=false", "--src-creds", creds],
+        ...[image(repository), `oci:${destination}:latest`],
+      ),
+    /** `skopeo delete` of `repository:latest`. */
+    delete: (creds: string, repository: string) =>
+      skopeo(home, "delete", "--tls-verify=false", "--creds", creds, image(repository)),
+    /** Stops the registry and the service, which must exit cleanly, and removes `dir`. */
+    async stop() {
+      await registry.stop();
+      assert.equal((await service.stop()).code, 0);
+      await Deno.remove(dir, { recursive: true });
+    },
+  };
 }
 
 /** Writes a one-layer OCI image layout (tag `latest`) under `dir` and returns its path. */

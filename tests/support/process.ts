@@ -11,6 +11,7 @@ import denoJson from "../../deno.json" with { type: "json" };
 import { ConfigError } from "../../src/config/document.ts";
 import { loadOptions } from "../../src/config/load.ts";
 import { runtimeFlags } from "../../src/permissions.ts";
+import type { TestAuthority } from "./authority.ts";
 
 /** The flags `deno task start` gives the launcher, read from deno.json so they cannot drift. */
 export function startTaskFlags(): string[] {
@@ -42,6 +43,19 @@ export async function writeConfig(document: unknown, dir?: string): Promise<stri
   const path = `${directory}/registry-token.yaml`;
   await Deno.writeTextFile(path, toYaml(document));
   return path;
+}
+
+/**
+ * Writes `authority`'s JWKS to `dir/authority-jwks.json`, so that it sits next to a config
+ * written there, and returns the config's Authority section that trusts it.
+ */
+export async function localAuthority(
+  authority: Pick<TestAuthority, "issuer" | "jwks">,
+  dir: string,
+): Promise<{ Issuer: string; JwksPath: string }> {
+  const jwksPath = `${dir}/authority-jwks.json`;
+  await Deno.writeTextFile(jwksPath, JSON.stringify(authority.jwks));
+  return { Issuer: authority.issuer, JwksPath: jwksPath };
 }
 
 /** The production permission flags for the config at `configPath`. */
@@ -130,6 +144,22 @@ export function spawnDeno(
       return await status;
     },
   };
+}
+
+/** Spawns the service (`MAIN`) for the config at `configPath` under the production permissions. */
+export async function spawnService(
+  configPath: string,
+  env: Record<string, string> = {},
+): Promise<ServiceProcess> {
+  return spawnDeno(await productionFlags(configPath), MAIN, ["--config", configPath], env);
+}
+
+/** `--export-trust out` for the config at `configPath`, through the launcher as `deno task start` runs it. */
+export function exportTrust(
+  configPath: string,
+  out: string,
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  return runDeno(startTaskFlags(), LAUNCHER, ["--config", configPath, "--export-trust", out]);
 }
 
 /** Runs a command to completion and returns its exit code and output. */

@@ -6,7 +6,7 @@
  */
 
 import { mergeDocument } from "../../src/config/document.ts";
-import { buildOptions, type Options } from "../../src/config/options.ts";
+import { type AuthorityOptions, buildOptions, type Options } from "../../src/config/options.ts";
 import { createLogger } from "../../src/observability/logger.ts";
 import { createTokenMetrics, type TokenMetrics } from "../../src/observability/metrics.ts";
 import type { ConnectionInfo } from "../../src/http/connection.ts";
@@ -57,6 +57,17 @@ export function testOptions(
   patch: Record<string, unknown> = {},
 ): Options {
   return buildOptions(mergeDocument(serviceDocument(authority, patch), () => undefined));
+}
+
+/**
+ * The Authority options of `serviceDocument(authority)`, without the verified-token cache, with
+ * `patch` on top: for calling `authenticate` directly.
+ */
+export function authorityOptions(
+  authority: TestAuthority,
+  patch: Partial<AuthorityOptions> = {},
+): AuthorityOptions {
+  return { ...testOptions(authority).authority, tokenCacheSize: 0, ...patch };
 }
 
 /** A running in-process service and what it logged. */
