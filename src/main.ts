@@ -181,12 +181,14 @@ function warnAboutRestartOnlySettings(before: Service, after: Service, logger: L
     const { host, port, tls } = service.options.server;
     return JSON.stringify({ host, port, tls });
   };
+  // The TLS material is compared by content: a client CA replaced in place is a change too.
   if (
-    listening(before) !== listening(after) || before.tls?.certificate !== after.tls?.certificate
+    listening(before) !== listening(after) ||
+    JSON.stringify(before.tls) !== JSON.stringify(after.tls)
   ) {
     logger.log(
       "warn",
-      "Server:Host, Server:Port and Server:Tls changes take effect only after a restart",
+      "Server:Host, Server:Port and Server:Tls changes (TLS and client-CA files included) take effect only after a restart",
     );
   }
 }

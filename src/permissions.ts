@@ -8,7 +8,7 @@
  * @module
  */
 
-import { dirname } from "node:path";
+import { dirname, resolve } from "node:path";
 import { ENV_PREFIX } from "./config/document.ts";
 import type { Options } from "./config/options.ts";
 
@@ -47,7 +47,7 @@ export function runtimeFlags(options: Options, configPath: string | undefined): 
     options.server.tls?.clientCaPath,
   ].filter((path): path is string => path !== undefined);
   return [
-    `--allow-read=${unique(files.map((file) => dirname(file))).map(checkedListItem).join(",")}`,
+    `--allow-read=${unique(files.map(readableDirectory)).join(",")}`,
     ...baseFlags([listenAddress(options), ...authorityHosts(options)]),
   ];
 }
@@ -86,7 +86,7 @@ function baseFlags(hosts: string[]): string[] {
 
 function listenAddress(options: Options): string {
   const { host, port } = options.server;
-  return `${host.includes(":") ? `[${host}]` : host}:${port}`;
+  return checkedListItem(`${host.includes(":") ? `[${host}]` : host}:${port}`);
 }
 
 function authorityHosts(options: Options): string[] {
@@ -105,14 +105,29 @@ function authorityHosts(options: Options): string[] {
 function hostOf(url: string): string {
   const parsed = new URL(url);
   const port = parsed.port || (parsed.protocol === "https:" ? "443" : "80");
-  return `${parsed.hostname}:${port}`;
+  return checkedListItem(`${parsed.hostname}:${port}`);
 }
 
-function checkedListItem(path: string): string {
-  if (path.includes(",")) {
-    throw new Error(`path "${path}" contains a comma, which Deno permission lists cannot hold`);
+/**
+ * The absolute directory of `file`, which the service may read. A file directly in `/` would
+ * open the whole file system (and a relative path under systemd resolves there): refused.
+ */
+function readableDirectory(file: string): string {
+  const directory = resolve(dirname(file));
+  if (directory === "/") {
+    throw new Error(
+      `"${file}" is in the root directory: keep config and keys in a directory of their own`,
+    );
   }
-  return path;
+  return checkedListItem(directory);
+}
+
+/** Deno's permission lists are comma-separated, so an entry with a comma would widen them. */
+function checkedListItem(entry: string): string {
+  if (entry.includes(",")) {
+    throw new Error(`"${entry}" contains a comma, which Deno permission lists cannot hold`);
+  }
+  return entry;
 }
 
 function unique(values: string[]): string[] {

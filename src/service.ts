@@ -135,7 +135,6 @@ export async function createService(
     failures,
     dpop: {
       options: options.authority.dpop,
-      clockSkewSeconds: options.authority.clockSkewSeconds,
       ...dpopState,
     },
   });

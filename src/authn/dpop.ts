@@ -23,6 +23,11 @@ export const MAX_PROOF_LENGTH = 8 * 1024;
 
 const PRIVATE_JWK_MEMBERS = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"];
 const MAX_JTI_LENGTH = 256;
+/**
+ * How far in the future a proof's `iat` may be. Small on purpose: the replay cache must keep a
+ * proof for as long as it is acceptable, and a far-future `iat` would pin its entry longer.
+ */
+export const MAX_FUTURE_IAT_SECONDS = 10;
 
 /** What this request is, for `htm`, `htu` and `ath`. */
 export interface ProofContext {
@@ -41,7 +46,12 @@ export interface ProofContext {
 /** Remembers proof identifiers until they expire. */
 export interface ReplayCache {
   /** Records `key` until `expiresAt`; says whether it was new, seen before, or did not fit. */
-  remember(key: string, expiresAt: number, now: number): "fresh" | "replayed" | "full";
+  remember(
+    owner: string,
+    id: string,
+    expiresAt: number,
+    now: number,
+  ): "fresh" | "replayed" | "full";
 }
 
 /** Issues and recognises server nonces. */
@@ -55,8 +65,6 @@ export interface NonceSource {
 /** What the proof check needs besides the request. */
 export interface DpopVerifier {
   readonly options: DpopOptions;
-  /** Tolerance for a proof `iat` slightly in the future (the Authority clock skew). */
-  readonly clockSkewSeconds: number;
   readonly replay: ReplayCache;
   /** Present when nonces are required. */
   readonly nonces?: NonceSource;
@@ -90,13 +98,14 @@ export async function verifyDpopProof(
     throw invalid("the DPoP proof needs a jti");
   }
   if (htm !== context.method) throw invalid(`the DPoP proof's htm must be ${context.method}`);
-  if (typeof htu !== "string" || normaliseHtu(htu) !== normaliseHtu(context.url)) {
-    throw invalid(`the DPoP proof's htu must be ${normaliseHtu(context.url)}`);
+  const expectedHtu = normaliseHtu(context.url);
+  if (typeof htu !== "string" || expectedHtu === "" || normaliseHtu(htu) !== expectedHtu) {
+    throw invalid(`the DPoP proof's htu must be ${expectedHtu}`);
   }
   const { proofMaxAgeSeconds } = verifier.options;
   if (
     typeof iat !== "number" || iat < context.now - proofMaxAgeSeconds ||
-    iat > context.now + verifier.clockSkewSeconds
+    iat > context.now + MAX_FUTURE_IAT_SECONDS
   ) {
     throw invalid(
       `the DPoP proof's iat must be within ${proofMaxAgeSeconds}s of the server's time`,
@@ -118,8 +127,8 @@ export async function verifyDpopProof(
     );
   }
   // Last, so that proofs failing any other check do not fill the cache.
-  const expiresAt = iat + proofMaxAgeSeconds + verifier.clockSkewSeconds;
-  const outcome = verifier.replay.remember(`${thumbprint}:${jti}`, expiresAt, context.now);
+  const expiresAt = iat + proofMaxAgeSeconds + MAX_FUTURE_IAT_SECONDS;
+  const outcome = verifier.replay.remember(thumbprint, jti, expiresAt, context.now);
   if (outcome === "replayed") {
     throw new Denial("dpop_proof_replayed", "this DPoP proof was already used; make a new one");
   }

@@ -10,23 +10,34 @@ import type { NonceSource, ReplayCache } from "./dpop.ts";
 /**
  * A replay cache holding at most `capacity` entries. Entries arrive roughly in expiry order, so
  * expired ones are swept from the oldest end; when the cache is full of live entries it refuses
- * the newcomer ("full") rather than forget a proof that could then be replayed.
+ * the newcomer ("full") rather than forget a proof that could then be replayed. No single proof
+ * key (owner) may hold more than a tenth of it, so one caller cannot crowd out all the others.
  */
 export function createReplayCache(capacity: number): ReplayCache {
-  const expiries = new Map<string, number>();
+  const entries = new Map<string, { owner: string; expiresAt: number }>();
+  const perOwner = new Map<string, number>();
+  const ownerShare = Math.max(1, Math.floor(capacity / 10));
+  const forget = (key: string, owner: string) => {
+    entries.delete(key);
+    const count = (perOwner.get(owner) ?? 1) - 1;
+    if (count > 0) perOwner.set(owner, count);
+    else perOwner.delete(owner);
+  };
   return {
-    remember(key, expiresAt, now) {
-      const known = expiries.get(key);
-      if (known !== undefined && known > now) return "replayed";
-      if (expiries.size >= capacity) {
-        for (const [entry, expiry] of expiries) {
-          if (expiry > now) break;
-          expiries.delete(entry);
+    remember(owner, id, expiresAt, now) {
+      const key = `${owner}:${id}`;
+      const known = entries.get(key);
+      if (known && known.expiresAt > now) return "replayed";
+      if (known) forget(key, owner);
+      for (const [entry, { owner: entryOwner, expiresAt: expiry }] of entries) {
+        if (expiry > now || entries.size < capacity && (perOwner.get(owner) ?? 0) < ownerShare) {
+          break;
         }
+        forget(entry, entryOwner);
       }
-      if (expiries.size >= capacity) return "full";
-      expiries.delete(key);
-      expiries.set(key, expiresAt);
+      if (entries.size >= capacity || (perOwner.get(owner) ?? 0) >= ownerShare) return "full";
+      entries.set(key, { owner, expiresAt });
+      perOwner.set(owner, (perOwner.get(owner) ?? 0) + 1);
       return "fresh";
     },
   };

@@ -137,6 +137,17 @@ const RESOURCE_TYPE = /^[a-z0-9]+$/;
 export function buildOptions(document: ServiceDocument): Options {
   const server = serverOptions(document.Server ?? {});
   const authority = authorityOptions(document.Authority ?? {});
+  const realm = optionalUrl(document.Registry?.Realm, "Registry:Realm");
+  if (
+    (authority.senderConstraint === "dpop" || authority.senderConstraint === "dpop-or-mtls") &&
+    !server.publicBaseUrl && !realm
+  ) {
+    throw new ConfigError(
+      key("Authority:SenderConstraint"),
+      `${authority.senderConstraint} needs Server:PublicBaseUrl (or Registry:Realm): DPoP proofs ` +
+        "are checked against the URL callers use, never against a Host header they choose",
+    );
+  }
   if (
     (authority.senderConstraint === "mtls" || authority.senderConstraint === "dpop-or-mtls") &&
     !server.tls && !server.clientCertificateHeader
@@ -150,7 +161,7 @@ export function buildOptions(document: ServiceDocument): Options {
     server,
     authority,
     signing: signingOptions(document.Signing ?? {}),
-    realm: optionalUrl(document.Registry?.Realm, "Registry:Realm"),
+    realm,
     policy: policyOptions(document),
   };
 }
@@ -268,8 +279,11 @@ function serverOptions(server: NonNullable<ServiceDocument["Server"]>): ServerOp
     );
   }
   const publicBaseUrl = optionalUrl(server.PublicBaseUrl, "Server:PublicBaseUrl");
+  if (publicBaseUrl && /[?#]/.test(publicBaseUrl)) {
+    throw new ConfigError(key("Server:PublicBaseUrl"), "must not have a query or fragment");
+  }
   return {
-    host: server.Host ?? "0.0.0.0",
+    host: hostName(server.Host ?? "0.0.0.0"),
     port: port(server.Port),
     publicBaseUrl: publicBaseUrl?.replace(/\/+$/, ""),
     tls: server.Tls && {
@@ -298,6 +312,13 @@ function serverOptions(server: NonNullable<ServiceDocument["Server"]>): ServerOp
       ),
     },
   };
+}
+
+function hostName(host: string): string {
+  if (!/^(?:[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?|[0-9A-Fa-f:.]+)$/.test(host)) {
+    throw new ConfigError(key("Server:Host"), `"${host}" is not a host name or IP address`);
+  }
+  return host;
 }
 
 /** Strips the IPv4-mapped IPv6 prefix so `::ffff:127.0.0.1` and `127.0.0.1` compare equal. */

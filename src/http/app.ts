@@ -44,6 +44,14 @@ const REQUEST_ID = /^[A-Za-z0-9._-]{1,128}$/;
 export const MAX_URL_LENGTH = 16 * 1024;
 /** Most header bytes accepted: a large Authority token, a DPoP proof and ordinary headers. */
 export const MAX_HEADER_BYTES = 32 * 1024;
+/**
+ * Whether a denial counts against the client's failed-authentication budget: a presented
+ * credential that failed. Anonymous requests and the DPoP nonce challenge are part of normal
+ * use, and must not lock out the authenticated callers sharing an (e.g. NAT) address.
+ */
+const FAILED_AUTHENTICATION = (denial: Denial) =>
+  denial.rendering.status === 401 && denial.reason !== "credentials_missing" &&
+  denial.reason !== "dpop_nonce_required";
 /** Largest `POST /token` form accepted: an Authority token plus a few dozen scopes. */
 const MAX_FORM_BYTES = 64 * 1024;
 
@@ -86,25 +94,27 @@ export function createApp(deps: AppDeps): Hono<Env> {
   ): Promise<Response> {
     const address = clientAddress(c, deps.options.server);
     const now = deps.now().getTime() / 1000;
-    try {
-      // Before anything costly: a client that keeps failing to authenticate waits.
-      const retryAfter = deps.failures.retryAfter(address, now);
-      if (retryAfter > 0) {
-        throw new Denial("rate_limited", "too many failed authentications; try again later", {
+    // Before anything costly: a client that keeps failing to authenticate waits.
+    const retryAfter = deps.failures.acquire(address, now);
+    if (retryAfter > 0) {
+      return refuse(
+        c,
+        new Denial("rate_limited", "too many failed authentications; try again later", {
           retry_after: retryAfter,
-        });
-      }
+        }),
+      );
+    }
+    let countsAsFailure = false;
+    try {
       const issued = await issueToken(await read(), deps, c.get("audit"));
       deps.metrics.issued(issued.plan);
       return withNonce(render(issued));
     } catch (error) {
       if (!(error instanceof Denial)) throw error;
-      // Only a presented credential that failed counts: anonymous requests cost nothing and
-      // must not lock out the authenticated callers sharing their (NAT) address.
-      if (error.rendering.status === 401 && error.reason !== "credentials_missing") {
-        deps.failures.recordFailure(address, now);
-      }
+      countsAsFailure = FAILED_AUTHENTICATION(error);
       return withNonce(refuse(c, error));
+    } finally {
+      if (!countsAsFailure) deps.failures.release(address, now);
     }
   }
 
@@ -152,9 +162,9 @@ export function createApp(deps: AppDeps): Hono<Env> {
     (c, next) =>
       c.req.method === "HEAD" ? Promise.resolve(methodNotAllowed(allowed["/token"])) : next(),
   );
-  const server = deps.options.server;
-  app.get("/token", (c) => answer(c, () => queryRequest(c, server), tokenResponse));
-  app.post("/token", (c) => answer(c, () => formRequest(c, server), oauthTokenResponse));
+  const { server, realm } = deps.options;
+  app.get("/token", (c) => answer(c, () => queryRequest(c, server, realm), tokenResponse));
+  app.post("/token", (c) => answer(c, () => formRequest(c, server, realm), oauthTokenResponse));
   app.get("/healthz", (c) => c.json({ status: "ok" }));
   // Ready when the Authority's keys are loaded, i.e. when callers can be authenticated.
   app.get(
@@ -185,31 +195,53 @@ export function createApp(deps: AppDeps): Hono<Env> {
 }
 
 /** `GET /token`: query parameters and the `Authorization` header. */
-function queryRequest(c: Context<Env>, server: ServerOptions): TokenRequestInput {
+function queryRequest(
+  c: Context<Env>,
+  server: ServerOptions,
+  realm: string | undefined,
+): TokenRequestInput {
   const params = new URL(c.req.url).searchParams;
   return {
     service: singleParameter(params, "service"),
     scopes: params.getAll("scope"),
     credential: { authorization: c.req.header("authorization") },
-    sender: senderEvidence(c, server),
+    sender: senderEvidence(c, server, realm),
   };
 }
 
+/**
+ * The URL callers used for this request, which DPoP proofs must name: under
+ * `Server:PublicBaseUrl`, else `Registry:Realm` for the token endpoint, else (only when no DPoP
+ * constraint is configured, see options) the request's own URL, whose host the caller chose.
+ */
+function publicUrl(url: URL, server: ServerOptions, realm: string | undefined): string {
+  if (server.publicBaseUrl) return `${server.publicBaseUrl}${url.pathname}`;
+  return realm ?? `${url.origin}${url.pathname}`;
+}
+
 /** Proof-of-possession material of the request: DPoP header(s) and client certificate. */
-function senderEvidence(c: Context<Env>, server: ServerOptions): SenderEvidence {
+function senderEvidence(
+  c: Context<Env>,
+  server: ServerOptions,
+  realm: string | undefined,
+): SenderEvidence {
   const url = new URL(c.req.url);
   // Headers joins repeated DPoP headers with ", "; a compact JWS never contains a comma.
   const dpop = c.req.header("dpop");
   return {
     method: c.req.method,
-    url: `${server.publicBaseUrl ?? url.origin}${url.pathname}`,
+    url: publicUrl(url, server, realm),
     dpopProofs: dpop ? dpop.split(",").map((proof) => proof.trim()) : [],
     clientCertificate: clientCertificateOf(c.req.raw.headers, c.env ?? {}, server),
   };
 }
 
 /** `POST /token`: distribution's OAuth2 form, the Authority token in `password` or `refresh_token`. */
-async function formRequest(c: Context<Env>, server: ServerOptions): Promise<TokenRequestInput> {
+async function formRequest(
+  c: Context<Env>,
+  server: ServerOptions,
+  realm: string | undefined,
+): Promise<TokenRequestInput> {
   const contentType = c.req.header("content-type") ?? "";
   if (!/^application\/x-www-form-urlencoded\s*(?:;|$)/i.test(contentType)) {
     throw new Denial(
@@ -229,7 +261,7 @@ async function formRequest(c: Context<Env>, server: ServerOptions): Promise<Toke
     service: singleParameter(params, "service"),
     scopes: params.getAll("scope"),
     credential: { formField: grantType, value: singleParameter(params, grantType) },
-    sender: senderEvidence(c, server),
+    sender: senderEvidence(c, server, realm),
   };
 }
 

@@ -50,13 +50,16 @@ export function clientCertificateOf(
 export function parseForwardedCertificate(value: string): Uint8Array {
   const unreadable = () =>
     new Denial("mtls_certificate_missing", "the forwarded client certificate is not readable");
-  if (value.length > MAX_FORWARDED_CERTIFICATE) throw unreadable();
+  // Several values (a repeated header is joined with ", ") mean someone else's certificate may
+  // ride along with the proxy's: refuse rather than pick one.
+  if (value.length > MAX_FORWARDED_CERTIFICATE || value.includes(",")) throw unreadable();
   let text = value;
   try {
     if (text.includes("%")) text = decodeURIComponent(text);
   } catch {
     throw unreadable();
   }
+  if ((text.match(/-----BEGIN CERTIFICATE-----/g) ?? []).length > 1) throw unreadable();
   const pem = /-----BEGIN CERTIFICATE-----([^-]+)-----END CERTIFICATE-----/.exec(text);
   const base64 = (pem ? pem[1] : text).replace(/\s+/g, "");
   if (!/^[A-Za-z0-9+/]+={0,2}$/.test(base64)) throw unreadable();

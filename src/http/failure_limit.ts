@@ -10,13 +10,16 @@ import { createLruCache } from "../lru.ts";
 
 /** Failed-authentication accounting by client address; times in seconds. */
 export interface FailureLimiter {
-  /** Seconds until `address` may try again; 0 when it may now. */
-  retryAfter(address: string, now: number): number;
-  /** Counts one failed authentication from `address`. */
-  recordFailure(address: string, now: number): void;
+  /**
+   * Takes one attempt from `address`'s bucket before the attempt is checked — so concurrent
+   * requests cannot all slip past an empty bucket — or says how many seconds to wait (> 0).
+   */
+  acquire(address: string, now: number): number;
+  /** Gives the attempt back: it did not fail authentication. */
+  release(address: string, now: number): void;
 }
 
-/** Buckets of `burst` failures refilling at `perMinute`; at most `addresses` tracked at once. */
+/** Buckets of `burst` attempts refilling at `perMinute`; at most `addresses` tracked at once. */
 export function createFailureLimiter(
   burst: number,
   perMinute: number,
@@ -30,14 +33,16 @@ export function createFailureLimiter(
     return Math.min(burst, bucket.tokens + (now - bucket.at) * refillPerSecond);
   };
   return {
-    retryAfter(address, now) {
+    acquire(address, now) {
       if (burst === 0) return 0;
       const tokens = level(address, now);
-      return tokens >= 1 ? 0 : Math.ceil((1 - tokens) / refillPerSecond);
+      if (tokens < 1) return Math.ceil((1 - tokens) / refillPerSecond);
+      buckets.set(address, { tokens: tokens - 1, at: now });
+      return 0;
     },
-    recordFailure(address, now) {
+    release(address, now) {
       if (burst === 0) return;
-      buckets.set(address, { tokens: Math.max(0, level(address, now) - 1), at: now });
+      buckets.set(address, { tokens: Math.min(burst, level(address, now) + 1), at: now });
     },
   };
 }

@@ -2,20 +2,45 @@ import assert from "node:assert/strict";
 import { createNonceSource, createReplayCache } from "../../src/authn/dpop_state.ts";
 import { normaliseHtu } from "../../src/authn/dpop.ts";
 
-Deno.test("the replay cache recognises a key until it expires", () => {
+Deno.test("the replay cache recognises a proof until it expires", () => {
   const cache = createReplayCache(1_000);
-  assert.equal(cache.remember("a", 160, 100), "fresh");
-  assert.equal(cache.remember("a", 160, 150), "replayed");
-  assert.equal(cache.remember("a", 260, 161), "fresh", "an expired entry may be used again");
+  assert.equal(cache.remember("key-1", "a", 160, 100), "fresh");
+  assert.equal(cache.remember("key-1", "a", 160, 150), "replayed");
+  assert.equal(cache.remember("key-2", "a", 160, 150), "fresh", "the same jti from another key");
+  assert.equal(
+    cache.remember("key-1", "a", 260, 161),
+    "fresh",
+    "an expired entry may be used again",
+  );
 });
 
 Deno.test("a full replay cache sweeps expired entries and refuses rather than forgets live ones", () => {
-  const cache = createReplayCache(2);
-  assert.equal(cache.remember("a", 110, 100), "fresh");
-  assert.equal(cache.remember("b", 200, 100), "fresh");
-  assert.equal(cache.remember("c", 200, 105), "full", "nothing has expired yet");
-  assert.equal(cache.remember("c", 200, 111), "fresh", "a has expired and made room");
-  assert.equal(cache.remember("b", 300, 150), "replayed", "b was not forgotten");
+  const cache = createReplayCache(20);
+  for (let owner = 0; owner < 10; owner++) {
+    assert.equal(cache.remember(`key-${owner}`, "a", 110, 100), "fresh");
+    assert.equal(cache.remember(`key-${owner}`, "b", 200, 100), "fresh");
+  }
+  assert.equal(cache.remember("key-new", "c", 200, 105), "full", "nothing has expired yet");
+  assert.equal(cache.remember("key-new", "c", 200, 111), "fresh", "expired entries made room");
+  assert.equal(
+    cache.remember("key-3", "b", 300, 150),
+    "replayed",
+    "live entries were not forgotten",
+  );
+});
+
+Deno.test("one proof key cannot take more than a tenth of the replay cache", () => {
+  const cache = createReplayCache(1_000);
+  for (let i = 0; i < 100; i++) {
+    assert.equal(cache.remember("greedy", `jti-${i}`, 500, 100), "fresh");
+  }
+  assert.equal(cache.remember("greedy", "jti-100", 500, 100), "full");
+  assert.equal(
+    cache.remember("someone-else", "jti-0", 500, 100),
+    "fresh",
+    "others are not affected",
+  );
+  assert.equal(cache.remember("greedy", "jti-101", 600, 501), "fresh", "its old proofs expired");
 });
 
 Deno.test("nonces rotate each lifetime and the previous one is still accepted", () => {

@@ -964,3 +964,26 @@ Deno.test("buildOptions validates sender-constraint settings", () => {
     clientCaPath: undefined,
   });
 });
+
+Deno.test("DPoP constraints need the public URL, and a public URL has no query", () => {
+  assertConfigError(
+    () => build(doc({ Authority: { Issuer: "https://authority.test", SenderConstraint: "dpop" } })),
+    "RegistryTokenService:Authority:SenderConstraint",
+    /needs Server:PublicBaseUrl \(or Registry:Realm\)/,
+  );
+  const withRealm = build(doc({
+    Authority: { Issuer: "https://authority.test", SenderConstraint: "dpop" },
+    Registry: { Realm: "https://tokens.example/token" },
+  }));
+  assert.equal(withRealm.authority.senderConstraint, "dpop");
+  assertConfigError(
+    () => build(doc({ Server: { PublicBaseUrl: "https://tokens.example/?x=1" } })),
+    "RegistryTokenService:Server:PublicBaseUrl",
+    /query or fragment/,
+  );
+  assertConfigError(
+    () => build(doc({ Server: { Host: "127.0.0.1,169.254.169.254" } })),
+    "RegistryTokenService:Server:Host",
+    /not a host name/,
+  );
+});

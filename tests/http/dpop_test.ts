@@ -274,3 +274,16 @@ Deno.test("DPoP refusals are counted under their own reasons", async () => {
   assert.match(metrics, /registry_token_rejected_total\{reason="dpop_proof_replayed"\} 1/);
   assert.match(metrics, /registry_token_rejected_total\{reason="dpop_token_as_bearer"\} 1/);
 });
+
+Deno.test("htu is checked against Registry:Realm, not the Host header the caller chose", async () => {
+  const service = await startTestService(authority);
+  const { key, token } = await boundToken();
+  const htu = "https://other.example/token";
+  const response = await service.fetch(
+    new Request(`${htu}?service=${SERVICE}`, {
+      headers: { authorization: `DPoP ${token}`, dpop: await proofFor(key, token, { htu }) },
+    }),
+  );
+  assert.equal(response.status, 401);
+  assert.equal((await response.json()).errors[0].detail.reason, "dpop_proof_invalid");
+});

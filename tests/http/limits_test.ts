@@ -50,15 +50,34 @@ Deno.test("behind a trusted proxy the forwarded client address is limited, not t
   assert.equal((await service.request(path, from("192.0.2.2", good), proxy)).status, 200);
 });
 
-Deno.test("the failure limiter refills over time and can be switched off", () => {
+Deno.test("the failure limiter takes an attempt up front, refills over time and can be switched off", () => {
   const limiter = createFailureLimiter(2, 60);
-  limiter.recordFailure("a", 0);
-  limiter.recordFailure("a", 0);
-  assert.equal(limiter.retryAfter("a", 0), 1);
-  assert.equal(limiter.retryAfter("a", 1), 0, "one failure per second comes back");
+  assert.equal(limiter.acquire("a", 0), 0);
+  limiter.release("a", 0);
+  assert.equal(limiter.acquire("a", 0), 0, "a released attempt costs nothing");
+  assert.equal(limiter.acquire("a", 0), 0);
+  assert.equal(limiter.acquire("a", 0), 1, "two attempts in flight or failed: wait a second");
+  assert.equal(limiter.acquire("a", 1), 0, "one attempt per second comes back");
   const off = createFailureLimiter(0, 60);
-  for (let i = 0; i < 100; i++) off.recordFailure("a", 0);
-  assert.equal(off.retryAfter("a", 0), 0);
+  for (let i = 0; i < 100; i++) assert.equal(off.acquire("a", 0), 0);
+});
+
+Deno.test("concurrent bad requests cannot slip past the limit before failures are counted", async () => {
+  const service = await startTestService(authority, {
+    Server: { FailedAuthLimit: { Burst: 5, PerMinute: 1 } },
+  });
+  const impostor = await createTestAuthority(authority.issuer, authority.kid);
+  const forged = { headers: { authorization: basic(await impostor.token()) } };
+  const statuses = await Promise.all(
+    Array.from(
+      { length: 50 },
+      () =>
+        service.request(`/token?service=${SERVICE}`, forged, { remoteAddress: "198.51.100.9" })
+          .then((response) => response.status),
+    ),
+  );
+  assert.equal(statuses.filter((status) => status === 401).length, 5);
+  assert.equal(statuses.filter((status) => status === 429).length, 45);
 });
 
 Deno.test("an oversized URL is 414 and oversized headers are 431, before any work", async () => {

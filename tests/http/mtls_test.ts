@@ -122,7 +122,10 @@ Deno.test("parseForwardedCertificate reads escaped PEM, PEM and bare base64 DER"
   for (const value of [encodeURIComponent(pem), pem.replace(/\n/g, " "), base64]) {
     assert.deepEqual(parseForwardedCertificate(value), clientA);
   }
-  for (const value of ["%E0%A4%A", "not base64!", "x".repeat(20_000)]) {
+  const twoCertificates = `${encodeURIComponent(pem)},${encodeURIComponent(pem)}`;
+  for (
+    const value of ["%E0%A4%A", "not base64!", "x".repeat(20_000), twoCertificates, pem + pem]
+  ) {
     assert.throws(() => parseForwardedCertificate(value), /not readable/);
   }
 });

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { decodeJwt } from "jose";
 import { dpopProof } from "../support/dpop.ts";
+import { freePort } from "../support/peers.ts";
 import {
   readMtlsFixture,
   startOidcProvider,
@@ -73,7 +74,10 @@ Deno.test("a bearer token from a real OpenID provider is verified through its di
 
 Deno.test("a DPoP-bound token from the provider is accepted only with a fresh proof by its key", async () => {
   const provider = await startOidcProvider();
+  // DPoP proofs are checked against the public URL, which must therefore be configured.
+  const port = freePort();
   const service = await startService(provider, {
+    Server: { Host: "127.0.0.1", Port: port, PublicBaseUrl: `http://127.0.0.1:${port}` },
     Authority: {
       Issuer: provider.issuer,
       MetadataAddress: provider.metadataAddress,

@@ -1,0 +1,34 @@
+import assert from "node:assert/strict";
+import { runtimeFlags } from "../src/permissions.ts";
+import { createTestAuthority } from "./support/authority.ts";
+import { testOptions } from "./support/service.ts";
+
+const authority = await createTestAuthority();
+
+function readFlag(flags: string[]): string {
+  return flags.find((flag) => flag.startsWith("--allow-read="))!;
+}
+
+Deno.test("read permission covers the absolute directories of the configured files", () => {
+  const options = testOptions(authority, {
+    Authority: { Issuer: authority.issuer, JwksPath: "/etc/registry-token/authority-jwks.json" },
+    Signing: { Issuer: "x", KeyPath: "relative/keys/signing.pem" },
+  });
+  const flags = runtimeFlags(options, "/etc/registry-token/registry-token.yaml");
+  assert.equal(
+    readFlag(flags),
+    `--allow-read=/etc/registry-token,${Deno.cwd()}/relative/keys`,
+  );
+});
+
+Deno.test("a file in the root directory is refused rather than opening the whole file system", () => {
+  const options = testOptions(authority, { Signing: { Issuer: "x", KeyPath: "/signing.pem" } });
+  assert.throws(() => runtimeFlags(options, undefined), /root directory/);
+});
+
+Deno.test("a host name with a comma cannot widen the network permission", () => {
+  const options = testOptions(authority, {
+    Authority: { Issuer: "https://auth,evil.example" },
+  });
+  assert.throws(() => runtimeFlags(options, undefined), /contains a comma/);
+});
