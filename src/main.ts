@@ -12,7 +12,8 @@ import denoJson from "../deno.json" with { type: "json" };
 import { type CommandLine, parseCommandLine, USAGE } from "./cli.ts";
 import { describeOptions } from "./config/describe.ts";
 import { ConfigError } from "./config/document.ts";
-import { loadOptions, locateConfig } from "./config/load.ts";
+import { loadConfig, locateConfig } from "./config/load.ts";
+import { type FileWatch, watchFiles } from "./config/watch.ts";
 import { developmentProfile } from "./dev/profile.ts";
 import { listen, type RunningServer } from "./http/serve.ts";
 import { createBatchedLineWriter, createLogger, type Logger } from "./observability/logger.ts";
@@ -93,11 +94,24 @@ async function main(args: string[]): Promise<number> {
 /** Reads the configuration and builds a service from it (startup and reload alike). */
 async function loadService(commandLine: CommandLine, io: ServiceIo, previous?: Service) {
   const getEnv = (name: string) => Deno.env.get(name);
-  const options = await loadOptions(locateConfig(commandLine.config, getEnv), {
+  const { options, path } = await loadConfig(locateConfig(commandLine.config, getEnv), {
     readTextFile: Deno.readTextFile,
     getEnv,
   });
-  return await createService(options, io, previous);
+  const service = await createService(options, io, previous);
+  return Object.assign(service, { configPath: path });
+}
+
+/** The files whose change `Server:ReloadOnChange` reacts to. */
+function watchedFiles(service: Service & { configPath?: string }): string[] {
+  const { signing, authority } = service.options;
+  return [
+    service.configPath,
+    signing.keyPath,
+    signing.certificatePath,
+    ...signing.publishedKeys.flatMap((key) => [key.keyPath, key.certificatePath]),
+    authority.keys.kind === "jwks-file" ? authority.keys.path : undefined,
+  ].filter((file): file is string => file !== undefined);
 }
 
 async function serve(
@@ -129,7 +143,14 @@ async function serve(
   if (devNotice) console.error(devNotice);
 
   let reloading = Promise.resolve();
-  Deno.addSignalListener("SIGHUP", () => {
+  let watch: FileWatch | undefined;
+  const rewatch = () => {
+    watch?.close();
+    watch = current.options.server.reloadOnChange && !commandLine.dev
+      ? watchFiles(watchedFiles(current), reload)
+      : undefined;
+  };
+  const reload = () => {
     reloading = reloading.then(async () => {
       if (commandLine.dev) {
         return logger.log("warn", "reload ignored: the development profile has no config file");
@@ -143,12 +164,15 @@ async function serve(
           kid: current.signingKey.kid,
           plans: [...current.options.policy.plans.keys()],
         });
+        rewatch();
       } catch (error) {
         const problem = error instanceof ConfigError ? error.message : String(error);
         logger.log("error", `reload failed, still serving the previous configuration: ${problem}`);
       }
     });
-  });
+  };
+  Deno.addSignalListener("SIGHUP", reload);
+  rewatch();
 
   const stopped = new Promise<void>((resolve) => {
     const stop = () => resolve();
@@ -163,6 +187,7 @@ async function serve(
     new Promise<false>((resolve) => timer = setTimeout(() => resolve(false), drainSeconds * 1000)),
   ]);
   clearTimeout(timer);
+  watch?.close();
   logger.log(drained ? "info" : "warn", drained ? "stopped" : "stopped after the drain timeout", {
     drain_timeout_s: drainSeconds,
   });

@@ -39,6 +39,7 @@ const SERVICE_SPEC = {
         TrustedProxies: strings,
         ClientCertificateHeader: "string",
         DrainTimeout: "duration",
+        ReloadOnChange: "boolean",
         FailedAuthLimit: { fields: { Burst: "integer", PerMinute: "integer" } },
       },
     },
@@ -129,6 +130,7 @@ export interface ServiceDocument {
     TrustedProxies?: string[];
     ClientCertificateHeader?: string;
     DrainTimeout?: number;
+    ReloadOnChange?: boolean;
     FailedAuthLimit?: { Burst?: number; PerMinute?: number };
   };
   Authority?: {

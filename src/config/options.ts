@@ -68,6 +68,8 @@ export interface ServerOptions {
   readonly clientCertificateHeader?: string;
   /** How long SIGTERM waits for in-flight requests before exiting anyway. */
   readonly drainTimeoutSeconds: number;
+  /** Reload when the config or key files change, not only on SIGHUP. */
+  readonly reloadOnChange: boolean;
   /** Failed authentications allowed per client address: a burst, refilled per minute (0: off). */
   readonly failedAuthLimit: { readonly burst: number; readonly perMinute: number };
 }
@@ -295,6 +297,7 @@ function serverOptions(server: NonNullable<ServiceDocument["Server"]>): ServerOp
     trustedProxies: new Set(trustedProxies.map(normaliseAddress)),
     clientCertificateHeader: header?.toLowerCase(),
     drainTimeoutSeconds: within(server.DrainTimeout ?? 10, 0, 300, "Server:DrainTimeout", "s"),
+    reloadOnChange: server.ReloadOnChange ?? false,
     failedAuthLimit: {
       burst: within(
         server.FailedAuthLimit?.Burst ?? 20,

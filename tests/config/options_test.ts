@@ -91,6 +91,7 @@ Deno.test("buildOptions applies the documented defaults to a minimal document", 
     trustedProxies: new Set(),
     clientCertificateHeader: undefined,
     drainTimeoutSeconds: 10,
+    reloadOnChange: false,
     failedAuthLimit: { burst: 20, perMinute: 30 },
   });
   assert.equal(options.authority.senderConstraint, "none");

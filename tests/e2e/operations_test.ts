@@ -349,3 +349,24 @@ Deno.test("a key file that became corrupt or unreadable at reload leaves the old
     assert.equal((await service.stop()).code, 0);
   }
 });
+
+Deno.test("with Server:ReloadOnChange an edited config applies without a signal", async () => {
+  const config = await configDir();
+  const watched = { Server: { Host: "127.0.0.1", Port: 0, ReloadOnChange: true } };
+  await config.write(watched);
+  const service = spawnDeno(await productionFlags(config.path), MAIN, ["--config", config.path]);
+  try {
+    const { port } = await service.waitForLog("listening");
+    const url = `http://127.0.0.1:${port}/token?service=registry.ops`;
+    const licensed = async () =>
+      (await fetch(url, {
+        headers: { authorization: basic(await liveToken({ "stellaops:license": "lic-5" })) },
+      })).status;
+    assert.equal(await licensed(), 200);
+    await config.write({ ...watched, RevokedLicenses: ["lic-5"] });
+    await waitForRecord(service, (record) => record.msg === "reloaded");
+    assert.equal(await licensed(), 403);
+  } finally {
+    assert.equal((await service.stop()).code, 0);
+  }
+});
