@@ -32,6 +32,15 @@ export interface TokenRequestInput {
   readonly sender: SenderEvidence;
 }
 
+/**
+ * Brackets the one expensive step an unauthenticated caller can trigger: verifying a caller
+ * token that is not cached. `enter` may refuse (rate limit); `leave` gets the error, if any.
+ */
+export interface VerificationGate {
+  enter(): void;
+  leave(error?: unknown): void;
+}
+
 /** Facts gathered along the pipeline for the request log (never a credential). */
 export interface Audit {
   service?: string;
@@ -73,6 +82,7 @@ export async function issueToken(
   input: TokenRequestInput,
   deps: IssueDeps,
   audit: Audit,
+  gate?: VerificationGate,
 ): Promise<IssuedToken> {
   const service = parseService(input.service);
   audit.service = service;
@@ -85,7 +95,22 @@ export async function issueToken(
   const caller = await deps.verifiedTokens.authenticate(
     presented.token,
     now,
-    () => authenticate(presented.token, deps.authorityKeys.getKey, authority, now),
+    async () => {
+      gate?.enter();
+      try {
+        const verified = await authenticate(
+          presented.token,
+          deps.authorityKeys.getKey,
+          authority,
+          now,
+        );
+        gate?.leave();
+        return verified;
+      } catch (error) {
+        gate?.leave(error);
+        throw error;
+      }
+    },
   );
   audit.subject = caller.subject;
   audit.plan = caller.plan;

@@ -27,6 +27,7 @@ export function createVerifiedTokenCache(
   clockSkewSeconds: number,
 ): VerifiedTokenCache {
   const callers = createLruCache<string, Caller>(capacity);
+  const inFlight = new Map<string, Promise<Caller>>();
   return {
     async authenticate(token, now, verify) {
       if (capacity === 0) return await verify();
@@ -43,7 +44,13 @@ export function createVerifiedTokenCache(
         if (valid) return known;
         callers.delete(key);
       }
-      const caller = await verify();
+      // Concurrent presentations of one token share one verification (and one rate-limit slot).
+      let verifying = inFlight.get(key);
+      if (!verifying) {
+        verifying = verify().finally(() => inFlight.delete(key));
+        inFlight.set(key, verifying);
+      }
+      const caller = await verifying;
       callers.set(key, caller);
       return caller;
     },

@@ -300,14 +300,14 @@ function serverOptions(server: NonNullable<ServiceDocument["Server"]>): ServerOp
     reloadOnChange: server.ReloadOnChange ?? false,
     failedAuthLimit: {
       burst: within(
-        server.FailedAuthLimit?.Burst ?? 20,
+        server.FailedAuthLimit?.Burst ?? 50,
         0,
         100_000,
         "Server:FailedAuthLimit:Burst",
         "",
       ),
       perMinute: within(
-        server.FailedAuthLimit?.PerMinute ?? 30,
+        server.FailedAuthLimit?.PerMinute ?? 60,
         1,
         1_000_000,
         "Server:FailedAuthLimit:PerMinute",

@@ -15,6 +15,7 @@ import {
   type IssuedToken,
   issueToken,
   type TokenRequestInput,
+  type VerificationGate,
 } from "../issue.ts";
 import type { Logger } from "../observability/logger.ts";
 import type { TokenMetrics } from "../observability/metrics.ts";
@@ -94,27 +95,35 @@ export function createApp(deps: AppDeps): Hono<Env> {
   ): Promise<Response> {
     const address = clientAddress(c, deps.options.server);
     const now = deps.now().getTime() / 1000;
-    // Before anything costly: a client that keeps failing to authenticate waits.
-    const retryAfter = deps.failures.acquire(address, now);
-    if (retryAfter > 0) {
-      return refuse(
-        c,
-        new Denial("rate_limited", "too many failed authentications; try again later", {
-          retry_after: retryAfter,
-        }),
-      );
-    }
-    let countsAsFailure = false;
+    const rateLimited = (retryAfter: number) =>
+      new Denial("rate_limited", "too many failed authentications; try again later", {
+        retry_after: retryAfter,
+      });
+    // Before anything costly: a client whose failures have used up its budget waits.
+    const retryAfter = deps.failures.retryAfter(address, now);
+    if (retryAfter > 0) return refuse(c, rateLimited(retryAfter));
+    // A signature check holds one attempt of the budget while it runs and keeps it if it fails.
+    let failureCounted = false;
+    const gate: VerificationGate = {
+      enter() {
+        const wait = deps.failures.acquire(address, now);
+        if (wait > 0) throw rateLimited(wait);
+      },
+      leave(error) {
+        if (error instanceof Denial && FAILED_AUTHENTICATION(error)) failureCounted = true;
+        else deps.failures.release(address, now);
+      },
+    };
     try {
-      const issued = await issueToken(await read(), deps, c.get("audit"));
+      const issued = await issueToken(await read(), deps, c.get("audit"), gate);
       deps.metrics.issued(issued.plan);
       return withNonce(render(issued));
     } catch (error) {
       if (!(error instanceof Denial)) throw error;
-      countsAsFailure = FAILED_AUTHENTICATION(error);
+      if (FAILED_AUTHENTICATION(error) && !failureCounted) {
+        deps.failures.recordFailure(address, now);
+      }
       return withNonce(refuse(c, error));
-    } finally {
-      if (!countsAsFailure) deps.failures.release(address, now);
     }
   }
 

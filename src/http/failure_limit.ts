@@ -10,16 +10,21 @@ import { createLruCache } from "../lru.ts";
 
 /** Failed-authentication accounting by client address; times in seconds. */
 export interface FailureLimiter {
+  /** Seconds until `address` may try again (its budget is spent); 0 when it may now. */
+  retryAfter(address: string, now: number): number;
   /**
-   * Takes one attempt from `address`'s bucket before the attempt is checked — so concurrent
-   * requests cannot all slip past an empty bucket — or says how many seconds to wait (> 0).
+   * Takes one attempt from `address`'s budget before a signature check, so that concurrent
+   * checks cannot all slip past a budget they are about to spend; or says how many seconds to
+   * wait (> 0).
    */
   acquire(address: string, now: number): number;
-  /** Gives the attempt back: it did not fail authentication. */
+  /** Gives an acquired attempt back: the check succeeded. */
   release(address: string, now: number): void;
+  /** Counts a failure that did not go through `acquire` (e.g. a malformed credential). */
+  recordFailure(address: string, now: number): void;
 }
 
-/** Buckets of `burst` attempts refilling at `perMinute`; at most `addresses` tracked at once. */
+/** Budgets of `burst` attempts refilling at `perMinute`; at most `addresses` tracked at once. */
 export function createFailureLimiter(
   burst: number,
   perMinute: number,
@@ -32,17 +37,23 @@ export function createFailureLimiter(
     if (!bucket) return burst;
     return Math.min(burst, bucket.tokens + (now - bucket.at) * refillPerSecond);
   };
+  const wait = (tokens: number) => tokens >= 1 ? 0 : Math.ceil((1 - tokens) / refillPerSecond);
+  const take = (address: string, now: number) =>
+    buckets.set(address, { tokens: Math.max(0, level(address, now) - 1), at: now });
   return {
+    retryAfter: (address, now) => burst === 0 ? 0 : wait(level(address, now)),
     acquire(address, now) {
       if (burst === 0) return 0;
-      const tokens = level(address, now);
-      if (tokens < 1) return Math.ceil((1 - tokens) / refillPerSecond);
-      buckets.set(address, { tokens: tokens - 1, at: now });
-      return 0;
+      const seconds = wait(level(address, now));
+      if (seconds === 0) take(address, now);
+      return seconds;
     },
     release(address, now) {
       if (burst === 0) return;
       buckets.set(address, { tokens: Math.min(burst, level(address, now) + 1), at: now });
+    },
+    recordFailure(address, now) {
+      if (burst > 0) take(address, now);
     },
   };
 }

@@ -62,3 +62,15 @@ Deno.test("the cache is bounded and a size of 0 disables it", async () => {
   for (let i = 0; i < 3; i++) await disabled.authenticate("a", at(1), verify);
   assert.equal(verifications, 3);
 });
+
+Deno.test("concurrent presentations of one token share a single verification", async () => {
+  const cache = createVerifiedTokenCache(100, 0);
+  let verifications = 0;
+  const verify = async () => {
+    verifications++;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    return caller(10_000);
+  };
+  await Promise.all(Array.from({ length: 20 }, () => cache.authenticate("same", at(1), verify)));
+  assert.equal(verifications, 1);
+});

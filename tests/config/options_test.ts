@@ -92,7 +92,7 @@ Deno.test("buildOptions applies the documented defaults to a minimal document", 
     clientCertificateHeader: undefined,
     drainTimeoutSeconds: 10,
     reloadOnChange: false,
-    failedAuthLimit: { burst: 20, perMinute: 30 },
+    failedAuthLimit: { burst: 50, perMinute: 60 },
   });
   assert.equal(options.authority.senderConstraint, "none");
   assert.deepEqual(options.authority.dpop, DEFAULT_DPOP_OPTIONS);

@@ -50,16 +50,34 @@ Deno.test("behind a trusted proxy the forwarded client address is limited, not t
   assert.equal((await service.request(path, from("192.0.2.2", good), proxy)).status, 200);
 });
 
-Deno.test("the failure limiter takes an attempt up front, refills over time and can be switched off", () => {
+Deno.test("the failure limiter holds attempts in flight, refills over time and can be switched off", () => {
   const limiter = createFailureLimiter(2, 60);
   assert.equal(limiter.acquire("a", 0), 0);
   limiter.release("a", 0);
-  assert.equal(limiter.acquire("a", 0), 0, "a released attempt costs nothing");
+  assert.equal(limiter.retryAfter("a", 0), 0, "a released attempt costs nothing");
   assert.equal(limiter.acquire("a", 0), 0);
-  assert.equal(limiter.acquire("a", 0), 1, "two attempts in flight or failed: wait a second");
-  assert.equal(limiter.acquire("a", 1), 0, "one attempt per second comes back");
+  limiter.recordFailure("a", 0);
+  assert.equal(limiter.retryAfter("a", 0), 1, "one in flight and one failed: wait a second");
+  assert.equal(limiter.acquire("a", 0), 1);
+  assert.equal(limiter.retryAfter("a", 1), 0, "one attempt per second comes back");
   const off = createFailureLimiter(0, 60);
   for (let i = 0; i < 100; i++) assert.equal(off.acquire("a", 0), 0);
+});
+
+Deno.test("many concurrent valid requests from one address are not limited", async () => {
+  const service = await startTestService(authority, {
+    Server: { FailedAuthLimit: { Burst: 3, PerMinute: 1 } },
+  });
+  const good = { headers: { authorization: basic(await authority.token()) } };
+  const statuses = await Promise.all(
+    Array.from(
+      { length: 40 },
+      () =>
+        service.request(`/token?service=${SERVICE}`, good, { remoteAddress: "192.0.2.77" })
+          .then((response) => response.status),
+    ),
+  );
+  assert.deepEqual([...new Set(statuses)], [200]);
 });
 
 Deno.test("concurrent bad requests cannot slip past the limit before failures are counted", async () => {
@@ -67,13 +85,15 @@ Deno.test("concurrent bad requests cannot slip past the limit before failures ar
     Server: { FailedAuthLimit: { Burst: 5, PerMinute: 1 } },
   });
   const impostor = await createTestAuthority(authority.issuer, authority.kid);
-  const forged = { headers: { authorization: basic(await impostor.token()) } };
+  // Distinct forged tokens: each needs its own signature check.
+  const forged = await Promise.all(
+    Array.from({ length: 50 }, (_, i) => impostor.token({ claims: { sub: `attacker-${i}` } })),
+  );
   const statuses = await Promise.all(
-    Array.from(
-      { length: 50 },
-      () =>
-        service.request(`/token?service=${SERVICE}`, forged, { remoteAddress: "198.51.100.9" })
-          .then((response) => response.status),
+    forged.map((token) =>
+      service.request(`/token?service=${SERVICE}`, { headers: { authorization: basic(token) } }, {
+        remoteAddress: "198.51.100.9",
+      }).then((response) => response.status)
     ),
   );
   assert.equal(statuses.filter((status) => status === 401).length, 5);
