@@ -1,8 +1,11 @@
 /**
- * Base64url (RFC 4648 §5, no padding) for JWS segments, and PEM armour for keys and certificates.
+ * Base64url (RFC 4648 §5, no padding) for JWS segments, PEM armour for keys and certificates,
+ * and the SHA-256 thumbprints built on them.
  *
  * @module
  */
+
+import { createHash } from "node:crypto";
 
 /** Encodes text (as UTF-8) or bytes as unpadded base64url. */
 export function encodeBase64Url(data: string | Uint8Array): string {
@@ -25,6 +28,15 @@ export function pem(label: string, der: Uint8Array | string): string {
   return `-----BEGIN ${label}-----\n${
     base64.match(/.{1,64}/g)!.join("\n")
   }\n-----END ${label}-----\n`;
+}
+
+/**
+ * base64url SHA-256 of text (as UTF-8) or bytes: DPoP `ath`, certificate `x5t#S256`, and the
+ * verified-token cache key. Synchronous on purpose: it runs on every request, and WebCrypto's
+ * digest is a round trip to a worker thread that costs more than hashing a few hundred bytes.
+ */
+export function sha256Base64Url(data: string | Uint8Array): string {
+  return createHash("sha256").update(data).digest("base64url");
 }
 
 /** Encodes bytes as lowercase hex. */

@@ -14,9 +14,6 @@ import type { AuthorityOptions } from "../config/options.ts";
 import type { Confirmation } from "./sender.ts";
 import { ASYMMETRIC_JWS_ALGORITHMS } from "../jws_algorithms.ts";
 
-/** Signature algorithms accepted on caller tokens. */
-export const CALLER_TOKEN_ALGORITHMS = ASYMMETRIC_JWS_ALGORITHMS;
-
 /** .NET's name-identifier claim, preferred as the subject when the Authority sets it. */
 export const NAME_IDENTIFIER_CLAIMS = [
   "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/nameidentifier",
@@ -49,7 +46,7 @@ export async function authenticate(
   let payload: JWTPayload;
   try {
     ({ payload } = await jwtVerify(token, getKey, {
-      algorithms: [...CALLER_TOKEN_ALGORITHMS],
+      algorithms: [...ASYMMETRIC_JWS_ALGORITHMS],
       issuer: authority.issuer,
       audience: authority.audiences.length ? [...authority.audiences] : undefined,
       clockTolerance: authority.clockSkewSeconds,
@@ -119,7 +116,7 @@ function denialFor(error: unknown): Denial {
   if (error instanceof errors.JOSEAlgNotAllowed) {
     return new Denial(
       "token_algorithm_not_allowed",
-      `the Authority token must be signed with one of ${CALLER_TOKEN_ALGORITHMS.join(", ")}`,
+      `the Authority token must be signed with one of ${ASYMMETRIC_JWS_ALGORITHMS.join(", ")}`,
     );
   }
   if (

@@ -16,7 +16,7 @@ import {
 } from "jose";
 import { Denial } from "../denial.ts";
 import type { DpopOptions } from "../config/options.ts";
-import { encodeBase64Url } from "../encoding.ts";
+import { sha256Base64Url } from "../encoding.ts";
 
 /** Longest DPoP header accepted: a proof is a few hundred bytes, an RSA key adds ~400. */
 export const MAX_PROOF_LENGTH = 8 * 1024;
@@ -116,7 +116,7 @@ export async function verifyDpopProof(
   ) {
     throw new Denial("dpop_nonce_required", "use the server's DPoP-Nonce in the DPoP proof");
   }
-  if (ath !== await tokenHash(context.accessToken)) {
+  if (ath !== sha256Base64Url(context.accessToken)) {
     throw invalid("the DPoP proof's ath does not match the access token");
   }
   const thumbprint = await calculateJwkThumbprint(jwk);
@@ -151,12 +151,6 @@ export function normaliseHtu(htu: string): string {
     return /[A-Za-z0-9\-._~]/.test(char) ? char : escape.toUpperCase();
   });
   return `${url.protocol}//${url.host}${path}`;
-}
-
-/** `ath`: base64url SHA-256 of the access token's ASCII bytes. */
-export async function tokenHash(accessToken: string): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(accessToken));
-  return encodeBase64Url(new Uint8Array(digest));
 }
 
 function protectedHeader(proof: string): ProtectedHeaderParameters {

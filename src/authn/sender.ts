@@ -11,7 +11,7 @@
 
 import type { SenderConstraint } from "../config/options.ts";
 import { Denial } from "../denial.ts";
-import { encodeBase64Url } from "../encoding.ts";
+import { sha256Base64Url } from "../encoding.ts";
 import type { PresentedToken } from "./credentials.ts";
 import { type DpopVerifier, verifyDpopProof } from "./dpop.ts";
 
@@ -84,19 +84,13 @@ export async function confirmSender(
         "the Authority token is certificate-bound: connect with the client certificate it was issued to",
       );
     }
-    if (await certificateThumbprint(evidence.clientCertificate) !== x5tS256) {
+    if (sha256Base64Url(evidence.clientCertificate) !== x5tS256) {
       throw new Denial(
         "mtls_certificate_mismatch",
         "the client certificate is not the one the Authority token is bound to",
       );
     }
   }
-}
-
-/** `x5t#S256` of a DER certificate: base64url SHA-256 (RFC 8705 section 3.1). */
-export async function certificateThumbprint(der: Uint8Array): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", der as Uint8Array<ArrayBuffer>);
-  return encodeBase64Url(new Uint8Array(digest));
 }
 
 function satisfies(required: SenderConstraint, dpopBound: boolean, certificateBound: boolean) {

@@ -7,7 +7,7 @@
  * @module
  */
 
-import { createHash } from "node:crypto";
+import { sha256Base64Url } from "../encoding.ts";
 import { createLruCache } from "../lru.ts";
 import type { Caller } from "./authenticate.ts";
 
@@ -31,9 +31,7 @@ export function createVerifiedTokenCache(
   return {
     async authenticate(token, now, verify) {
       if (capacity === 0) return await verify();
-      // Synchronous on purpose: WebCrypto's digest is a round trip to a worker thread, and on
-      // this path (every request) that round trip costs more than hashing a few hundred bytes.
-      const key = createHash("sha256").update(token).digest("base64url");
+      const key = sha256Base64Url(token);
       const seconds = now.getTime() / 1000;
       const known = callers.get(key);
       if (known) {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { X509Certificate } from "node:crypto";
-import { certificateThumbprint } from "../../src/authn/sender.ts";
+import { sha256Base64Url } from "../../src/encoding.ts";
 import { parseForwardedCertificate } from "../../src/http/connection.ts";
 import { createTestAuthority } from "../support/authority.ts";
 import { fixture, SERVICE, startTestService } from "../support/service.ts";
@@ -19,7 +19,7 @@ const clientB = await der("client-b");
 
 async function certificateBoundToken(certificate: Uint8Array) {
   return await authority.token({
-    claims: { cnf: { "x5t#S256": await certificateThumbprint(certificate) } },
+    claims: { cnf: { "x5t#S256": sha256Base64Url(certificate) } },
   });
 }
 
