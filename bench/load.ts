@@ -37,6 +37,12 @@ const { values } = parseArgs({
 const SECONDS = Number(values.seconds);
 const CONNECTIONS = Number(values.connections);
 const SOAK_SECONDS = Number(values.soak);
+/** The half-load latency and the trivial handler run at most this long. */
+const SHORT_SECONDS = Math.min(SECONDS, 5);
+/** Each in-process signing measurement, of which a scenario takes two to four. */
+const CEILING_SECONDS = Math.min(SECONDS, 3);
+/** wrk threads; bench/requests.lua gives each thread its own stride through the requests. */
+const WRK_THREADS = 2;
 
 // ---- set-up -----------------------------------------------------------------------------------
 
@@ -51,9 +57,10 @@ await Deno.writeTextFile(
 );
 const ecKeyPath = await writeEcKey();
 console.error("minting caller tokens …");
-// (a) needs one distinct caller per request: enough for the scenario at the signing ceiling.
-const distinctCallers = await callerTokens(Math.round(SECONDS * 1_400), "bench-user");
-const distinct = distinctCallers.map((token, i) => requestLine(token, `bench/repo-${i}`));
+// (a) needs one distinct caller per request: enough for the scenario at the signing ceiling,
+// and a second set for its latency at half load, so that no request there hits a cache.
+const distinct = await distinctLines(Math.round(SECONDS * 1_400), "bench-user");
+const distinctAtHalfLoad = await distinctLines(Math.round(SHORT_SECONDS * 700), "late-user");
 // (b) a CI fleet: 10 runners pulling from 20 repositories in random order.
 const runners = await callerTokens(10, "ci-runner");
 const pick = <T>(items: readonly T[]) => items[Math.floor(Math.random() * items.length)];
@@ -63,32 +70,53 @@ const fleet = Array.from(
 );
 const identical = [distinct[0]];
 
+/** What a scenario sends: at saturation, then at half that rate; `distinct` if no line may repeat. */
+interface Workload {
+  lines: readonly string[];
+  halfLoadLines: readonly string[];
+  distinct: boolean;
+}
+const allDistinct: Workload = {
+  lines: distinct,
+  halfLoadLines: distinctAtHalfLoad,
+  distinct: true,
+};
+const repeating = (lines: readonly string[]): Workload => ({
+  lines,
+  halfLoadLines: lines,
+  distinct: false,
+});
+
 // ---- reference ceilings -----------------------------------------------------------------------
 
+// The signing ceilings of each scenario are measured right before and right after it, because
+// this shared VM's speed drifts by 20% or more over the minutes a whole run takes.
 console.error("measuring reference ceilings …");
-const signRs256 = await signCeiling("RS256", CONNECTIONS);
 const signRs256Serial = await signCeiling("RS256", 1);
-const signEs256 = await signCeiling("ES256", CONNECTIONS);
 const trivial = await trivialServerRate();
-console.error(
-  `  signing RS256 ${signRs256}/s (one core ${signRs256Serial}/s), ES256 ${signEs256}/s; trivial HTTP ${
-    Math.round(trivial)
-  }/s`,
-);
+console.error(`  RS256 one core ${signRs256Serial}/s; trivial HTTP ${Math.round(trivial)}/s`);
 
 // ---- the service ------------------------------------------------------------------------------
 
 const rows: Row[] = [];
 for (
-  const [name, key, lines, ceiling] of [
-    ["(a) all distinct, RS256", RSA_KEY, distinct, signRs256],
-    ["(b) CI fleet, RS256", RSA_KEY, fleet, signRs256],
-    ["(c) identical, RS256", RSA_KEY, identical, signRs256],
-    ["(a) all distinct, ES256", ecKeyPath, distinct, signEs256],
+  const [name, alg, workload] of [
+    ["(a) all distinct, RS256", "RS256", allDistinct],
+    ["(b) CI fleet, RS256", "RS256", repeating(fleet)],
+    ["(c) identical, RS256", "RS256", repeating(identical)],
+    ["(a) all distinct, ES256", "ES256", allDistinct],
   ] as const
 ) {
   console.error(`running ${name} …`);
-  rows.push(await scenario(name, key, lines, ceiling));
+  const key = alg === "RS256" ? RSA_KEY : ecKeyPath;
+  const before = await adjacentCeilings(alg, workload.distinct);
+  const row = await scenario(name, key, workload);
+  const after = await adjacentCeilings(alg, workload.distinct);
+  rows.push({
+    ...row,
+    ceiling: (before.signing + after.signing) / 2,
+    verifyAndSign: workload.distinct ? (before.verifyAndSign + after.verifyAndSign) / 2 : undefined,
+  });
   console.error(`  ${JSON.stringify(rows.at(-1))}`);
 }
 
@@ -106,7 +134,10 @@ await Deno.remove(dir, { recursive: true });
 interface Row {
   name: string;
   rate: number;
+  /** In-process signatures/s with the scenario's key, the mean of before and after it. */
   ceiling: number;
+  /** Likewise, each signature preceded by an RS256 verification: the bound for (a). */
+  verifyAndSign?: number;
   p50: string;
   p99: string;
   p99Half: number;
@@ -117,25 +148,31 @@ interface Row {
 async function scenario(
   name: string,
   keyPath: string,
-  lines: readonly string[],
-  ceiling: number,
-): Promise<Row> {
+  workload: Workload,
+): Promise<Omit<Row, "ceiling" | "verifyAndSign">> {
   const service = await startService(keyPath);
   try {
-    // Warm-up, so that (c) measures the steady state rather than the first signature.
-    await fetchLine(service.port, lines[0]);
+    // Warm-up, so that (c) measures the steady state rather than the first signature. For (a)
+    // it uses a caller of the half-load set, which then starts one further on.
+    const { lines, distinct } = workload;
+    const halfLoadLines = distinct ? workload.halfLoadLines.slice(1) : workload.halfLoadLines;
+    await fetchLine(service.port, workload.halfLoadLines[0]);
     const saturated = await runWrk(service.port, lines, SECONDS);
-    // Latency at half the saturation rate, with fresh callers for (a).
-    const half = await fixedRateLatency(
-      service.port,
-      lines,
-      saturated.rate / 2,
-      Math.min(SECONDS, 5),
-    );
+    if (distinct && saturated.requests > lines.length) {
+      throw new Error(
+        `wrk sent ${saturated.requests} requests but only ${lines.length} distinct callers were ` +
+          "prepared; the scenario would have repeated callers",
+      );
+    }
+    const halfRate = saturated.rate / 2;
+    // A distinct workload stops early rather than repeat a caller.
+    const halfSeconds = distinct
+      ? Math.min(SHORT_SECONDS, halfLoadLines.length / halfRate)
+      : SHORT_SECONDS;
+    const half = await fixedRateLatency(service.port, halfLoadLines, halfRate, halfSeconds);
     return {
       name,
       rate: saturated.rate,
-      ceiling,
       p50: saturated.p50,
       p99: saturated.p99,
       p99Half: half,
@@ -212,6 +249,12 @@ async function callerTokens(count: number, prefix: string): Promise<string[]> {
   return tokens;
 }
 
+/** `count` requests, each from its own caller for its own repository. */
+async function distinctLines(count: number, prefix: string): Promise<string[]> {
+  const tokens = await callerTokens(count, prefix);
+  return tokens.map((token, i) => requestLine(token, `${prefix}/repo-${i}`));
+}
+
 /** One prepared request: `path<TAB>authorization`, as bench/requests.lua reads them. */
 function requestLine(token: string, repository: string): string {
   return `/token?service=${SERVICE}&scope=repository:${repository}:pull\tBearer ${token}`;
@@ -222,7 +265,7 @@ async function runWrk(port: number, lines: readonly string[], seconds: number) {
   await Deno.writeTextFile(requestsFile, `${lines.join("\n")}\n`);
   const { stdout } = await new Deno.Command("wrk", {
     args: [
-      "-t2",
+      `-t${WRK_THREADS}`,
       `-c${CONNECTIONS}`,
       `-d${seconds}s`,
       "--latency",
@@ -230,12 +273,13 @@ async function runWrk(port: number, lines: readonly string[], seconds: number) {
       here("./requests.lua"),
       `http://127.0.0.1:${port}`,
     ],
-    env: { REQUESTS: requestsFile },
+    env: { REQUESTS: requestsFile, THREADS: String(WRK_THREADS) },
   }).output();
   const text = new TextDecoder().decode(stdout);
   const number = (pattern: RegExp) => Number(pattern.exec(text)?.[1] ?? 0);
   return {
     rate: number(/Requests\/sec:\s+([\d.]+)/),
+    requests: number(/(\d+) requests in/),
     p50: /^\s+50%\s+(\S+)/m.exec(text)?.[1] ?? "?",
     p99: /^\s+99%\s+(\S+)/m.exec(text)?.[1] ?? "?",
     errors: number(/Non-2xx or 3xx responses:\s+(\d+)/) + number(/Socket errors:.*?(\d+)/),
@@ -277,14 +321,27 @@ async function fetchLine(port: number, line: string) {
   if (response.status !== 200) throw new Error(`bench request failed with ${response.status}`);
 }
 
-async function signCeiling(alg: "RS256" | "ES256", concurrency: number): Promise<number> {
+/** The in-process ceilings for `alg`, with the verify-and-sign bound when requests are distinct. */
+async function adjacentCeilings(alg: "RS256" | "ES256", distinct: boolean) {
+  return {
+    signing: await signCeiling(alg, CONNECTIONS),
+    verifyAndSign: distinct ? await signCeiling(alg, CONNECTIONS, "verify-and-sign") : 0,
+  };
+}
+
+async function signCeiling(
+  alg: "RS256" | "ES256",
+  concurrency: number,
+  mode: "sign" | "verify-and-sign" = "sign",
+): Promise<number> {
   const { stdout } = await new Deno.Command(Deno.execPath(), {
     args: [
       "run",
       here("./sign_ceiling.ts"),
       alg,
       String(concurrency),
-      String(Math.min(SECONDS, 5)),
+      String(CEILING_SECONDS),
+      mode,
     ],
   }).output();
   return Number(new TextDecoder().decode(stdout).trim());
@@ -298,7 +355,7 @@ async function trivialServerRate(): Promise<number> {
   }).spawn();
   const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
   await reader.read();
-  const { rate } = await runWrk(port, ["/\tBearer x"], Math.min(SECONDS, 5));
+  const { rate } = await runWrk(port, ["/\tBearer x"], SHORT_SECONDS);
   child.kill("SIGTERM");
   await reader.cancel();
   await child.status;
@@ -381,22 +438,32 @@ function report(): string {
   const cpu = new TextDecoder().decode(cpuinfo).match(/model name\s*:\s*(.+)/)?.[1] ??
     "unknown CPU";
   const lines = [
-    `machine: ${navigator.hardwareConcurrency} cores, ${cpu}; Deno ${Deno.version.deno}; wrk -t2 -c${CONNECTIONS}, ${SECONDS}s per scenario`,
+    `machine: ${navigator.hardwareConcurrency} cores, ${cpu}; Deno ${Deno.version.deno}; wrk -t${WRK_THREADS} -c${CONNECTIONS}, ${SECONDS}s per scenario`,
     "",
     "reference ceilings (measured in this run):",
-    `  RS256 signing in-process, ${CONNECTIONS} in flight: ${signRs256}/s; one at a time (one core): ${signRs256Serial}/s`,
-    `  ES256 signing in-process, ${CONNECTIONS} in flight: ${signEs256}/s`,
+    `  RS256 signing in-process, one at a time (one core): ${signRs256Serial}/s`,
     `  trivial Deno.serve handler: ${Math.round(trivial)} req/s`,
+    `  per scenario, in-process with ${CONNECTIONS} in flight, before and after it: signing with its key,`,
+    "  and for (a) each signature preceded by an RS256 verification (verify+sign)",
     "",
-    "| scenario | tokens/s | vs signing ceiling | vs one-core RS256 | vs trivial HTTP | p50 | p99 | p99 at 50% load | errors | peak RSS |",
-    "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    "| scenario | tokens/s | signing ceiling | vs signing ceiling | vs verify+sign | vs one-core RS256 | vs trivial HTTP | p50 | p99 | p99 at 50% load | errors | peak RSS |",
+    "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ...rows.map((row) =>
-      `| ${row.name} | ${Math.round(row.rate)} | ${(row.rate / row.ceiling).toFixed(2)}× | ${
-        (row.rate / signRs256Serial).toFixed(1)
-      }× | ${(row.rate / trivial).toFixed(2)}× | ${row.p50} | ${row.p99} | ${
-        row.p99Half.toFixed(2)
-      }ms | ${row.errors} | ${row.peakRssMb.toFixed(0)} MB |`
-    ),
+      [
+        row.name,
+        Math.round(row.rate),
+        `${Math.round(row.ceiling)}/s`,
+        `${(row.rate / row.ceiling).toFixed(2)}×`,
+        row.verifyAndSign ? `${(row.rate / row.verifyAndSign).toFixed(2)}×` : "–",
+        `${(row.rate / signRs256Serial).toFixed(1)}×`,
+        `${(row.rate / trivial).toFixed(2)}×`,
+        row.p50,
+        row.p99,
+        `${row.p99Half.toFixed(2)}ms`,
+        row.errors,
+        `${row.peakRssMb.toFixed(0)} MB`,
+      ].join(" | ")
+    ).map((cells) => `| ${cells} |`),
   ];
   if (soak) lines.push("", soak);
   return lines.join("\n");
