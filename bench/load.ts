@@ -48,44 +48,62 @@ const WRK_THREADS = 2;
 
 await requireWrk();
 const dir = await Deno.makeTempDir({ prefix: "registry-token-bench-" });
-const authority = await generateKeyPair("RS256");
+/** The Authority's signing keys: RS256 as most Authorities use, and EdDSA, cheaper to verify. */
+const authorityKeys = {
+  RS256: await generateKeyPair("RS256"),
+  EdDSA: await generateKeyPair("EdDSA"),
+};
+type CallerAlg = keyof typeof authorityKeys;
 await Deno.writeTextFile(
   `${dir}/authority-jwks.json`,
   JSON.stringify({
-    keys: [{ ...await exportJWK(authority.publicKey), kid: "bench", alg: "RS256" }],
+    keys: await Promise.all(
+      Object.entries(authorityKeys).map(async ([alg, { publicKey }]) => ({
+        ...await exportJWK(publicKey),
+        kid: alg,
+        alg,
+      })),
+    ),
   }),
 );
 const ecKeyPath = await writeEcKey();
 console.error("minting caller tokens …");
-// (a) needs one distinct caller per request: enough for the scenario at the signing ceiling,
-// and a second set for its latency at half load, so that no request there hits a cache.
-const distinct = await distinctLines(Math.round(SECONDS * 1_400), "bench-user");
-const distinctAtHalfLoad = await distinctLines(Math.round(SHORT_SECONDS * 700), "late-user");
 // (b) a CI fleet: 10 runners pulling from 20 repositories in random order.
-const runners = await callerTokens(10, "ci-runner");
+const runners = await callerTokens(10, "ci-runner", "RS256");
 const pick = <T>(items: readonly T[]) => items[Math.floor(Math.random() * items.length)];
 const fleet = Array.from(
   { length: 4_000 },
   () => requestLine(pick(runners), `team/app-${Math.floor(Math.random() * 20)}`),
 );
-const identical = [distinct[0]];
+const identical = [runners[0]].map((token) => requestLine(token, "team/app-0"));
 
-/** What a scenario sends: at saturation, then at half that rate; `distinct` if no line may repeat. */
+/**
+ * What a scenario sends: at saturation, then at half that rate. A distinct workload never repeats
+ * a line, and names the algorithm of its callers' tokens, which each request must verify.
+ */
 interface Workload {
   lines: readonly string[];
   halfLoadLines: readonly string[];
-  distinct: boolean;
+  distinctCallers?: CallerAlg;
 }
-const allDistinct: Workload = {
-  lines: distinct,
-  halfLoadLines: distinctAtHalfLoad,
-  distinct: true,
-};
-const repeating = (lines: readonly string[]): Workload => ({
-  lines,
-  halfLoadLines: lines,
-  distinct: false,
-});
+const repeating = (lines: readonly string[]): Workload => ({ lines, halfLoadLines: lines });
+/**
+ * One caller per request, enough for `rate` tokens/s (at least the scenario's signing ceiling),
+ * and another set for the latency at half load, so that no request there hits a cache.
+ */
+async function allDistinct(callerAlg: CallerAlg, rate: number): Promise<Workload> {
+  return {
+    lines: await distinctLines(Math.round(SECONDS * rate), `${callerAlg}-user`, callerAlg),
+    halfLoadLines: await distinctLines(
+      Math.round((SHORT_SECONDS * rate) / 2),
+      `${callerAlg}-late-user`,
+      callerAlg,
+    ),
+    distinctCallers: callerAlg,
+  };
+}
+const distinctRs256Callers = await allDistinct("RS256", 1_400);
+const distinctEdDsaCallers = await allDistinct("EdDSA", 2_500);
 
 // ---- reference ceilings -----------------------------------------------------------------------
 
@@ -101,21 +119,25 @@ console.error(`  RS256 one core ${signRs256Serial}/s; trivial HTTP ${Math.round(
 const rows: Row[] = [];
 for (
   const [name, alg, workload] of [
-    ["(a) all distinct, RS256", "RS256", allDistinct],
+    ["(a) all distinct, RS256", "RS256", distinctRs256Callers],
     ["(b) CI fleet, RS256", "RS256", repeating(fleet)],
     ["(c) identical, RS256", "RS256", repeating(identical)],
-    ["(a) all distinct, ES256", "ES256", allDistinct],
+    ["(a) all distinct, ES256", "ES256", distinctRs256Callers],
+    ["(a) all distinct, RS256, EdDSA callers", "RS256", distinctEdDsaCallers],
+    ["(a) all distinct, ES256, EdDSA callers", "ES256", distinctEdDsaCallers],
   ] as const
 ) {
   console.error(`running ${name} …`);
   const key = alg === "RS256" ? RSA_KEY : ecKeyPath;
-  const before = await adjacentCeilings(alg, workload.distinct);
+  const before = await adjacentCeilings(alg, workload.distinctCallers);
   const row = await scenario(name, key, workload);
-  const after = await adjacentCeilings(alg, workload.distinct);
+  const after = await adjacentCeilings(alg, workload.distinctCallers);
   rows.push({
     ...row,
     ceiling: (before.signing + after.signing) / 2,
-    verifyAndSign: workload.distinct ? (before.verifyAndSign + after.verifyAndSign) / 2 : undefined,
+    verifyAndSign: before.verifyAndSign && after.verifyAndSign
+      ? (before.verifyAndSign + after.verifyAndSign) / 2
+      : undefined,
   });
   console.error(`  ${JSON.stringify(rows.at(-1))}`);
 }
@@ -136,13 +158,14 @@ interface Row {
   rate: number;
   /** In-process signatures/s with the scenario's key, the mean of before and after it. */
   ceiling: number;
-  /** Likewise, each signature preceded by an RS256 verification: the bound for (a). */
+  /** Likewise, each signature preceded by verifying a caller token: the bound for (a). */
   verifyAndSign?: number;
   p50: string;
   p99: string;
   p99Half: number;
   errors: number;
   peakRssMb: number;
+  cpu: CpuShares;
 }
 
 async function scenario(
@@ -154,10 +177,17 @@ async function scenario(
   try {
     // Warm-up, so that (c) measures the steady state rather than the first signature. For (a)
     // it uses a caller of the half-load set, which then starts one further on.
-    const { lines, distinct } = workload;
+    const { lines } = workload;
+    const distinct = workload.distinctCallers !== undefined;
     const halfLoadLines = distinct ? workload.halfLoadLines.slice(1) : workload.halfLoadLines;
     await fetchLine(service.port, workload.halfLoadLines[0]);
-    const saturated = await runWrk(service.port, lines, SECONDS);
+    const running = runWrk(service.port, lines, SECONDS);
+    // Where the CPU goes at saturation, sampled in the middle of the run.
+    await sleep(1_000);
+    const cpuBefore = await cpuTicks(service.pid);
+    await sleep(Math.max(1, SECONDS - 2) * 1_000);
+    const cpu = cpuShares(cpuBefore, await cpuTicks(service.pid));
+    const saturated = await running;
     if (distinct && saturated.requests > lines.length) {
       throw new Error(
         `wrk sent ${saturated.requests} requests but only ${lines.length} distinct callers were ` +
@@ -178,6 +208,7 @@ async function scenario(
       p99Half: half,
       errors: saturated.errors,
       peakRssMb: await peakRssMb(service.pid),
+      cpu,
     };
   } finally {
     await service.stop();
@@ -228,8 +259,8 @@ async function startService(keyPath: string) {
   };
 }
 
-/** `count` caller tokens from the bench Authority, subjects `<prefix>-<i>`. */
-async function callerTokens(count: number, prefix: string): Promise<string[]> {
+/** `count` caller tokens from the bench Authority, signed with `alg`, subjects `<prefix>-<i>`. */
+async function callerTokens(count: number, prefix: string, alg: CallerAlg): Promise<string[]> {
   const now = Math.floor(Date.now() / 1000);
   const tokens: string[] = [];
   for (let start = 0; start < count; start += 256) {
@@ -237,12 +268,12 @@ async function callerTokens(count: number, prefix: string): Promise<string[]> {
       { length: Math.min(256, count - start) },
       (_, offset) =>
         new SignJWT({ scope: "registry.token.issue" })
-          .setProtectedHeader({ alg: "RS256", kid: "bench" })
+          .setProtectedHeader({ alg, kid: alg })
           .setIssuer(ISSUER)
           .setSubject(`${prefix}-${start + offset}`)
           .setIssuedAt(now)
           .setExpirationTime(now + 3_600)
-          .sign(authority.privateKey),
+          .sign(authorityKeys[alg].privateKey),
     );
     tokens.push(...await Promise.all(batch));
   }
@@ -250,8 +281,8 @@ async function callerTokens(count: number, prefix: string): Promise<string[]> {
 }
 
 /** `count` requests, each from its own caller for its own repository. */
-async function distinctLines(count: number, prefix: string): Promise<string[]> {
-  const tokens = await callerTokens(count, prefix);
+async function distinctLines(count: number, prefix: string, alg: CallerAlg): Promise<string[]> {
+  const tokens = await callerTokens(count, prefix, alg);
   return tokens.map((token, i) => requestLine(token, `${prefix}/repo-${i}`));
 }
 
@@ -321,18 +352,19 @@ async function fetchLine(port: number, line: string) {
   if (response.status !== 200) throw new Error(`bench request failed with ${response.status}`);
 }
 
-/** The in-process ceilings for `alg`, with the verify-and-sign bound when requests are distinct. */
-async function adjacentCeilings(alg: "RS256" | "ES256", distinct: boolean) {
+/** The in-process ceilings for `alg`, and the verify+sign bound when callers are distinct. */
+async function adjacentCeilings(alg: "RS256" | "ES256", distinctCallers?: CallerAlg) {
   return {
     signing: await signCeiling(alg, CONNECTIONS),
-    verifyAndSign: distinct ? await signCeiling(alg, CONNECTIONS, "verify-and-sign") : 0,
+    verifyAndSign: distinctCallers && await signCeiling(alg, CONNECTIONS, distinctCallers),
   };
 }
 
+/** Signatures/s in-process; with `callerAlg`, each preceded by verifying such a signature. */
 async function signCeiling(
   alg: "RS256" | "ES256",
   concurrency: number,
-  mode: "sign" | "verify-and-sign" = "sign",
+  callerAlg?: CallerAlg,
 ): Promise<number> {
   const { stdout } = await new Deno.Command(Deno.execPath(), {
     args: [
@@ -341,7 +373,7 @@ async function signCeiling(
       alg,
       String(concurrency),
       String(CEILING_SECONDS),
-      mode,
+      ...callerAlg ? [callerAlg] : [],
     ],
   }).output();
   return Number(new TextDecoder().decode(stdout).trim());
@@ -388,6 +420,74 @@ async function peakRssMb(pid: number): Promise<number> {
 
 async function rssMb(pid: number): Promise<number> {
   return await statusMb(pid, "VmRSS");
+}
+
+/** CPU ticks of the service's threads by kind, and of the whole machine, at one moment. */
+interface CpuTicks {
+  main: number;
+  signing: number;
+  otherThreads: number;
+  machineBusy: number;
+  machineIdle: number;
+}
+
+/** Cores used over an interval: by the service's main thread, its signing pool, the rest. */
+interface CpuShares {
+  main: number;
+  signing: number;
+  otherThreads: number;
+  /** Everything else that ran on the machine: the load generator, mostly. */
+  elsewhere: number;
+  idle: number;
+}
+
+async function cpuTicks(pid: number): Promise<CpuTicks> {
+  // One shell, so the threads and the machine are read at (nearly) the same moment.
+  const { stdout } = await new Deno.Command("sh", {
+    args: ["-c", `cat /proc/${pid}/task/*/stat; head -n 1 /proc/stat`],
+  }).output();
+  const ticks: CpuTicks = { main: 0, signing: 0, otherThreads: 0, machineBusy: 0, machineIdle: 0 };
+  for (const line of new TextDecoder().decode(stdout).trim().split("\n")) {
+    if (line.startsWith("cpu ")) {
+      const [user, nice, system, idle, iowait, irq, softirq, steal] = line.split(/\s+/).slice(1)
+        .map(Number);
+      ticks.machineBusy = user + nice + system + irq + softirq + steal;
+      ticks.machineIdle = idle + iowait;
+      continue;
+    }
+    // pid (comm) state ... utime stime: fields 14 and 15, counted after the parenthesis.
+    const comm = line.slice(line.indexOf("(") + 1, line.lastIndexOf(")"));
+    const fields = line.slice(line.lastIndexOf(")") + 2).split(" ");
+    const used = Number(fields[11]) + Number(fields[12]);
+    // Deno runs WebCrypto's signing and verification on tokio's blocking threads.
+    if (comm === "deno") ticks.main += used;
+    else if (comm.startsWith("tokio-runtime")) ticks.signing += used;
+    else ticks.otherThreads += used;
+  }
+  return ticks;
+}
+
+function cpuShares(before: CpuTicks, after: CpuTicks): CpuShares {
+  const cores = navigator.hardwareConcurrency;
+  const elapsed =
+    (after.machineBusy + after.machineIdle - before.machineBusy - before.machineIdle) /
+    cores;
+  const share = (key: keyof CpuTicks) => (after[key] - before[key]) / elapsed;
+  const main = share("main");
+  const signing = share("signing");
+  const otherThreads = share("otherThreads");
+  return {
+    main,
+    signing,
+    otherThreads,
+    // Per-thread and machine-wide counters are sampled differently; never report below zero.
+    elsewhere: Math.max(0, share("machineBusy") - main - signing - otherThreads),
+    idle: share("machineIdle"),
+  };
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 async function statusMb(pid: number, field: string): Promise<number> {
@@ -444,7 +544,7 @@ function report(): string {
     `  RS256 signing in-process, one at a time (one core): ${signRs256Serial}/s`,
     `  trivial Deno.serve handler: ${Math.round(trivial)} req/s`,
     `  per scenario, in-process with ${CONNECTIONS} in flight, before and after it: signing with its key,`,
-    "  and for (a) each signature preceded by an RS256 verification (verify+sign)",
+    "  and for (a) each signature preceded by verifying a caller signature (verify+sign)",
     "",
     "| scenario | tokens/s | signing ceiling | vs signing ceiling | vs verify+sign | vs one-core RS256 | vs trivial HTTP | p50 | p99 | p99 at 50% load | errors | peak RSS |",
     "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
@@ -465,6 +565,19 @@ function report(): string {
       ].join(" | ")
     ).map((cells) => `| ${cells} |`),
   ];
+  lines.push(
+    "",
+    `cores in use at saturation (of ${navigator.hardwareConcurrency}), sampled mid-run:`,
+    "",
+    "| scenario | service main thread | signing threads | other service threads | rest of machine (wrk), approx. | idle |",
+    "| --- | --- | --- | --- | --- | --- |",
+    ...rows.map(({ name, cpu }) =>
+      `| ${name} | ${
+        [cpu.main, cpu.signing, cpu.otherThreads, cpu.elsewhere, cpu.idle]
+          .map((cores) => cores.toFixed(2)).join(" | ")
+      } |`
+    ),
+  );
   if (soak) lines.push("", soak);
   return lines.join("\n");
 }
