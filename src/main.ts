@@ -134,14 +134,6 @@ async function serve(
     console.error(`startup error: cannot listen on ${host}:${port}: ${(error as Error).message}`);
     return EXIT_STARTUP;
   }
-  logger.log("info", "listening", {
-    address: server.hostname,
-    port: server.port,
-    tls: current.tls !== undefined,
-    kid: current.signingKey.kid,
-  });
-  if (devNotice) console.error(devNotice);
-
   let reloading = Promise.resolve();
   let watch: FileWatch | undefined;
   const rewatch = () => {
@@ -179,6 +171,15 @@ async function serve(
     Deno.addSignalListener("SIGTERM", stop);
     Deno.addSignalListener("SIGINT", stop);
   });
+  // Announced only now: a supervisor (or test) that signals as soon as it reads this line must
+  // find the handlers in place, not the default action that kills the process.
+  logger.log("info", "listening", {
+    address: server.hostname,
+    port: server.port,
+    tls: current.tls !== undefined,
+    kid: current.signingKey.kid,
+  });
+  if (devNotice) console.error(devNotice);
   await Promise.race([stopped, server.finished]);
   const drainSeconds = current.options.server.drainTimeoutSeconds;
   let timer: ReturnType<typeof setTimeout> | undefined;
