@@ -19,6 +19,7 @@ import { stringify as toYaml } from "yaml";
 import { loadConfig } from "../src/config/load.ts";
 import { pem } from "../src/encoding.ts";
 import { runtimeFlags } from "../src/permissions.ts";
+import { type CpuShares, cpuShares, cpuTicks, peakRssMb, rssMb } from "./proc.ts";
 
 const here = (path: string) => fileURLToPath(new URL(path, import.meta.url));
 const MAIN = here("../src/main.ts");
@@ -414,87 +415,8 @@ async function soakTest(lines: readonly string[], rate: number): Promise<string>
   }
 }
 
-async function peakRssMb(pid: number): Promise<number> {
-  return await statusMb(pid, "VmHWM");
-}
-
-async function rssMb(pid: number): Promise<number> {
-  return await statusMb(pid, "VmRSS");
-}
-
-/** CPU ticks of the service's threads by kind, and of the whole machine, at one moment. */
-interface CpuTicks {
-  main: number;
-  signing: number;
-  otherThreads: number;
-  machineBusy: number;
-  machineIdle: number;
-}
-
-/** Cores used over an interval: by the service's main thread, its signing pool, the rest. */
-interface CpuShares {
-  main: number;
-  signing: number;
-  otherThreads: number;
-  /** Everything else that ran on the machine: the load generator, mostly. */
-  elsewhere: number;
-  idle: number;
-}
-
-async function cpuTicks(pid: number): Promise<CpuTicks> {
-  // One shell, so the threads and the machine are read at (nearly) the same moment.
-  const { stdout } = await new Deno.Command("sh", {
-    args: ["-c", `cat /proc/${pid}/task/*/stat; head -n 1 /proc/stat`],
-  }).output();
-  const ticks: CpuTicks = { main: 0, signing: 0, otherThreads: 0, machineBusy: 0, machineIdle: 0 };
-  for (const line of new TextDecoder().decode(stdout).trim().split("\n")) {
-    if (line.startsWith("cpu ")) {
-      const [user, nice, system, idle, iowait, irq, softirq, steal] = line.split(/\s+/).slice(1)
-        .map(Number);
-      ticks.machineBusy = user + nice + system + irq + softirq + steal;
-      ticks.machineIdle = idle + iowait;
-      continue;
-    }
-    // pid (comm) state ... utime stime: fields 14 and 15, counted after the parenthesis.
-    const comm = line.slice(line.indexOf("(") + 1, line.lastIndexOf(")"));
-    const fields = line.slice(line.lastIndexOf(")") + 2).split(" ");
-    const used = Number(fields[11]) + Number(fields[12]);
-    // Deno runs WebCrypto's signing and verification on tokio's blocking threads.
-    if (comm === "deno") ticks.main += used;
-    else if (comm.startsWith("tokio-runtime")) ticks.signing += used;
-    else ticks.otherThreads += used;
-  }
-  return ticks;
-}
-
-function cpuShares(before: CpuTicks, after: CpuTicks): CpuShares {
-  const cores = navigator.hardwareConcurrency;
-  const elapsed =
-    (after.machineBusy + after.machineIdle - before.machineBusy - before.machineIdle) /
-    cores;
-  const share = (key: keyof CpuTicks) => (after[key] - before[key]) / elapsed;
-  const main = share("main");
-  const signing = share("signing");
-  const otherThreads = share("otherThreads");
-  return {
-    main,
-    signing,
-    otherThreads,
-    // Per-thread and machine-wide counters are sampled differently; never report below zero.
-    elsewhere: Math.max(0, share("machineBusy") - main - signing - otherThreads),
-    idle: share("machineIdle"),
-  };
-}
-
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-async function statusMb(pid: number, field: string): Promise<number> {
-  // Deno asks for all permissions to read /proc directly; cat does not need them.
-  const { stdout } = await new Deno.Command("cat", { args: [`/proc/${pid}/status`] }).output();
-  const status = new TextDecoder().decode(stdout);
-  return Number(new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(status)?.[1] ?? 0) / 1024;
 }
 
 function freePort(): number {
