@@ -5,7 +5,9 @@
  *
  * Scenarios: (a) every request from a different caller for a different repository, (b) a CI
  * fleet (few identities, repeated scopes), (c) one identical request repeated; (a) again with
- * an ES256 signing key. Each runs for a bounded time and everything stops by itself.
+ * an ES256 signing key, and both (a)s with EdDSA instead of RS256 caller tokens. Each runs for
+ * a bounded time and everything stops by itself. Besides rates, latencies and memory, it reports
+ * where the cores went at saturation.
  *
  * Usage: deno task bench [--seconds 8] [--connections 32] [--soak 0]
  *
