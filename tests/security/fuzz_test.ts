@@ -137,6 +137,27 @@ function assertAccessAllowed(
 let registryKey: CryptoKey | undefined;
 
 /** Verifies a registry token with the service's published key and checks its claims. */
+/**
+ * Checks the token of a 200 answer to `GET path` for the `ci-bot` caller: the query named
+ * exactly one service, and the token is for that service and the query's scopes.
+ */
+async function assertTokenForQuery(
+  service: TestService,
+  path: string,
+  token: unknown,
+  plan: string,
+  what: string,
+): Promise<void> {
+  const params = new URL(`${ORIGIN}${path}`).searchParams;
+  assert.equal(params.getAll("service").length, 1, "exactly one service");
+  await assertRegistryToken(service, token, {
+    service: params.get("service")!,
+    subject: "ci-bot",
+    scopeValues: params.getAll("scope"),
+    plan,
+  }, what);
+}
+
 async function assertRegistryToken(
   service: TestService,
   token: unknown,
@@ -633,15 +654,8 @@ Deno.test("fuzz: GET /token with random query strings never fails, and grants on
           : { authorization: how === "basic" ? basic(caller.token) : `Bearer ${caller.token}` };
         const answer = await harness.send(path, { headers });
         if (answer.status !== 200) return;
-        const params = new URL(`${ORIGIN}${path}`).searchParams;
         assert.notEqual(how, "none", "no 200 without credentials");
-        assert.equal(params.getAll("service").length, 1, "exactly one service");
-        await assertRegistryToken(harness.service, answer.body.token, {
-          service: params.get("service")!,
-          subject: "ci-bot",
-          scopeValues: params.getAll("scope"),
-          plan: caller.plan,
-        }, path);
+        await assertTokenForQuery(harness.service, path, answer.body.token, caller.plan, path);
       },
     ),
     { numRuns: 400 },
@@ -689,14 +703,13 @@ Deno.test("fuzz: mutated scopes are refused or granted only as valid, requested,
           headers: { authorization: `Bearer ${caller.token}` },
         });
         if (answer.status !== 200) return;
-        const params = new URL(`${ORIGIN}${path}`).searchParams;
-        assert.equal(params.getAll("service").length, 1, "exactly one service");
-        await assertRegistryToken(harness.service, answer.body.token, {
-          service: params.get("service")!,
-          subject: "ci-bot",
-          scopeValues: params.getAll("scope"),
-          plan: caller.plan,
-        }, `GET ${JSON.stringify(scopes)}`);
+        await assertTokenForQuery(
+          harness.service,
+          path,
+          answer.body.token,
+          caller.plan,
+          `GET ${JSON.stringify(scopes)}`,
+        );
       },
     ),
     { numRuns: 500 },
