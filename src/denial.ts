@@ -11,7 +11,7 @@
 /** How a reason is presented to the client. */
 interface ReasonRendering {
   /** HTTP status of the response. */
-  readonly status: 400 | 401 | 403 | 414 | 429 | 431 | 503;
+  readonly status: 400 | 401 | 403 | 408 | 414 | 429 | 431 | 503;
   /** Registry error code (`errors[0].code`). */
   readonly code: "INVALID_REQUEST" | "UNAUTHORIZED" | "DENIED" | "UNAVAILABLE" | "TOOMANYREQUESTS";
   /** RFC 6750 / RFC 9449 `error` attribute of the `WWW-Authenticate` challenge, if any. */
@@ -23,6 +23,12 @@ interface ReasonRendering {
     | "use_dpop_nonce";
   /** Challenge with the `DPoP` scheme (RFC 9449) instead of `Bearer`. */
   readonly dpopChallenge?: boolean;
+  /**
+   * A property of the caller token itself: the same token is refused the same way every time,
+   * so the refusal is remembered (no second signature check) and, when a signature check
+   * found it, charged to the client's verification budget.
+   */
+  readonly final?: boolean;
 }
 
 const badRequest: ReasonRendering = { status: 400, code: "INVALID_REQUEST" };
@@ -31,6 +37,7 @@ const invalidCredentials: ReasonRendering = {
   code: "UNAUTHORIZED",
   challengeError: "invalid_token",
 };
+const invalidToken: ReasonRendering = { ...invalidCredentials, final: true };
 const forbidden: ReasonRendering = { status: 403, code: "DENIED" };
 const invalidProof: ReasonRendering = {
   status: 401,
@@ -48,21 +55,23 @@ export const DENIAL_REASONS = {
   uri_too_long: { status: 414, code: "INVALID_REQUEST" },
   headers_too_large: { status: 431, code: "INVALID_REQUEST" },
   rate_limited: { status: 429, code: "TOOMANYREQUESTS" },
+  body_timeout: { status: 408, code: "INVALID_REQUEST" },
+  request_timeout: { status: 503, code: "UNAVAILABLE" },
   scope_invalid: badRequest,
   // authenticate
   credentials_missing: { status: 401, code: "UNAUTHORIZED" },
   credentials_malformed: { ...invalidCredentials, challengeError: "invalid_request" },
-  token_malformed: invalidCredentials,
-  token_algorithm_not_allowed: invalidCredentials,
+  token_malformed: invalidToken,
+  token_algorithm_not_allowed: invalidToken,
   token_key_unknown: invalidCredentials,
-  token_signature_invalid: invalidCredentials,
-  token_expired: invalidCredentials,
+  token_signature_invalid: invalidToken,
+  token_expired: invalidToken,
   token_not_yet_valid: invalidCredentials,
-  token_issuer_mismatch: invalidCredentials,
-  token_audience_mismatch: invalidCredentials,
-  token_claims_invalid: invalidCredentials,
-  token_subject_missing: invalidCredentials,
-  token_scope_missing: { ...forbidden, challengeError: "insufficient_scope" },
+  token_issuer_mismatch: invalidToken,
+  token_audience_mismatch: invalidToken,
+  token_claims_invalid: invalidToken,
+  token_subject_missing: invalidToken,
+  token_scope_missing: { ...forbidden, challengeError: "insufficient_scope", final: true },
   authority_unavailable: { status: 503, code: "UNAVAILABLE" },
   // sender constraint (RFC 9449 DPoP, RFC 8705 mTLS)
   token_unbound: invalidCredentials,
@@ -73,6 +82,7 @@ export const DENIAL_REASONS = {
   dpop_proof_binding_mismatch: invalidProof,
   dpop_nonce_required: { ...invalidProof, challengeError: "use_dpop_nonce" },
   dpop_replay_cache_full: { status: 503, code: "UNAVAILABLE" },
+  dpop_not_configured: invalidCredentials,
   mtls_certificate_missing: invalidCredentials,
   mtls_certificate_mismatch: invalidCredentials,
   mtls_proxy_untrusted: invalidCredentials,

@@ -8,10 +8,10 @@
  * @module
  */
 
-import { authenticate } from "./authn/authenticate.ts";
+import { authenticate, precheck } from "./authn/authenticate.ts";
 import type { AuthorityKeys } from "./authn/authority_keys.ts";
 import { authorityTokenOf, type CallerCredential } from "./authn/credentials.ts";
-import type { DpopVerifier } from "./authn/dpop.ts";
+import { type DpopVerifier, recordProof } from "./authn/dpop.ts";
 import { confirmSender, type SenderEvidence } from "./authn/sender.ts";
 import { authorize } from "./authz/authorize.ts";
 import type { AccessEntry } from "./authz/plan.ts";
@@ -33,13 +33,10 @@ export interface TokenRequestInput {
 }
 
 /**
- * Brackets the one expensive step an unauthenticated caller can trigger: verifying a caller
- * token that is not cached. `enter` may refuse (rate limit); `leave` gets the error, if any.
+ * Runs the one expensive step an unauthenticated caller can trigger — a signature check of a
+ * caller token that is not cached — within the client's verification budget.
  */
-export interface VerificationGate {
-  enter(): void;
-  leave(error?: unknown): void;
-}
+export type VerificationGuard = <T>(verify: () => Promise<T>) => Promise<T>;
 
 /** Facts gathered along the pipeline for the request log (never a credential). */
 export interface Audit {
@@ -82,7 +79,7 @@ export async function issueToken(
   input: TokenRequestInput,
   deps: IssueDeps,
   audit: Audit,
-  gate?: VerificationGate,
+  guard: VerificationGuard = (verify) => verify(),
 ): Promise<IssuedToken> {
   const service = parseService(input.service);
   audit.service = service;
@@ -92,30 +89,15 @@ export async function issueToken(
   const now = deps.now();
   const presented = authorityTokenOf(input.credential);
   const { authority } = deps.options;
-  const caller = await deps.verifiedTokens.authenticate(
-    presented.token,
-    now,
-    async () => {
-      gate?.enter();
-      try {
-        const verified = await authenticate(
-          presented.token,
-          deps.authorityKeys.getKey,
-          authority,
-          now,
-        );
-        gate?.leave();
-        return verified;
-      } catch (error) {
-        gate?.leave(error);
-        throw error;
-      }
-    },
-  );
+  const caller = await deps.verifiedTokens.authenticate(presented.token, now, () => {
+    // Cheap refusals first: they cost the client nothing and the service no signature check.
+    precheck(presented.token, authority, now);
+    return guard(() => authenticate(presented.token, deps.authorityKeys.getKey, authority, now));
+  });
   audit.subject = caller.subject;
   audit.plan = caller.plan;
   const nowSeconds = Math.floor(now.getTime() / 1000);
-  await confirmSender(
+  const proof = await confirmSender(
     presented,
     caller.confirmation,
     input.sender,
@@ -127,6 +109,8 @@ export async function issueToken(
   const grant = authorize(caller, service, scopes, deps.options.policy);
   audit.plan = grant.plan;
   audit.granted = grant.access.map(formatScope);
+  // Only now: a proof that cannot be replayed into a grant never takes room in the cache.
+  if (proof) recordProof(deps.dpop.replay, caller.subject, proof, nowSeconds);
 
   const { signing } = deps.options;
   const reuseKey = {

@@ -1,6 +1,7 @@
 /**
  * `deno task start` / `deno task dev`: derives the least-privilege permission set from the
- * configuration, then runs the service under exactly that set (`src/permissions.ts`).
+ * configuration, then runs the service under exactly that set (`src/permissions.ts`), and
+ * starts it again when it exits with `EXIT_RESTART` (its listener stopped accepting).
  *
  * The launcher itself may read the config to compute the flags; the service process it starts
  * can read only its config and key files, see only `REGISTRY_TOKEN_*`, and reach only its
@@ -16,8 +17,12 @@ import { loadConfig, locateConfig } from "./config/load.ts";
 import type { EnvReader } from "./config/document.ts";
 import { developmentOptions } from "./dev/profile.ts";
 import { devRuntimeFlags, runtimeFlags, trustExportFlags } from "./permissions.ts";
+import { EXIT_CONFIG, EXIT_RESTART } from "./exit_codes.ts";
 
 const MAIN = fileURLToPath(new URL("./main.ts", import.meta.url));
+/** First restart delay after `EXIT_RESTART`; it doubles per restart, up to the maximum. */
+const RESTART_BACKOFF_MS = 250;
+const MAX_RESTART_BACKOFF_MS = 10_000;
 
 /** How to run the service for some command line: permission flags and the arguments for main. */
 export interface LaunchPlan {
@@ -52,16 +57,35 @@ async function launch(args: string[]): Promise<number> {
         ? `config error: ${error.message}`
         : `${(error as Error).message}\n${USAGE}`,
     );
-    return 2;
+    return EXIT_CONFIG;
   }
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", ...plan.flags, MAIN, ...plan.args],
-    stdin: "inherit",
-  }).spawn();
+  let stopping = false;
+  let child: Deno.ChildProcess | undefined;
   for (const signal of ["SIGTERM", "SIGINT", "SIGHUP"] as const) {
-    Deno.addSignalListener(signal, () => child.kill(signal));
+    Deno.addSignalListener(signal, () => {
+      if (signal !== "SIGHUP") stopping = true;
+      try {
+        child?.kill(signal);
+      } catch { /* between two children: the next one is not started when stopping */ }
+    });
   }
-  return (await child.status).code;
+  for (let restarts = 0;; restarts++) {
+    const started = Date.now();
+    child = new Deno.Command(Deno.execPath(), {
+      args: ["run", ...plan.flags, MAIN, ...plan.args],
+      stdin: "inherit",
+    }).spawn();
+    const { code } = await child.status;
+    if (code !== EXIT_RESTART || stopping) return code;
+    // A process that served for a minute earns a quick restart; a crash loop backs off.
+    if (Date.now() - started > 60_000) restarts = 0;
+    const delayMs = Math.min(RESTART_BACKOFF_MS * 2 ** restarts, MAX_RESTART_BACKOFF_MS);
+    console.error(
+      `launcher: the service asked for a restart (exit ${code}); restarting in ${delayMs} ms`,
+    );
+    await new Promise((resolve) => setTimeout(resolve, delayMs));
+    if (stopping) return 0;
+  }
 }
 
 if (import.meta.main) {

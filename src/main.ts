@@ -11,20 +11,20 @@
 import denoJson from "../deno.json" with { type: "json" };
 import { type CommandLine, parseCommandLine, USAGE } from "./cli.ts";
 import { describeOptions } from "./config/describe.ts";
+import { configurationWarnings } from "./config/warnings.ts";
 import { ConfigError } from "./config/document.ts";
 import { loadConfig, locateConfig } from "./config/load.ts";
 import { type FileWatch, watchFiles } from "./config/watch.ts";
 import { developmentProfile } from "./dev/profile.ts";
 import { listen, type RunningServer } from "./http/serve.ts";
-import { createBatchedLineWriter, createLogger, type Logger } from "./observability/logger.ts";
+import { createLogger, createLogWriter, type Logger } from "./observability/logger.ts";
 import { createTokenMetrics } from "./observability/metrics.ts";
 import { createService, type Service, type ServiceIo } from "./service.ts";
 import { exportTrust } from "./trust_export.ts";
+import { EXIT_CONFIG, EXIT_RESTART, EXIT_STARTUP } from "./exit_codes.ts";
 
-/** Exit code for invalid flags, configuration or keys. */
-export const EXIT_CONFIG = 2;
-/** Exit code when the service cannot start serving (address in use, TLS set-up, export). */
-export const EXIT_STARTUP = 1;
+/** How long exit waits for pending log lines: a stalled stdout must not hold up a stop. */
+const LOG_FLUSH_TIMEOUT_MS = 1000;
 
 async function main(args: string[]): Promise<number> {
   let commandLine: CommandLine;
@@ -43,7 +43,8 @@ async function main(args: string[]): Promise<number> {
     return 0;
   }
 
-  const output = createBatchedLineWriter(Deno.stdout);
+  const metrics = createTokenMetrics([]);
+  const output = createLogWriter(Deno.stdout, metrics.logLinesDropped);
   const logger = createLogger(output.write, () => new Date());
   const io: ServiceIo = {
     readFile: Deno.readFile,
@@ -51,7 +52,7 @@ async function main(args: string[]): Promise<number> {
     now: () => new Date(),
     randomId: () => crypto.randomUUID(),
     logger,
-    metrics: createTokenMetrics([]),
+    metrics,
   };
 
   let service: Service;
@@ -81,13 +82,16 @@ async function main(args: string[]): Promise<number> {
   }
   if (commandLine.check) {
     console.log(`configuration OK, signing kid ${service.signingKey.kid}`);
+    for (const warning of configurationWarnings(service.options)) {
+      console.error(`warning: ${warning}`);
+    }
     console.log(JSON.stringify(describeOptions(service.options), null, 2));
     return 0;
   }
   try {
     return await serve(service, commandLine, io, devNotice);
   } finally {
-    output.flush();
+    await output.flush(LOG_FLUSH_TIMEOUT_MS);
   }
 }
 
@@ -179,8 +183,13 @@ async function serve(
     tls: current.tls !== undefined,
     kid: current.signingKey.kid,
   });
+  for (const warning of configurationWarnings(current.options)) logger.log("warn", warning);
   if (devNotice) console.error(devNotice);
-  await Promise.race([stopped, server.finished]);
+  const failure = await Promise.race([stopped, server.failed]);
+  if (failure) {
+    logger.log("error", `cannot serve any more, exiting for a restart: ${failure}`);
+    return EXIT_RESTART;
+  }
   const drainSeconds = current.options.server.drainTimeoutSeconds;
   let timer: ReturnType<typeof setTimeout> | undefined;
   const drained = await Promise.race([

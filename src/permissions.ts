@@ -11,6 +11,7 @@
 import { dirname, resolve } from "node:path";
 import { ENV_PREFIX } from "./config/document.ts";
 import type { Options } from "./config/options.ts";
+import { probeHost } from "./http/serve.ts";
 
 /**
  * Hosts Deno allows importing from unless told otherwise (and bakes into compiled binaries);
@@ -48,7 +49,7 @@ export function runtimeFlags(options: Options, configPath: string | undefined): 
   ].filter((path): path is string => path !== undefined);
   return [
     `--allow-read=${unique(files.map(readableDirectory)).join(",")}`,
-    ...baseFlags([listenAddress(options), ...authorityHosts(options)]),
+    ...baseFlags([...ownAddresses(options), ...authorityHosts(options)]),
   ];
 }
 
@@ -66,7 +67,7 @@ export function trustExportFlags(
 
 /** Flags for the development profile: it reads no files and only listens. */
 export function devRuntimeFlags(options: Options): string[] {
-  return baseFlags([listenAddress(options)]);
+  return baseFlags(ownAddresses(options));
 }
 
 function baseFlags(hosts: string[]): string[] {
@@ -84,9 +85,17 @@ function baseFlags(hosts: string[]): string[] {
   ];
 }
 
-function listenAddress(options: Options): string {
+/**
+ * The listen address, and the loopback address the accept watchdog connects to (`serve.ts`).
+ * With port 0 (tests) the port is not known in advance, so the probe may reach the whole host.
+ */
+function ownAddresses(options: Options): string[] {
   const { host, port } = options.server;
-  return checkedListItem(`${host.includes(":") ? `[${host}]` : host}:${port}`);
+  const address = (name: string) => name.includes(":") ? `[${name}]` : name;
+  const probe = address(probeHost(host));
+  return [`${address(host)}:${port}`, port === 0 ? probe : `${probe}:${port}`].map(
+    checkedListItem,
+  );
 }
 
 function authorityHosts(options: Options): string[] {

@@ -15,7 +15,7 @@ import { ConfigError } from "./config/document.ts";
 import { type AuthorityOptions, type Options, type TlsOptions } from "./config/options.ts";
 import { createVerifiedTokenCache } from "./authn/verified_tokens.ts";
 import { createMintedTokenCache, MINTED_TOKEN_CACHE_SIZE } from "./token/reuse.ts";
-import { createFailureLimiter, type FailureLimiter } from "./http/failure_limit.ts";
+import { createVerificationBudget, type VerificationBudget } from "./http/failure_limit.ts";
 import { createNonceSource, createReplayCache } from "./authn/dpop_state.ts";
 import type { ConnectionInfo } from "./http/connection.ts";
 import { createApp } from "./http/app.ts";
@@ -56,8 +56,8 @@ export interface Service {
   readonly authorityKeys: AuthorityKeys;
   /** DPoP replay cache and nonces, carried over by a reload so proofs stay single-use. */
   readonly dpopState: DpopState;
-  /** Failed-authentication counts per address, carried over by a reload. */
-  readonly failures: FailureLimiter;
+  /** Signature-check budgets per client, carried over by a reload. */
+  readonly failures: VerificationBudget;
   /** TLS certificate, key and client CA when the service terminates TLS itself. */
   readonly tls?: TlsMaterial;
   /** Answers one request; `connection` is what the server adapter knows about its connection. */
@@ -109,7 +109,7 @@ export async function createService(
     JSON.stringify(options.server.failedAuthLimit);
   const failures = previous && sameLimit
     ? previous.failures
-    : createFailureLimiter(burst, perMinute);
+    : createVerificationBudget(burst, perMinute);
   io.metrics.setPlans(options.policy.plans.keys());
   const app = createApp({
     options,

@@ -8,7 +8,14 @@
  * @module
  */
 
-import { errors, type JWTPayload, jwtVerify, type JWTVerifyGetKey } from "jose";
+import {
+  decodeJwt,
+  decodeProtectedHeader,
+  errors,
+  type JWTPayload,
+  jwtVerify,
+  type JWTVerifyGetKey,
+} from "jose";
 import { Denial, type DenialReason } from "../denial.ts";
 import type { AuthorityOptions } from "../config/options.ts";
 import type { Confirmation } from "./sender.ts";
@@ -34,6 +41,44 @@ export interface Caller {
   readonly confirmation?: Confirmation;
   /** The token's `exp` and `nbf`, for remembering the verification no longer than it holds. */
   readonly validity: { readonly expiresAt: number; readonly notBefore?: number };
+}
+
+/**
+ * The refusals that need no signature check, in the order `jwtVerify` would find them: an
+ * unreadable token, a disallowed algorithm, another issuer, not yet valid, expired. A token
+ * passing them still goes through every check of `authenticate`; one failing them is refused
+ * with the reason `authenticate` would give, before any signature work.
+ */
+export function precheck(token: string, authority: AuthorityOptions, now: Date): void {
+  let alg: unknown;
+  let payload: JWTPayload;
+  try {
+    alg = decodeProtectedHeader(token).alg;
+    payload = decodeJwt(token);
+  } catch {
+    throw denialFor(undefined);
+  }
+  if (typeof alg !== "string" || alg === "") throw denialFor(undefined);
+  if (!ASYMMETRIC_JWS_ALGORITHMS.includes(alg)) {
+    throw denialFor(new errors.JOSEAlgNotAllowed("alg not allowed"));
+  }
+  // A missing exp is jwtVerify's first complaint; leave the order of those to it.
+  if (payload.exp === undefined) return;
+  if (payload.iss !== authority.issuer) throw new Denial(...CLAIM_FAILURES.iss);
+  const { audiences } = authority;
+  const aud = [payload.aud ?? []].flat();
+  if (audiences.length && !aud.some((value) => audiences.includes(value))) {
+    throw new Denial(...CLAIM_FAILURES.aud);
+  }
+  // jwtVerify's own arithmetic: whole seconds, the tolerance on both sides.
+  const seconds = Math.floor(now.getTime() / 1000);
+  const { nbf, exp } = payload;
+  if (Number.isFinite(nbf) && nbf! > seconds + authority.clockSkewSeconds) {
+    throw new Denial(...CLAIM_FAILURES.nbf);
+  }
+  if (Number.isFinite(exp) && exp! <= seconds - authority.clockSkewSeconds) {
+    throw denialFor(new errors.JWTExpired("expired", payload));
+  }
 }
 
 /** Verifies `token` against the Authority's keys and policy at time `now`. */

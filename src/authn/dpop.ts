@@ -33,8 +33,11 @@ export const MAX_FUTURE_IAT_SECONDS = 10;
 export interface ProofContext {
   /** HTTP method of this request. */
   readonly method: string;
-  /** This request's URL as the caller addressed it (public base URL applied). */
-  readonly url: string;
+  /**
+   * This request's URL as configured (`Server:PublicBaseUrl` or `Registry:Realm`); `undefined`
+   * when neither is set, and then no proof can be accepted: the caller would choose the URL.
+   */
+  readonly url: string | undefined;
   /** The Authority token presented with the proof. */
   readonly accessToken: string;
   /** `cnf.jkt` of that token. */
@@ -43,9 +46,12 @@ export interface ProofContext {
   readonly now: number;
 }
 
-/** Remembers proof identifiers until they expire. */
+/**
+ * Remembers proof identifiers until they expire. `owner` is the authenticated caller the proof
+ * is charged to (never the proof's key, which the caller chooses); `id` names the proof.
+ */
 export interface ReplayCache {
-  /** Records `key` until `expiresAt`; says whether it was new, seen before, or did not fit. */
+  /** Records `id` until `expiresAt`; says whether it was new, seen before, or did not fit. */
   remember(
     owner: string,
     id: string,
@@ -70,12 +76,30 @@ export interface DpopVerifier {
   readonly nonces?: NonceSource;
 }
 
-/** Checks the request's DPoP proof(s) against the token; throws a `Denial` when any check fails. */
+/** A proof that passed every check, to be recorded once the request is authorized. */
+export interface AcceptedProof {
+  /** The proof key's thumbprint and the proof's `jti`: unique per proof. */
+  readonly id: string;
+  /** When the proof stops being acceptable, so its record may go. */
+  readonly expiresAt: number;
+}
+
+/**
+ * Checks the request's DPoP proof(s) against the token; throws a `Denial` when any check fails.
+ * The proof is not recorded here: `recordProof` does that once the request is authorized, so
+ * that proofs which could never be replayed into a grant take no room in the replay cache.
+ */
 export async function verifyDpopProof(
   proofs: readonly string[],
   context: ProofContext,
   verifier: DpopVerifier,
-): Promise<void> {
+): Promise<AcceptedProof> {
+  if (context.url === undefined) {
+    throw new Denial(
+      "dpop_not_configured",
+      "this service cannot check DPoP proofs: its operator must set Server:PublicBaseUrl or Registry:Realm",
+    );
+  }
   if (proofs.length === 0) {
     throw new Denial("dpop_proof_missing", "a DPoP-bound token needs a DPoP proof header");
   }
@@ -126,14 +150,31 @@ export async function verifyDpopProof(
       "the DPoP proof is signed by a key other than the one the token is bound to",
     );
   }
-  // Last, so that proofs failing any other check do not fill the cache.
-  const expiresAt = iat + proofMaxAgeSeconds + MAX_FUTURE_IAT_SECONDS;
-  const outcome = verifier.replay.remember(thumbprint, jti, expiresAt, context.now);
+  return {
+    id: `${thumbprint}:${jti}`,
+    expiresAt: iat + proofMaxAgeSeconds + MAX_FUTURE_IAT_SECONDS,
+  };
+}
+
+/**
+ * Records an accepted proof for `owner` (the authenticated caller); throws a `Denial` when it
+ * was used before, or when `owner` already holds its share of the replay cache.
+ */
+export function recordProof(
+  replay: ReplayCache,
+  owner: string,
+  proof: AcceptedProof,
+  now: number,
+): void {
+  const outcome = replay.remember(owner, proof.id, proof.expiresAt, now);
   if (outcome === "replayed") {
     throw new Denial("dpop_proof_replayed", "this DPoP proof was already used; make a new one");
   }
   if (outcome === "full") {
-    throw new Denial("dpop_replay_cache_full", "too many DPoP proofs at once; try again shortly");
+    throw new Denial(
+      "dpop_replay_cache_full",
+      "too many DPoP proofs from this caller at once; try again shortly",
+    );
   }
 }
 

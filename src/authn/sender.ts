@@ -13,7 +13,7 @@ import type { SenderConstraint } from "../config/options.ts";
 import { Denial } from "../denial.ts";
 import { sha256Base64Url } from "../encoding.ts";
 import type { PresentedToken } from "./credentials.ts";
-import { type DpopVerifier, verifyDpopProof } from "./dpop.ts";
+import { type AcceptedProof, type DpopVerifier, verifyDpopProof } from "./dpop.ts";
 
 /** The token's `cnf` confirmation methods this service can check. */
 export interface Confirmation {
@@ -26,8 +26,8 @@ export interface Confirmation {
 /** What the request offers as proof of possession. */
 export interface SenderEvidence {
   readonly method: string;
-  /** The request URL as the caller addressed it, for DPoP `htu`. */
-  readonly url: string;
+  /** The request URL as configured, for DPoP `htu` (`undefined`: nothing is configured). */
+  readonly url: string | undefined;
   /** Values of the `DPoP` header(s). */
   readonly dpopProofs: readonly string[];
   /** DER of the client certificate on this connection, if a trusted one was presented. */
@@ -40,7 +40,10 @@ const REQUIRED_BINDING: Record<Exclude<SenderConstraint, "none">, string> = {
   "dpop-or-mtls": "DPoP- or certificate-bound",
 };
 
-/** Checks that the presenter holds what the token is bound to; throws a `Denial` otherwise. */
+/**
+ * Checks that the presenter holds what the token is bound to; throws a `Denial` otherwise.
+ * Returns the DPoP proof that passed, for the replay cache once the request is authorized.
+ */
 export async function confirmSender(
   presented: PresentedToken,
   confirmation: Confirmation | undefined,
@@ -48,7 +51,7 @@ export async function confirmSender(
   required: SenderConstraint,
   dpop: DpopVerifier,
   now: number,
-): Promise<void> {
+): Promise<AcceptedProof | undefined> {
   const { jkt, x5tS256 } = confirmation ?? {};
   if (required !== "none" && !satisfies(required, jkt !== undefined, x5tS256 !== undefined)) {
     throw new Denial(
@@ -56,6 +59,7 @@ export async function confirmSender(
       `this service accepts only ${REQUIRED_BINDING[required]} Authority tokens`,
     );
   }
+  let proof: AcceptedProof | undefined;
   if (presented.scheme === "dpop" && jkt === undefined) {
     throw new Denial(
       "dpop_proof_binding_mismatch",
@@ -69,7 +73,7 @@ export async function confirmSender(
         "the Authority token is DPoP-bound: send it as Authorization: DPoP with a DPoP proof",
       );
     }
-    await verifyDpopProof(evidence.dpopProofs, {
+    proof = await verifyDpopProof(evidence.dpopProofs, {
       method: evidence.method,
       url: evidence.url,
       accessToken: presented.token,
@@ -91,6 +95,7 @@ export async function confirmSender(
       );
     }
   }
+  return proof;
 }
 
 function satisfies(required: SenderConstraint, dpopBound: boolean, certificateBound: boolean) {

@@ -4,12 +4,20 @@
  * expensive step after signing. Only tokens that verified are remembered, so a forged token
  * can never be "cached in"; every other stage (sender constraint, authorization) still runs.
  *
+ * Refusals that are the token's own fault (`final` in the denial table: a bad signature, the
+ * wrong audience, …) are remembered too, for `REFUSAL_MEMORY_SECONDS`: a client that keeps
+ * retrying the same bad token costs one signature check, not one per retry.
+ *
  * @module
  */
 
 import { sha256Base64Url } from "../encoding.ts";
 import { createLruCache } from "../lru.ts";
 import type { Caller } from "./authenticate.ts";
+import { Denial } from "../denial.ts";
+
+/** How long a final refusal of a token is remembered. */
+export const REFUSAL_MEMORY_SECONDS = 600;
 
 /** Verification results by token hash. */
 export interface VerifiedTokenCache {
@@ -27,6 +35,7 @@ export function createVerifiedTokenCache(
   clockSkewSeconds: number,
 ): VerifiedTokenCache {
   const callers = createLruCache<string, Caller>(capacity);
+  const refusals = createLruCache<string, { denial: Denial; until: number }>(capacity);
   const inFlight = new Map<string, Promise<Caller>>();
   return {
     async authenticate(token, now, verify) {
@@ -42,10 +51,17 @@ export function createVerifiedTokenCache(
         if (valid) return known;
         callers.delete(key);
       }
+      const refused = refusals.get(key);
+      if (refused && seconds < refused.until) throw refused.denial;
       // Concurrent presentations of one token share one verification (and one rate-limit slot).
       let verifying = inFlight.get(key);
       if (!verifying) {
-        verifying = verify().finally(() => inFlight.delete(key));
+        verifying = verify().catch((error) => {
+          if (error instanceof Denial && error.rendering.final) {
+            refusals.set(key, { denial: error, until: seconds + REFUSAL_MEMORY_SECONDS });
+          }
+          throw error;
+        }).finally(() => inFlight.delete(key));
         inFlight.set(key, verifying);
       }
       const caller = await verifying;

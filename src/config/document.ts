@@ -39,6 +39,11 @@ const SERVICE_SPEC = {
         TrustedProxies: strings,
         ClientCertificateHeader: "string",
         DrainTimeout: "duration",
+        HeadersTimeout: "duration",
+        BodyTimeout: "duration",
+        IdleTimeout: "duration",
+        RequestTimeout: "duration",
+        MaxConnections: "integer",
         ReloadOnChange: "boolean",
         FailedAuthLimit: { fields: { Burst: "integer", PerMinute: "integer" } },
       },
@@ -130,6 +135,11 @@ export interface ServiceDocument {
     TrustedProxies?: string[];
     ClientCertificateHeader?: string;
     DrainTimeout?: number;
+    HeadersTimeout?: number;
+    BodyTimeout?: number;
+    IdleTimeout?: number;
+    RequestTimeout?: number;
+    MaxConnections?: number;
     ReloadOnChange?: boolean;
     FailedAuthLimit?: { Burst?: number; PerMinute?: number };
   };

@@ -8,6 +8,7 @@ import { compilePattern } from "../authz/pattern.ts";
 import type { Plan, PlanRule } from "../authz/plan.ts";
 import type { KeyIdFormat } from "../token/keys.ts";
 import { ASYMMETRIC_JWS_ALGORITHMS } from "../jws_algorithms.ts";
+import { canonicalAddress } from "../address.ts";
 import { ConfigError, type RuleDocument, type ServiceDocument } from "./document.ts";
 
 /** Where the Authority's token-signing keys come from. */
@@ -70,8 +71,24 @@ export interface ServerOptions {
   readonly drainTimeoutSeconds: number;
   /** Reload when the config or key files change, not only on SIGHUP. */
   readonly reloadOnChange: boolean;
+  /** Deadlines and the connection cap that bound what one client can hold. */
+  readonly limits: ConnectionLimits;
   /** Failed authentications allowed per client address: a burst, refilled per minute (0: off). */
   readonly failedAuthLimit: { readonly burst: number; readonly perMinute: number };
+}
+
+/** How long a client may take, and how many connections may be open at once. */
+export interface ConnectionLimits {
+  /** The whole header block must arrive within this, however slowly it trickles in. */
+  readonly headersTimeoutSeconds: number;
+  /** A `POST /token` form body must arrive within this once the headers are in. */
+  readonly bodyTimeoutSeconds: number;
+  /** An idle keep-alive connection is closed after this. */
+  readonly idleTimeoutSeconds: number;
+  /** A request is answered (or refused) within this, from its first byte. */
+  readonly requestTimeoutSeconds: number;
+  /** Open connections at once; one more is closed as soon as it is accepted. */
+  readonly maxConnections: number;
 }
 
 /** A key published for registries to verify with, but not used for signing (rotation). */
@@ -132,7 +149,6 @@ const ROOT = "RegistryTokenService";
 const ACTION = /^(?:[a-z]+|\*)$/;
 const SENDER_CONSTRAINTS: readonly SenderConstraint[] = ["none", "dpop", "mtls", "dpop-or-mtls"];
 const HEADER_NAME = /^[A-Za-z0-9-]+$/;
-const IP_ADDRESS = /^(?:\d{1,3}(?:\.\d{1,3}){3}|[0-9A-Fa-f:]*:[0-9A-Fa-f:.]*)$/;
 const RESOURCE_TYPE = /^[a-z0-9]+$/;
 
 /** Validates a merged document into `Options`; throws `ConfigError` naming the first bad key. */
@@ -260,7 +276,7 @@ function dpopOptions(
 function serverOptions(server: NonNullable<ServiceDocument["Server"]>): ServerOptions {
   const trustedProxies = server.TrustedProxies ?? [];
   trustedProxies.forEach((address, index) => {
-    if (!IP_ADDRESS.test(address)) {
+    if (canonicalAddress(address) === undefined) {
       throw new ConfigError(
         key(`Server:TrustedProxies:${index}`),
         `"${address}" is not an IP address`,
@@ -294,10 +310,11 @@ function serverOptions(server: NonNullable<ServiceDocument["Server"]>): ServerOp
       keyPassword: server.Tls.KeyPassword,
       clientCaPath: server.Tls.ClientCaPath,
     },
-    trustedProxies: new Set(trustedProxies.map(normaliseAddress)),
+    trustedProxies: new Set(trustedProxies.map((address) => canonicalAddress(address)!)),
     clientCertificateHeader: header?.toLowerCase(),
     drainTimeoutSeconds: within(server.DrainTimeout ?? 10, 0, 300, "Server:DrainTimeout", "s"),
     reloadOnChange: server.ReloadOnChange ?? false,
+    limits: connectionLimits(server),
     failedAuthLimit: {
       burst: within(
         server.FailedAuthLimit?.Burst ?? 50,
@@ -317,16 +334,49 @@ function serverOptions(server: NonNullable<ServiceDocument["Server"]>): ServerOp
   };
 }
 
+/** Defaults: headers within 10 s, a body within 10 s, idle 5 s, 30 s in all, 1024 connections. */
+function connectionLimits(server: NonNullable<ServiceDocument["Server"]>): ConnectionLimits {
+  const headersTimeoutSeconds = within(
+    server.HeadersTimeout ?? 10,
+    1,
+    60,
+    "Server:HeadersTimeout",
+    "s",
+  );
+  const bodyTimeoutSeconds = within(server.BodyTimeout ?? 10, 1, 60, "Server:BodyTimeout", "s");
+  const requestTimeoutSeconds = within(
+    server.RequestTimeout ?? 30,
+    1,
+    300,
+    "Server:RequestTimeout",
+    "s",
+  );
+  if (requestTimeoutSeconds < headersTimeoutSeconds) {
+    throw new ConfigError(
+      key("Server:RequestTimeout"),
+      `must be at least Server:HeadersTimeout (${headersTimeoutSeconds}s)`,
+    );
+  }
+  return {
+    headersTimeoutSeconds,
+    bodyTimeoutSeconds,
+    idleTimeoutSeconds: within(server.IdleTimeout ?? 5, 1, 300, "Server:IdleTimeout", "s"),
+    requestTimeoutSeconds,
+    maxConnections: within(
+      server.MaxConnections ?? 1024,
+      1,
+      100_000,
+      "Server:MaxConnections",
+      "",
+    ),
+  };
+}
+
 function hostName(host: string): string {
   if (!/^(?:[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?|[0-9A-Fa-f:.]+)$/.test(host)) {
     throw new ConfigError(key("Server:Host"), `"${host}" is not a host name or IP address`);
   }
   return host;
-}
-
-/** Strips the IPv4-mapped IPv6 prefix so `::ffff:127.0.0.1` and `127.0.0.1` compare equal. */
-export function normaliseAddress(address: string): string {
-  return address.toLowerCase().replace(/^::ffff:(\d+\.\d+\.\d+\.\d+)$/, "$1");
 }
 
 function within(value: number, min: number, max: number, path: string, unit: string): number {

@@ -15,20 +15,22 @@ import {
   type IssuedToken,
   issueToken,
   type TokenRequestInput,
-  type VerificationGate,
+  type VerificationGuard,
 } from "../issue.ts";
 import type { Logger } from "../observability/logger.ts";
 import type { TokenMetrics } from "../observability/metrics.ts";
 import { denialResponse, oauthTokenResponse, registryError, tokenResponse } from "./respond.ts";
 import { clientCertificateOf, type ConnectionInfo } from "./connection.ts";
-import type { FailureLimiter } from "./failure_limit.ts";
-import { normaliseAddress, type ServerOptions } from "../config/options.ts";
+import type { VerificationBudget } from "./failure_limit.ts";
+import type { ServerOptions } from "../config/options.ts";
+import { budgetKey, clientAddress } from "./client_address.ts";
+import { MAX_FORM_BYTES, MAX_HEADER_BYTES, MAX_URL_LENGTH } from "./limits.ts";
 import type { SenderEvidence } from "../authn/sender.ts";
 
 /** Everything the application needs; all I/O comes in through here. */
 export interface AppDeps extends IssueDeps {
-  /** Failed-authentication accounting per client address. */
-  readonly failures: FailureLimiter;
+  /** Signature checks of uncached caller tokens, within each client's budget. */
+  readonly failures: VerificationBudget;
   /** Public keys of the registry tokens as now published at `/jwks` (rotation adds some). */
   readonly jwks: () => { readonly keys: readonly JWK[] };
   readonly metrics: TokenMetrics;
@@ -37,24 +39,16 @@ export interface AppDeps extends IssueDeps {
 
 type Env = {
   Bindings: ConnectionInfo;
-  Variables: { requestId: string; audit: Audit; reason?: DenialReason | "internal_error" };
+  Variables: {
+    requestId: string;
+    audit: Audit;
+    reason?: DenialReason | "internal_error";
+    /** The client's address as resolved through trusted proxies. */
+    client?: string;
+  };
 };
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,128}$/;
-/** Longest request URL accepted: 32 scopes of 255-character names fit comfortably. */
-export const MAX_URL_LENGTH = 16 * 1024;
-/** Most header bytes accepted: a large Authority token, a DPoP proof and ordinary headers. */
-export const MAX_HEADER_BYTES = 32 * 1024;
-/**
- * Whether a denial counts against the client's failed-authentication budget: a presented
- * credential that failed. Anonymous requests and the DPoP nonce challenge are part of normal
- * use, and must not lock out the authenticated callers sharing an (e.g. NAT) address.
- */
-const FAILED_AUTHENTICATION = (denial: Denial) =>
-  denial.rendering.status === 401 && denial.reason !== "credentials_missing" &&
-  denial.reason !== "dpop_nonce_required";
-/** Largest `POST /token` form accepted: an Authority token plus a few dozen scopes. */
-const MAX_FORM_BYTES = 64 * 1024;
 
 /** Creates the service's Hono application. */
 export function createApp(deps: AppDeps): Hono<Env> {
@@ -82,6 +76,7 @@ export function createApp(deps: AppDeps): Hono<Env> {
       path: c.req.path.slice(0, 256),
       status: c.res.status,
       reason: c.get("reason"),
+      client: c.get("client"),
       ...audit,
       duration_ms: Math.round((performance.now() - started) * 1000) / 1000,
     });
@@ -93,36 +88,25 @@ export function createApp(deps: AppDeps): Hono<Env> {
     read: () => TokenRequestInput | Promise<TokenRequestInput>,
     render: (issued: IssuedToken) => Response,
   ): Promise<Response> {
-    const address = clientAddress(c, deps.options.server);
+    const { server } = deps.options;
+    const address = clientAddress(
+      c.env?.remoteAddress,
+      c.req.header("x-forwarded-for"),
+      server.trustedProxies,
+    );
+    c.set("client", address);
+    const client = budgetKey(address);
     const now = deps.now().getTime() / 1000;
-    const rateLimited = (retryAfter: number) =>
-      new Denial("rate_limited", "too many failed authentications; try again later", {
-        retry_after: retryAfter,
-      });
-    // Before anything costly: a client whose failures have used up its budget waits.
-    const retryAfter = deps.failures.retryAfter(address, now);
-    if (retryAfter > 0) return refuse(c, rateLimited(retryAfter));
-    // A signature check holds one attempt of the budget while it runs and keeps it if it fails.
-    let failureCounted = false;
-    const gate: VerificationGate = {
-      enter() {
-        const wait = deps.failures.acquire(address, now);
-        if (wait > 0) throw rateLimited(wait);
-      },
-      leave(error) {
-        if (error instanceof Denial && FAILED_AUTHENTICATION(error)) failureCounted = true;
-        else deps.failures.release(address, now);
-      },
-    };
+    const guard: VerificationGuard = (verify) => deps.failures.check(client, now, verify);
     try {
-      const issued = await issueToken(await read(), deps, c.get("audit"), gate);
+      const issued = await withinDeadline(
+        (async () => issueToken(await read(), deps, c.get("audit"), guard))(),
+        server.limits.requestTimeoutSeconds,
+      );
       deps.metrics.issued(issued.plan);
       return withNonce(render(issued));
     } catch (error) {
       if (!(error instanceof Denial)) throw error;
-      if (FAILED_AUTHENTICATION(error) && !failureCounted) {
-        deps.failures.recordFailure(address, now);
-      }
       return withNonce(refuse(c, error));
     }
   }
@@ -219,13 +203,12 @@ function queryRequest(
 }
 
 /**
- * The URL callers used for this request, which DPoP proofs must name: under
- * `Server:PublicBaseUrl`, else `Registry:Realm` for the token endpoint, else (only when no DPoP
- * constraint is configured, see options) the request's own URL, whose host the caller chose.
+ * The URL DPoP proofs must name for this request: under `Server:PublicBaseUrl`, else
+ * `Registry:Realm` for the token endpoint; never one built from the request, whose host the
+ * caller chose. `undefined` when neither is configured: then no proof is accepted.
  */
-function publicUrl(url: URL, server: ServerOptions, realm: string | undefined): string {
-  if (server.publicBaseUrl) return `${server.publicBaseUrl}${url.pathname}`;
-  return realm ?? `${url.origin}${url.pathname}`;
+function publicUrl(path: string, server: ServerOptions, realm: string | undefined) {
+  return server.publicBaseUrl ? `${server.publicBaseUrl}${path}` : realm;
 }
 
 /** Proof-of-possession material of the request: DPoP header(s) and client certificate. */
@@ -234,12 +217,11 @@ function senderEvidence(
   server: ServerOptions,
   realm: string | undefined,
 ): SenderEvidence {
-  const url = new URL(c.req.url);
   // Headers joins repeated DPoP headers with ", "; a compact JWS never contains a comma.
   const dpop = c.req.header("dpop");
   return {
     method: c.req.method,
-    url: publicUrl(url, server, realm),
+    url: publicUrl(c.req.path, server, realm),
     dpopProofs: dpop ? dpop.split(",").map((proof) => proof.trim()) : [],
     clientCertificate: clientCertificateOf(c.req.raw.headers, c.env ?? {}, server),
   };
@@ -258,7 +240,9 @@ async function formRequest(
       "POST /token takes an application/x-www-form-urlencoded form",
     );
   }
-  const params = new URLSearchParams(await readBody(c.req.raw, MAX_FORM_BYTES));
+  const params = new URLSearchParams(
+    await readBody(c.req.raw, MAX_FORM_BYTES, server.limits.bodyTimeoutSeconds),
+  );
   const grantType = singleParameter(params, "grant_type");
   if (grantType !== "password" && grantType !== "refresh_token") {
     throw new Denial(
@@ -278,25 +262,69 @@ function methodNotAllowed(allow: string): Response {
   return registryError(405, "UNSUPPORTED", "method not allowed", undefined, { allow });
 }
 
-/** Reads a request body of at most `limit` bytes; a larger or broken one is a `Denial`. */
-async function readBody(request: Request, limit: number): Promise<string> {
+/**
+ * Reads a request body of at most `limit` bytes within `timeoutSeconds`. A larger, late, broken
+ * or truncated one (fewer bytes than its `Content-Length`, or a reset) is a `Denial`: a form cut
+ * short is never processed.
+ */
+async function readBody(request: Request, limit: number, timeoutSeconds: number) {
   const tooLarge = () => new Denial("request_invalid", `the form is larger than ${limit} bytes`);
-  if (Number(request.headers.get("content-length") ?? 0) > limit) throw tooLarge();
+  const declared = request.headers.get("content-length");
+  if (Number(declared ?? 0) > limit) throw tooLarge();
   const chunks: Uint8Array[] = [];
   let size = 0;
+  const reader = request.body?.getReader();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      reader?.cancel().catch(() => {});
+      reject(new Denial("body_timeout", `the form did not arrive within ${timeoutSeconds}s`));
+    }, timeoutSeconds * 1000);
+  });
   try {
-    for await (const chunk of request.body ?? []) {
-      size += chunk.length;
+    while (reader) {
+      const { done, value } = await Promise.race([reader.read(), late]);
+      if (done) break;
+      size += value.length;
       if (size > limit) throw tooLarge();
-      chunks.push(chunk);
+      chunks.push(value);
     }
   } catch (error) {
     throw error instanceof Denial
       ? error
       : new Denial("request_invalid", "the form could not be read completely");
+  } finally {
+    clearTimeout(timer);
+  }
+  if (declared !== null && Number(declared) !== size) {
+    throw new Denial("request_invalid", "the form is shorter than its Content-Length");
   }
   const decoder = new TextDecoder();
   return chunks.map((chunk) => decoder.decode(chunk, { stream: true })).join("") + decoder.decode();
+}
+
+/**
+ * Settles like `work`, or refuses with `request_timeout` after `seconds`: a request is answered
+ * within `Server:RequestTimeout` however slow an Authority or the CPU is.
+ */
+async function withinDeadline<T>(work: Promise<T>, seconds: number): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () =>
+        reject(
+          new Denial("request_timeout", `the request could not be answered within ${seconds}s`, {
+            retry_after: 1,
+          }),
+        ),
+      seconds * 1000,
+    );
+  });
+  try {
+    return await Promise.race([work, deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 function singleParameter(params: URLSearchParams, name: string): string | undefined {
@@ -305,33 +333,6 @@ function singleParameter(params: URLSearchParams, name: string): string | undefi
     throw new Denial("request_invalid", `the ${name} parameter must be given once`);
   }
   return values[0];
-}
-
-/**
- * The address failed authentications are counted against: the peer, or, when the peer is a
- * trusted proxy, the address it forwarded (the last `X-Forwarded-For` entry, which it wrote).
- */
-function clientAddress(c: Context<Env>, server: ServerOptions): string {
-  const peer = c.env?.remoteAddress ?? "unknown";
-  const forwarded = c.req.header("x-forwarded-for");
-  const address = forwarded && server.trustedProxies.has(peer)
-    ? normaliseAddress(forwarded.split(",").at(-1)!.trim())
-    : peer;
-  return limitedNetwork(address);
-}
-
-/** IPv6 clients are counted per /64: one host usually owns the whole prefix. */
-function limitedNetwork(address: string): string {
-  if (!address.includes(":")) return address;
-  const [head, tail = ""] = address.split("::");
-  const left = head ? head.split(":") : [];
-  const right = tail ? tail.split(":") : [];
-  const groups = [
-    ...left,
-    ...Array(Math.max(0, 8 - left.length - right.length)).fill("0"),
-    ...right,
-  ];
-  return `${groups.slice(0, 4).map((group) => group || "0").join(":")}::/64`;
 }
 
 function realmOf(c: Context, deps: AppDeps): string {

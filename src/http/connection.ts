@@ -5,7 +5,8 @@
  * @module
  */
 
-import { normaliseAddress, type ServerOptions } from "../config/options.ts";
+import type { ServerOptions } from "../config/options.ts";
+import { normaliseAddress } from "../address.ts";
 import { Denial } from "../denial.ts";
 
 /** Facts about the connection a request arrived on, supplied by the server adapter. */
@@ -63,5 +64,10 @@ export function parseForwardedCertificate(value: string): Uint8Array {
   const pem = /-----BEGIN CERTIFICATE-----([^-]+)-----END CERTIFICATE-----/.exec(text);
   const base64 = (pem ? pem[1] : text).replace(/\s+/g, "");
   if (!/^[A-Za-z0-9+/]+={0,2}$/.test(base64)) throw unreadable();
-  return Uint8Array.from(atob(base64), (char) => char.charCodeAt(0));
+  try {
+    return Uint8Array.from(atob(base64), (char) => char.charCodeAt(0));
+  } catch {
+    // A length that is 1 mod 4 is not base64, however its letters look.
+    throw unreadable();
+  }
 }

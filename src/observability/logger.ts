@@ -29,47 +29,88 @@ export function createLogger(write: (line: string) => void, now: () => Date): Lo
   };
 }
 
-/** A line sink that batches writes: one write per event-loop turn instead of one per line. */
-export interface BatchedLineWriter {
+/** A line sink that never blocks or throws; lines it cannot keep are dropped and counted. */
+export interface LogWriter {
   write(line: string): void;
-  /** Writes whatever is pending now (before exit). */
-  flush(): void;
+  /** Resolves once the pending lines are written, or after `timeoutMs` (before exit). */
+  flush(timeoutMs: number): Promise<void>;
 }
 
+/** Most bytes of log lines held while the reader of stdout is slow: beyond this lines drop. */
+export const MAX_PENDING_LOG_BYTES = 1024 * 1024;
+
 /**
- * Batches lines for `writeSync` (e.g. `Deno.stdout`): under load a synchronous write per
- * request line costs a third of the throughput, so lines that come less than 10 ms apart are
- * gathered and written together on the next timer turn (or at once when 64 KiB have piled up).
- * A line after a quiet spell is written at once, so a lightly used service logs each request
- * before answering it, as an unbatched one would.
+ * Writes lines to `sink` (e.g. `Deno.stdout`) asynchronously, batched: the lines that arrive
+ * while one write is under way go out together in the next. A stalled reader never blocks the
+ * event loop —
+ * lines queue up to `maxPendingBytes`, then new ones are dropped — and a reader that is gone
+ * (EPIPE) stops the writing for good. Dropped lines are passed to `onDropped` as they happen,
+ * and once writing catches up a line says how many were lost.
  */
-export function createBatchedLineWriter(
-  sink: { writeSync(bytes: Uint8Array): number },
-): BatchedLineWriter {
+export function createLogWriter(
+  sink: { write(bytes: Uint8Array): Promise<number> },
+  onDropped: (count: number) => void = () => {},
+  maxPendingBytes = MAX_PENDING_LOG_BYTES,
+): LogWriter {
   const encoder = new TextEncoder();
   let pending: string[] = [];
-  let pendingLength = 0;
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  let lastLine = -Infinity;
-  const flush = () => {
-    clearTimeout(timer);
-    timer = undefined;
-    if (pending.length === 0) return;
-    let bytes = encoder.encode(`${pending.join("\n")}\n`);
-    pending = [];
-    pendingLength = 0;
-    while (bytes.length > 0) bytes = bytes.subarray(sink.writeSync(bytes));
+  let pendingBytes = 0;
+  let droppedSinceReport = 0;
+  let broken = false;
+  let writing: Promise<void> | undefined;
+  const drop = (count: number) => {
+    droppedSinceReport += count;
+    onDropped(count);
+  };
+  const pump = async () => {
+    while (pending.length > 0 && !broken) {
+      const batch = pending.length;
+      let bytes = encoder.encode(`${pending.join("\n")}\n`);
+      pending = [];
+      pendingBytes = 0;
+      try {
+        while (bytes.length > 0) bytes = bytes.subarray(await sink.write(bytes));
+      } catch {
+        // The reader is gone; nothing written later could reach anyone.
+        broken = true;
+        drop(batch + pending.length);
+        pending = [];
+        return;
+      }
+      if (droppedSinceReport > 0 && pending.length === 0) {
+        pending.push(JSON.stringify({
+          time: new Date().toISOString(),
+          level: "warn",
+          msg: "log lines dropped: stdout was not read fast enough",
+          dropped: droppedSinceReport,
+        }));
+        droppedSinceReport = 0;
+      }
+    }
+  };
+  // Idle, a line goes out at once (a lightly used service logs a request before answering it);
+  // while a write is under way, lines gather and the next write takes them all.
+  const schedule = () => {
+    writing ??= pump().finally(() => {
+      writing = undefined;
+      if (pending.length > 0 && !broken) schedule();
+    });
   };
   return {
     write(line) {
-      const now = performance.now();
-      const quiet = now - lastLine > 10;
-      lastLine = now;
+      if (broken || pendingBytes + line.length > maxPendingBytes) return drop(1);
       pending.push(line);
-      pendingLength += line.length;
-      if ((quiet && timer === undefined) || pendingLength >= 64 * 1024) flush();
-      else timer ??= setTimeout(flush, 0);
+      pendingBytes += line.length + 1;
+      schedule();
     },
-    flush,
+    async flush(timeoutMs) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const deadline = new Promise<void>((resolve) => timer = setTimeout(resolve, timeoutMs));
+      const drained = (async () => {
+        while (writing) await writing;
+      })();
+      await Promise.race([drained, deadline]);
+      clearTimeout(timer);
+    },
   };
 }

@@ -20,6 +20,8 @@ export interface TokenMetrics {
   issued(plan: string): void;
   /** Counts a refused request under its reason. */
   rejected(reason: DenialReason): void;
+  /** Counts log lines dropped because stdout was slow or closed. */
+  logLinesDropped(count: number): void;
   /** Replaces the set of plan names accepted as labels (after a config reload). */
   setPlans(planNames: Iterable<string>): void;
   /** The current values in Prometheus text exposition format. */
@@ -42,6 +44,10 @@ const COUNTERS = {
     name: "registry_token_rejected_total",
     help: "Token requests refused, by reason.",
   },
+  logLinesDropped: {
+    name: "registry_token_log_lines_dropped_total",
+    help: "Log lines dropped because stdout was not read fast enough or was closed.",
+  },
 } as const;
 
 /** Creates the counters on a private meter provider (nothing is registered globally). */
@@ -54,6 +60,9 @@ export function createTokenMetrics(planNames: Iterable<string>): TokenMetrics {
   const rejectedCounter = meter.createCounter(COUNTERS.rejected.name, {
     description: COUNTERS.rejected.help,
   });
+  const droppedCounter = meter.createCounter(COUNTERS.logLinesDropped.name, {
+    description: COUNTERS.logLinesDropped.help,
+  });
   let plans = new Set(planNames);
 
   return {
@@ -61,6 +70,7 @@ export function createTokenMetrics(planNames: Iterable<string>): TokenMetrics {
     rejected: (reason) => {
       if (reason in DENIAL_REASONS) rejectedCounter.add(1, { reason });
     },
+    logLinesDropped: (count) => droppedCounter.add(count),
     setPlans: (names) => plans = new Set(names),
     render: async () => {
       const { resourceMetrics } = await reader.collect();

@@ -1,6 +1,9 @@
 import assert from "node:assert/strict";
 import type { Caller } from "../../src/authn/authenticate.ts";
-import { createVerifiedTokenCache } from "../../src/authn/verified_tokens.ts";
+import {
+  createVerifiedTokenCache,
+  REFUSAL_MEMORY_SECONDS,
+} from "../../src/authn/verified_tokens.ts";
 import { Denial } from "../../src/denial.ts";
 
 const caller = (expiresAt: number, notBefore?: number): Caller => ({
@@ -23,17 +26,36 @@ Deno.test("a verified token is remembered until its exp plus the clock skew", as
   assert.equal(verifications, 2, "after exp + skew it is verified again (and would fail)");
 });
 
-Deno.test("a token that fails verification is never remembered", async () => {
+Deno.test("a token refused for its own fault is refused again without a second check", async () => {
   const cache = createVerifiedTokenCache(100, 60);
   let verifications = 0;
   const refuse = () => {
     verifications++;
     return Promise.reject(new Denial("token_signature_invalid", "bad"));
   };
-  for (let i = 0; i < 2; i++) {
-    await assert.rejects(cache.authenticate("forged", at(900), refuse), Denial);
+  for (let i = 0; i < 3; i++) {
+    await assert.rejects(cache.authenticate("forged", at(900), refuse), /bad/);
   }
-  assert.equal(verifications, 2);
+  assert.equal(verifications, 1);
+  await assert.rejects(cache.authenticate("forged", at(900 + REFUSAL_MEMORY_SECONDS), refuse));
+  assert.equal(verifications, 2, "the refusal is remembered for a bounded time");
+});
+
+Deno.test("a refusal that may not last (unknown key, Authority down) is never remembered", async () => {
+  const cache = createVerifiedTokenCache(100, 60);
+  let verifications = 0;
+  for (
+    const reason of ["token_key_unknown", "authority_unavailable", "token_not_yet_valid"] as const
+  ) {
+    const refuse = () => {
+      verifications++;
+      return Promise.reject(new Denial(reason, "not now"));
+    };
+    for (let i = 0; i < 2; i++) {
+      await assert.rejects(cache.authenticate(`token-${reason}`, at(900), refuse), Denial);
+    }
+  }
+  assert.equal(verifications, 6);
 });
 
 Deno.test("a remembered token is not used before its nbf", async () => {

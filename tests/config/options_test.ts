@@ -93,6 +93,13 @@ Deno.test("buildOptions applies the documented defaults to a minimal document", 
     drainTimeoutSeconds: 10,
     reloadOnChange: false,
     failedAuthLimit: { burst: 50, perMinute: 60 },
+    limits: {
+      headersTimeoutSeconds: 10,
+      bodyTimeoutSeconds: 10,
+      idleTimeoutSeconds: 5,
+      requestTimeoutSeconds: 30,
+      maxConnections: 1024,
+    },
   });
   assert.equal(options.authority.senderConstraint, "none");
   assert.deepEqual(options.authority.dpop, DEFAULT_DPOP_OPTIONS);

@@ -47,7 +47,7 @@ Deno.test("the production permission set is least privilege", async () => {
     `--allow-read=${dir},${fixture("keys")}`,
     "--allow-env=REGISTRY_TOKEN_*",
     "--ignore-env=LOG_TOKENS,LOG_STREAM",
-    "--allow-net=127.0.0.1:0",
+    "--allow-net=127.0.0.1:0,127.0.0.1",
     "--no-remote",
     "--deny-import=jsr.io:443,deno.land:443,esm.sh:443,raw.esm.sh:443,cdn.jsdelivr.net:443,raw.githubusercontent.com:443,gist.githubusercontent.com:443",
     "--v8-flags=--max-semi-space-size=4",

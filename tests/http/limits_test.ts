@@ -1,7 +1,9 @@
 import assert from "node:assert/strict";
-import { createFailureLimiter } from "../../src/http/failure_limit.ts";
-import { MAX_HEADER_BYTES, MAX_URL_LENGTH } from "../../src/http/app.ts";
-import { basic, createTestAuthority } from "../support/authority.ts";
+import { createVerificationBudget, MAX_WAITING_CHECKS } from "../../src/http/failure_limit.ts";
+import { budgetKey } from "../../src/http/client_address.ts";
+import { Denial } from "../../src/denial.ts";
+import { MAX_HEADER_BYTES, MAX_URL_LENGTH } from "../../src/http/limits.ts";
+import { basic, createTestAuthority, NOW_SECONDS } from "../support/authority.ts";
 import { SERVICE, startTestService } from "../support/service.ts";
 
 const authority = await createTestAuthority();
@@ -10,94 +12,132 @@ async function reasonOf(response: Response) {
   return (await response.json()).errors?.[0]?.detail?.reason;
 }
 
-Deno.test("failed authentications from one address are limited with 429 and Retry-After", async () => {
-  const service = await startTestService(authority, {
-    Server: { FailedAuthLimit: { Burst: 3, PerMinute: 6 } },
-  });
-  const attacker = { remoteAddress: "198.51.100.7" };
-  const bad = { headers: { authorization: basic("not-a-token") } };
-  for (let i = 0; i < 3; i++) {
-    assert.equal((await service.request(`/token?service=${SERVICE}`, bad, attacker)).status, 401);
-  }
-  const limited = await service.request(`/token?service=${SERVICE}`, bad, attacker);
-  assert.equal(limited.status, 429);
-  assert.equal(limited.headers.get("retry-after"), "10");
-  assert.equal(await reasonOf(limited), "rate_limited");
+/** `count` distinct tokens signed by an impostor with the Authority's issuer and kid. */
+async function forgedTokens(count: number, prefix = "attacker") {
+  const impostor = await createTestAuthority(authority.issuer, authority.kid);
+  return await Promise.all(
+    Array.from({ length: count }, (_, i) => impostor.token({ claims: { sub: `${prefix}-${i}` } })),
+  );
+}
 
-  const good = { headers: { authorization: basic(await authority.token()) } };
-  const stillLimited = await service.request(`/token?service=${SERVICE}`, good, attacker);
-  assert.equal(stillLimited.status, 429, "the limit applies before any signature is checked");
-  const someoneElse = await service.request(`/token?service=${SERVICE}`, good, {
-    remoteAddress: "198.51.100.8",
+const tokenPath = `/token?service=${SERVICE}`;
+const as = (token: string) => ({ headers: { authorization: basic(token) } });
+
+Deno.test("cheap rejections and a repeated bad token never spend the verification budget", async () => {
+  const service = await startTestService(authority, {
+    Server: { FailedAuthLimit: { Burst: 1, PerMinute: 1 } },
+  });
+  const nat = { remoteAddress: "198.51.100.7" };
+  const expired = await authority.token({ claims: { exp: NOW_SECONDS - 3600 } });
+  const [forged] = await forgedTokens(1);
+  for (let i = 0; i < 20; i++) {
+    for (
+      const [token, reason] of [
+        ["not-a-token", "token_malformed"],
+        [expired, "token_expired"],
+        [forged, "token_signature_invalid"],
+      ]
+    ) {
+      const answer = await service.request(tokenPath, as(token), nat);
+      assert.equal(answer.status, 401);
+      assert.equal(await reasonOf(answer), reason);
+    }
+  }
+  const good = await service.request(tokenPath, as(await authority.token()), nat);
+  assert.equal(good.status, 200, "a new valid caller at the same address is served at once");
+});
+
+Deno.test("a cached caller token is never refused, however its address has failed", async () => {
+  const service = await startTestService(authority, {
+    Server: { FailedAuthLimit: { Burst: 2, PerMinute: 1 } },
+  });
+  const nat = { remoteAddress: "198.51.100.8" };
+  const valid = await authority.token();
+  assert.equal((await service.request(tokenPath, as(valid), nat)).status, 200);
+  const flood = await Promise.all(
+    (await forgedTokens(60)).map((token) => service.request(tokenPath, as(token), nat)),
+  );
+  assert.ok(flood.some((answer) => answer.status === 429), "the flood itself is slowed down");
+  assert.equal((await service.request(tokenPath, as(valid), nat)).status, 200);
+});
+
+Deno.test("over budget, a client's checks run one at a time and the rest wait or get 429 with Retry-After", async () => {
+  const service = await startTestService(authority, {
+    Server: { FailedAuthLimit: { Burst: 5, PerMinute: 6 } },
+  });
+  const answers = await Promise.all(
+    (await forgedTokens(50)).map((token) =>
+      service.request(tokenPath, as(token), { remoteAddress: "198.51.100.9" })
+    ),
+  );
+  const statuses = answers.map((answer) => answer.status);
+  // Five within the budget, then one running and MAX_WAITING_CHECKS queued behind it.
+  assert.equal(statuses.filter((status) => status === 401).length, 5 + 1 + MAX_WAITING_CHECKS);
+  const limited = answers.filter((answer) => answer.status === 429);
+  assert.equal(limited.length, 50 - 5 - 1 - MAX_WAITING_CHECKS);
+  assert.equal(limited[0].headers.get("retry-after"), "10");
+  assert.equal(await reasonOf(limited[0]), "rate_limited");
+  const someoneElse = await service.request(tokenPath, as(await authority.token()), {
+    remoteAddress: "198.51.100.10",
   });
   assert.equal(someoneElse.status, 200, "other addresses are not affected");
   const metrics = await (await service.request("/metrics")).text();
-  assert.match(metrics, /registry_token_rejected_total\{reason="rate_limited"\} 2/);
+  assert.match(metrics, new RegExp(`rejected_total\\{reason="rate_limited"\\} ${limited.length}`));
 });
 
-Deno.test("behind a trusted proxy the forwarded client address is limited, not the proxy", async () => {
+Deno.test("an over-budget client's signature checks never run concurrently", async () => {
+  const budget = createVerificationBudget(1, 1);
+  let running = 0;
+  let most = 0;
+  const failing = async () => {
+    most = Math.max(most, ++running);
+    await new Promise((resolve) => setTimeout(resolve, 2));
+    running--;
+    throw new Denial("token_signature_invalid", "forged");
+  };
+  await budget.check("a", 0, failing).catch(() => {});
+  const outcomes = await Promise.allSettled(
+    Array.from({ length: 10 }, () => budget.check("a", 0, failing)),
+  );
+  assert.equal(most, 1);
+  assert.ok(outcomes.every((outcome) => outcome.status === "rejected"));
+  assert.equal(await budget.check("a", 0, () => Promise.resolve("ok")), "ok", "a valid one passes");
+  const other = await budget.check("b", 0, () => Promise.resolve("ok"));
+  assert.equal(other, "ok");
+  const off = createVerificationBudget(0, 60);
+  for (let i = 0; i < 100; i++) await off.check("a", 0, failing).catch(() => {});
+});
+
+Deno.test("behind a trusted proxy the forwarded client's budget is spent, not the proxy's", async () => {
   const service = await startTestService(authority, {
     Server: { FailedAuthLimit: { Burst: 1, PerMinute: 1 }, TrustedProxies: ["10.0.0.5"] },
   });
   const proxy = { remoteAddress: "10.0.0.5" };
-  const from = (client: string, authorization: string) => ({
-    headers: { authorization, "x-forwarded-for": `203.0.113.1, ${client}` },
+  const from = (client: string, token: string) => ({
+    headers: { authorization: basic(token), "x-forwarded-for": `203.0.113.1, ${client}` },
   });
-  const path = `/token?service=${SERVICE}`;
-  assert.equal((await service.request(path, from("192.0.2.1", basic("bad")), proxy)).status, 401);
-  assert.equal((await service.request(path, from("192.0.2.1", basic("bad")), proxy)).status, 429);
-  const good = basic(await authority.token());
-  assert.equal((await service.request(path, from("192.0.2.2", good), proxy)).status, 200);
-});
-
-Deno.test("the failure limiter holds attempts in flight, refills over time and can be switched off", () => {
-  const limiter = createFailureLimiter(2, 60);
-  assert.equal(limiter.acquire("a", 0), 0);
-  limiter.release("a", 0);
-  assert.equal(limiter.retryAfter("a", 0), 0, "a released attempt costs nothing");
-  assert.equal(limiter.acquire("a", 0), 0);
-  limiter.recordFailure("a", 0);
-  assert.equal(limiter.retryAfter("a", 0), 1, "one in flight and one failed: wait a second");
-  assert.equal(limiter.acquire("a", 0), 1);
-  assert.equal(limiter.retryAfter("a", 1), 0, "one attempt per second comes back");
-  const off = createFailureLimiter(0, 60);
-  for (let i = 0; i < 100; i++) assert.equal(off.acquire("a", 0), 0);
+  const flood = await Promise.all(
+    (await forgedTokens(40)).map((token) =>
+      service.request(tokenPath, from("192.0.2.1", token), proxy)
+    ),
+  );
+  assert.ok(flood.some((answer) => answer.status === 429), "the flooding client is slowed");
+  const good = await authority.token();
+  assert.equal((await service.request(tokenPath, from("192.0.2.2", good), proxy)).status, 200);
 });
 
 Deno.test("many concurrent valid requests from one address are not limited", async () => {
   const service = await startTestService(authority, {
     Server: { FailedAuthLimit: { Burst: 3, PerMinute: 1 } },
   });
-  const good = { headers: { authorization: basic(await authority.token()) } };
+  const good = as(await authority.token());
   const statuses = await Promise.all(
     Array.from(
       { length: 40 },
-      () =>
-        service.request(`/token?service=${SERVICE}`, good, { remoteAddress: "192.0.2.77" })
-          .then((response) => response.status),
+      () => service.request(tokenPath, good, { remoteAddress: "192.0.2.77" }).then((r) => r.status),
     ),
   );
   assert.deepEqual([...new Set(statuses)], [200]);
-});
-
-Deno.test("concurrent bad requests cannot slip past the limit before failures are counted", async () => {
-  const service = await startTestService(authority, {
-    Server: { FailedAuthLimit: { Burst: 5, PerMinute: 1 } },
-  });
-  const impostor = await createTestAuthority(authority.issuer, authority.kid);
-  // Distinct forged tokens: each needs its own signature check.
-  const forged = await Promise.all(
-    Array.from({ length: 50 }, (_, i) => impostor.token({ claims: { sub: `attacker-${i}` } })),
-  );
-  const statuses = await Promise.all(
-    forged.map((token) =>
-      service.request(`/token?service=${SERVICE}`, { headers: { authorization: basic(token) } }, {
-        remoteAddress: "198.51.100.9",
-      }).then((response) => response.status)
-    ),
-  );
-  assert.equal(statuses.filter((status) => status === 401).length, 5);
-  assert.equal(statuses.filter((status) => status === 429).length, 45);
 });
 
 Deno.test("an oversized URL is 414 and oversized headers are 431, before any work", async () => {
@@ -138,17 +178,10 @@ Deno.test("anonymous requests do not count as failed authentications", async () 
   assert.equal((await service.request(`/token?service=${SERVICE}`, good, nat)).status, 200);
 });
 
-Deno.test("IPv6 clients are limited per /64, so address hopping within a prefix does not help", async () => {
-  const service = await startTestService(authority, {
-    Server: { FailedAuthLimit: { Burst: 2, PerMinute: 1 } },
-  });
-  const bad = { headers: { authorization: basic("bad") } };
-  const path = `/token?service=${SERVICE}`;
-  for (const host of ["2001:db8:1:2::1", "2001:db8:1:2:aaaa::9"]) {
-    assert.equal((await service.request(path, bad, { remoteAddress: host })).status, 401);
-  }
-  const hopped = await service.request(path, bad, { remoteAddress: "2001:db8:1:2:ffff:1:2:3" });
-  assert.equal(hopped.status, 429);
-  const otherPrefix = await service.request(path, bad, { remoteAddress: "2001:db8:1:3::1" });
-  assert.equal(otherPrefix.status, 401);
+Deno.test("IPv6 clients share one budget per /64, so address hopping within a prefix does not help", () => {
+  assert.equal(budgetKey("2001:db8:1:2::1"), "2001:db8:1:2::/64");
+  assert.equal(budgetKey("2001:db8:1:2:ffff:1:2:3"), "2001:db8:1:2::/64");
+  assert.equal(budgetKey("2001:db8:1:3::1"), "2001:db8:1:3::/64");
+  assert.equal(budgetKey("::1"), "0:0:0:0::/64");
+  assert.equal(budgetKey("192.0.2.1"), "192.0.2.1");
 });

@@ -1,0 +1,20 @@
+/**
+ * Configurations that are valid but limit what the service can do: `--check` prints these
+ * and every start (the development profile included) logs them.
+ *
+ * @module
+ */
+
+import type { Options } from "./options.ts";
+
+/** What the operator should know about `options`, one sentence each. */
+export function configurationWarnings(options: Options): string[] {
+  const warnings: string[] = [];
+  if (!options.server.publicBaseUrl && !options.realm) {
+    warnings.push(
+      "DPoP-bound caller tokens will be refused (dpop_not_configured): set Server:PublicBaseUrl " +
+        "or Registry:Realm, the URL proofs must name; it is never taken from a request's Host",
+    );
+  }
+  return warnings;
+}

@@ -1,0 +1,15 @@
+/**
+ * The process exit codes, shared by the service and the launcher that supervises it.
+ *
+ * @module
+ */
+
+/** Exit code for invalid flags, configuration or keys. */
+export const EXIT_CONFIG = 2;
+/** Exit code when the service cannot start serving (address in use, TLS set-up, export). */
+export const EXIT_STARTUP = 1;
+/**
+ * Exit code when the listener stopped accepting connections (descriptors ran out): a fresh
+ * process serves again, so the launcher, systemd and Kubernetes restart on it (EX_TEMPFAIL).
+ */
+export const EXIT_RESTART = 75;
