@@ -13,6 +13,9 @@ import { freePort } from "../support/peers.ts";
 import {
   LAUNCHER,
   localAuthority,
+  MAIN,
+  productionFlags,
+  runDeno,
   type ServiceProcess,
   spawnService,
   startTaskFlags,
@@ -37,11 +40,15 @@ function liveToken(claims: Record<string, unknown> = {}) {
 }
 
 /** A config document in `dir` with a local Authority and `server` merged into Server. */
-async function configIn(dir: string, server: Record<string, unknown>, rest = {}) {
+async function configIn(
+  dir: string,
+  server: Record<string, unknown>,
+  { authorityPatch = {}, ...rest }: Record<string, unknown> = {},
+) {
   return await writeConfig({
     RegistryTokenService: {
       Server: { Host: "127.0.0.1", Port: 0, ...server },
-      Authority: await localAuthority(authority, dir),
+      Authority: { ...await localAuthority(authority, dir), ...authorityPatch as object },
       Signing: { Issuer: "registry-token-availability", KeyPath: SIGNING_KEY_PATH },
       Plans: [{ Name: "ci", Repositories: [{ Pattern: "team/*", Actions: ["pull", "push"] }] }],
       DefaultPlan: "ci",
@@ -55,13 +62,18 @@ interface Running {
   readonly process: ServiceProcess;
   readonly port: number;
   readonly url: string;
+  readonly config: string;
 }
 
-async function start(server: Record<string, unknown> = {}, rest = {}): Promise<Running> {
+async function start(
+  server: Record<string, unknown> = {},
+  rest: Record<string, unknown> = {},
+): Promise<Running> {
   const dir = await Deno.makeTempDir({ prefix: "registry-token-availability-" });
-  const process = await spawnService(await configIn(dir, server, rest));
+  const config = await configIn(dir, server, rest);
+  const process = await spawnService(config);
   const { port } = await process.waitForLog("listening") as { port: number };
-  return { process, port, url: `http://127.0.0.1:${port}` };
+  return { process, port, url: `http://127.0.0.1:${port}`, config };
 }
 
 /** The request log record with `requestId`, waiting for it to be written. */
@@ -389,7 +401,123 @@ Deno.test("without PublicBaseUrl or Realm a DPoP-bound token is refused with a c
       running.process.stdout.some((line) => /dpop_not_configured/.test(JSON.parse(line).msg)),
       "the start-up log warns",
     );
+    const checked = await runDeno(startTaskFlags(), LAUNCHER, [
+      "--config",
+      running.config,
+      "--check",
+    ]);
+    assert.equal(checked.code, 0, checked.stderr);
+    assert.match(checked.stderr, /^warning: DPoP-bound caller tokens will be refused/m);
   } finally {
     await stop(running);
   }
 });
+
+Deno.test("one caller's DPoP proofs from many self-chosen keys cannot fill the replay cache for others", async () => {
+  const htu = "https://tokens.availability.test/token";
+  const running = await start({ PublicBaseUrl: "https://tokens.availability.test" }, {
+    authorityPatch: { DPoP: { ReplayCacheSize: 1000 } },
+  });
+  try {
+    const dpopRequest = async (sub: string, scope: string) => {
+      const key = await createDpopKey();
+      const token = await liveToken({ sub, cnf: { jkt: await jwkThumbprint(key.publicJwk) } });
+      return async () => {
+        const proof = await dpopProof(key, {
+          htm: "GET",
+          htu,
+          accessToken: token,
+          iat: Math.floor(Date.now() / 1000),
+        });
+        const answer = await fetch(`${running.url}${tokenPath(scope)}`, {
+          headers: { authorization: `DPoP ${token}`, dpop: proof },
+        });
+        const body = await answer.json();
+        return `${answer.status} ${body.errors?.[0]?.detail?.reason ?? ""}`.trim();
+      };
+    };
+    const allowed = "repository:team/app:pull";
+    // Proofs for a scope the plan refuses never reach the cache: 150 of them cost nothing.
+    const refusedScope = await dpopRequest("careful", "repository:other/app:pull");
+    for (let i = 0; i < 150; i++) assert.equal(await refusedScope(), "403 access_denied");
+    const careful = await dpopRequest("careful", allowed);
+    for (let i = 0; i < 50; i++) assert.equal(await careful(), "200");
+
+    // ReplayCacheSize 1000: one subject may hold a tenth, whatever keys it signs with.
+    const flooder = await Promise.all(
+      Array.from({ length: 10 }, () => dpopRequest("flooder", allowed)),
+    );
+    const outcomes = new Map<string, number>();
+    for (let round = 0; round < 30; round++) {
+      for (const send of flooder) {
+        const outcome = await send();
+        outcomes.set(outcome, (outcomes.get(outcome) ?? 0) + 1);
+      }
+    }
+    assert.equal(outcomes.get("200"), 100, JSON.stringify([...outcomes]));
+    assert.equal(outcomes.get("503 dpop_replay_cache_full"), 200);
+    const victim = await dpopRequest("victim", allowed);
+    for (let i = 0; i < 20; i++) assert.equal(await victim(), "200", "others are not affected");
+  } finally {
+    await stop(running);
+  }
+});
+
+/** Starts the service with its stdout as a pipe nobody reads (or one closed at once). */
+async function startWithStdout(mode: "stalled" | "closed") {
+  const dir = await Deno.makeTempDir({ prefix: "registry-token-stdout-" });
+  const port = freePort();
+  const config = await configIn(dir, { Port: port });
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", ...await productionFlags(config), MAIN, "--config", config],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "null",
+  }).spawn();
+  if (mode === "closed") await child.stdout.cancel();
+  const url = `http://127.0.0.1:${port}`;
+  const up = await servingAgainWithin(
+    () => timedFetch(`${url}/healthz`).then((a) => a.status),
+    20_000,
+  );
+  assert.ok(up < Infinity, "the service started");
+  return { child, url };
+}
+
+for (const mode of ["stalled", "closed"] as const) {
+  Deno.test(`a ${mode} stdout never blocks or kills the service, and SIGTERM still drains`, async () => {
+    const { child, url } = await startWithStdout(mode);
+    try {
+      // Each request logs ~5 KB of requested scopes: the pipe's buffer fills within a dozen
+      // requests, the 1 MiB queue behind it within about 200.
+      const scopes = Array.from(
+        { length: 20 },
+        (_, i) => `repository:team/${"a".repeat(200)}-${i}:pull`,
+      );
+      const path = `/token?service=${SERVICE}&${
+        scopes.map((s) => `scope=${encodeURIComponent(s)}`).join("&")
+      }`;
+      const token = await liveToken();
+      for (let i = 0; i < 300; i++) {
+        const answer = await timedFetch(`${url}${path}`, {
+          headers: { authorization: basic(token) },
+        });
+        assert.equal(answer.status, 200, `request ${i}`);
+        assert.ok(answer.ms < 1000, `request ${i} took ${answer.ms} ms`);
+      }
+      const health = await timedFetch(`${url}/healthz`);
+      assert.ok(health.status === 200 && health.ms < 1000, "/healthz still answers at once");
+      const metrics = await (await fetch(`${url}/metrics`)).text();
+      assert.match(metrics, /^registry_token_log_lines_dropped_total \d+/m, "drops are counted");
+    } finally {
+      child.kill("SIGTERM");
+      const status = await Promise.race([
+        child.status,
+        new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 15_000)),
+      ]);
+      if (status === undefined) child.kill("SIGKILL");
+      if (mode === "stalled") await child.stdout.cancel();
+      assert.equal(status?.code, 0, "SIGTERM drained and exited 0");
+    }
+  });
+}
