@@ -10,6 +10,7 @@
  * where the cores went at saturation.
  *
  * Usage: deno task bench [--seconds 8] [--connections 32] [--soak 0]
+ *        deno task bench --abuse [--seconds 8]   (valid callers under attack: `bench/abuse.ts`)
  *
  * @module
  */
@@ -22,6 +23,7 @@ import { loadConfig } from "../src/config/load.ts";
 import { pem } from "../src/encoding.ts";
 import { runtimeFlags } from "../src/permissions.ts";
 import { type CpuShares, cpuShares, cpuTicks, peakRssMb, rssMb } from "./proc.ts";
+import { runAbuseBench } from "./abuse.ts";
 
 const here = (path: string) => fileURLToPath(new URL(path, import.meta.url));
 const MAIN = here("../src/main.ts");
@@ -35,8 +37,13 @@ const { values } = parseArgs({
     seconds: { type: "string", default: "8" },
     connections: { type: "string", default: "32" },
     soak: { type: "string", default: "0" },
+    abuse: { type: "boolean", default: false },
   },
 });
+if (values.abuse) {
+  await runAbuseBench(Number(values.seconds));
+  Deno.exit(0);
+}
 const SECONDS = Number(values.seconds);
 const CONNECTIONS = Number(values.connections);
 const SOAK_SECONDS = Number(values.soak);
