@@ -11,6 +11,7 @@
  */
 
 import { Denial } from "../denial.ts";
+import { decodeBase64 } from "../encoding.ts";
 
 /** Longest `Authorization` header accepted; real Authority tokens are a few KiB at most. */
 export const MAX_AUTHORIZATION_LENGTH = 16 * 1024;
@@ -82,7 +83,7 @@ function basicPassword(encoded: string): string {
   let decoded: string;
   try {
     decoded = new TextDecoder("utf-8", { fatal: true }).decode(
-      Uint8Array.from(atob(encoded), (char) => char.charCodeAt(0)),
+      decodeBase64(encoded),
     );
   } catch {
     throw new Denial("credentials_malformed", "the Basic credentials are not valid base64 UTF-8");

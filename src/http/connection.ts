@@ -8,6 +8,7 @@
 import type { ServerOptions } from "../config/options.ts";
 import { normaliseAddress } from "../address.ts";
 import { Denial } from "../denial.ts";
+import { decodeBase64 } from "../encoding.ts";
 
 /** Facts about the connection a request arrived on, supplied by the server adapter. */
 export interface ConnectionInfo {
@@ -65,7 +66,7 @@ export function parseForwardedCertificate(value: string): Uint8Array {
   const base64 = (pem ? pem[1] : text).replace(/\s+/g, "");
   if (!/^[A-Za-z0-9+/]+={0,2}$/.test(base64)) throw unreadable();
   try {
-    return Uint8Array.from(atob(base64), (char) => char.charCodeAt(0));
+    return decodeBase64(base64);
   } catch {
     // A length that is 1 mod 4 is not base64, however its letters look.
     throw unreadable();
