@@ -1,7 +1,7 @@
 /**
  * Load benchmark: runs the real service (production permission set, real keys) on loopback,
  * drives `GET /token` with wrk, and measures the reference ceilings side by side in the same
- * run: the runtime's in-process signing rate and a trivial `Deno.serve` handler.
+ * run: the runtime's in-process signing rate and a trivial handler on the service's transport.
  *
  * Scenarios: (a) every request from a different caller for a different repository, (b) a CI
  * fleet (few identities, repeated scopes), (c) one identical request repeated; (a) again with
@@ -473,7 +473,7 @@ function report(): string {
     "",
     "reference ceilings (measured in this run):",
     `  RS256 signing in-process, one at a time (one core): ${signRs256Serial}/s`,
-    `  trivial Deno.serve handler: ${Math.round(trivial)} req/s`,
+    `  trivial handler on the service transport: ${Math.round(trivial)} req/s`,
     `  per scenario, in-process with ${CONNECTIONS} in flight, before and after it: signing with its key,`,
     "  and for (a) each signature preceded by verifying a caller signature (verify+sign)",
     "",
