@@ -18,14 +18,13 @@
 
 import { fileURLToPath } from "node:url";
 import { exportJWK, generateKeyPair, SignJWT } from "jose";
-import { stringify as toYaml } from "yaml";
-import { loadConfig } from "../src/config/load.ts";
-import { runtimeFlags } from "../src/permissions.ts";
 import { rssMb } from "./proc.ts";
+import { startBenchService } from "./service.ts";
 
 const here = (path: string) => fileURLToPath(new URL(path, import.meta.url));
 const ISSUER = "https://authority.bench";
 const SERVICE = "registry.bench";
+const RSA_KEY = here("../tests/fixtures/keys/rsa.key-and-cert.pem");
 /** Valid callers per second during every scenario. */
 const VALID_RATE = 200;
 /** Connections an attack holds at once (below the default Server:MaxConnections of 1024). */
@@ -77,7 +76,7 @@ export async function runAbuseBench(seconds: number): Promise<void> {
     "garbage",
   ].map(basic);
 
-  const service = await startService(dir);
+  const service = await startBenchService(dir, ISSUER, RSA_KEY);
   console.error(`abuse bench: ${seconds}s per scenario, valid callers at ${VALID_RATE}/s`);
   const attacks: [string, (port: number, signal: AbortSignal) => Promise<string>][] = [
     ["quiet baseline", () => Promise.resolve("none")],
@@ -103,6 +102,7 @@ export async function runAbuseBench(seconds: number): Promise<void> {
     ["bad credentials", (port, signal) => floodBadCredentials(port, signal, badCredentials)],
   ];
   const rows: AbuseRow[] = [];
+  let exitCode: number;
   try {
     for (const [scenario, attack] of attacks) {
       const stop = new AbortController();
@@ -121,63 +121,15 @@ export async function runAbuseBench(seconds: number): Promise<void> {
       await sleep(1500);
     }
   } finally {
-    await service.stop();
+    exitCode = await service.stop();
     await Deno.remove(dir, { recursive: true });
   }
+  if (exitCode !== 0) throw new Error(`the service exited ${exitCode} after the abuse bench`);
   console.log(report(rows));
 }
 
 function basic(token: string): string {
   return `Basic ${btoa(`oauth2accesstoken:${token}`)}`;
-}
-
-async function startService(dir: string) {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  const configPath = `${dir}/config.yaml`;
-  await Deno.writeTextFile(
-    configPath,
-    toYaml({
-      RegistryTokenService: {
-        Server: { Host: "127.0.0.1", Port: port },
-        Authority: { Issuer: ISSUER, JwksPath: `${dir}/authority-jwks.json` },
-        Signing: {
-          Issuer: "registry-token-bench",
-          KeyPath: here("../tests/fixtures/keys/rsa.key-and-cert.pem"),
-        },
-        Plans: [{ Name: "ci", Repositories: [{ Pattern: "*", Actions: ["pull", "push"] }] }],
-        DefaultPlan: "ci",
-      },
-    }),
-  );
-  const { options, path } = await loadConfig({ path: configPath, explicit: true }, {
-    readTextFile: Deno.readTextFile,
-    getEnv: () => undefined,
-  });
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", ...runtimeFlags(options, path), here("../src/main.ts"), "--config", configPath],
-    stdout: "null",
-    stderr: "inherit",
-  }).spawn();
-  for (let attempt = 0;; attempt++) {
-    try {
-      await (await fetch(`http://127.0.0.1:${port}/healthz`)).body?.cancel();
-      break;
-    } catch {
-      if (attempt > 200) throw new Error("the service did not start");
-      await sleep(50);
-    }
-  }
-  return {
-    port,
-    pid: child.pid,
-    stop: async () => {
-      child.kill("SIGTERM");
-      const { code } = await child.status;
-      if (code !== 0) throw new Error(`the service exited ${code} after the abuse bench`);
-    },
-  };
 }
 
 /** Keeps `ATTACK_CONNECTIONS` connections open, each having sent `bytes`, until `signal`. */

@@ -18,15 +18,12 @@
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { exportJWK, generateKeyPair, SignJWT } from "jose";
-import { stringify as toYaml } from "yaml";
-import { loadConfig } from "../src/config/load.ts";
 import { pem } from "../src/encoding.ts";
-import { runtimeFlags } from "../src/permissions.ts";
 import { type CpuShares, cpuShares, cpuTicks, peakRssMb, rssMb } from "./proc.ts";
 import { runAbuseBench } from "./abuse.ts";
+import { startBenchService } from "./service.ts";
 
 const here = (path: string) => fileURLToPath(new URL(path, import.meta.url));
-const MAIN = here("../src/main.ts");
 const RSA_KEY = here("../tests/fixtures/keys/rsa.key-and-cert.pem");
 const ISSUER = "https://authority.bench";
 const SERVICE = "registry.bench";
@@ -225,48 +222,8 @@ async function scenario(
   }
 }
 
-async function startService(keyPath: string) {
-  const port = freePort();
-  const configPath = `${dir}/config-${port}.yaml`;
-  await Deno.writeTextFile(
-    configPath,
-    toYaml({
-      RegistryTokenService: {
-        Server: { Host: "127.0.0.1", Port: port },
-        Authority: { Issuer: ISSUER, JwksPath: `${dir}/authority-jwks.json` },
-        Signing: { Issuer: "registry-token-bench", KeyPath: keyPath },
-        Plans: [{ Name: "ci", Repositories: [{ Pattern: "*", Actions: ["pull", "push"] }] }],
-        DefaultPlan: "ci",
-      },
-    }),
-  );
-  const { options, path } = await loadConfig({ path: configPath, explicit: true }, {
-    readTextFile: Deno.readTextFile,
-    getEnv: () => undefined,
-  });
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", ...runtimeFlags(options, path), MAIN, "--config", configPath],
-    stdout: "null",
-    stderr: "inherit",
-  }).spawn();
-  for (let attempt = 0;; attempt++) {
-    try {
-      const response = await fetch(`http://127.0.0.1:${port}/healthz`);
-      await response.body?.cancel();
-      break;
-    } catch {
-      if (attempt > 200) throw new Error("the service did not start");
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-  }
-  return {
-    port,
-    pid: child.pid,
-    stop: async () => {
-      child.kill("SIGTERM");
-      await child.status;
-    },
-  };
+function startService(keyPath: string) {
+  return startBenchService(dir, ISSUER, keyPath);
 }
 
 /** `count` caller tokens from the bench Authority, signed with `alg`, subjects `<prefix>-<i>`. */

@@ -1,0 +1,71 @@
+/**
+ * Starts the real service for a benchmark: production permission set, a config in `dir` that
+ * trusts the Authority JWKS at `dir/authority-jwks.json`, one plan granting everything.
+ *
+ * @module
+ */
+
+import { fileURLToPath } from "node:url";
+import { stringify as toYaml } from "yaml";
+import { loadConfig } from "../src/config/load.ts";
+import { runtimeFlags } from "../src/permissions.ts";
+
+const MAIN = fileURLToPath(new URL("../src/main.ts", import.meta.url));
+
+/** A running benchmark service. */
+export interface BenchService {
+  readonly port: number;
+  readonly pid: number;
+  /** Sends SIGTERM and resolves with the exit code. */
+  stop(): Promise<number>;
+}
+
+/** Starts the service signing with `keyPath`, trusting caller tokens of `issuer`. */
+export async function startBenchService(
+  dir: string,
+  issuer: string,
+  keyPath: string,
+): Promise<BenchService> {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  const configPath = `${dir}/config-${port}.yaml`;
+  await Deno.writeTextFile(
+    configPath,
+    toYaml({
+      RegistryTokenService: {
+        Server: { Host: "127.0.0.1", Port: port },
+        Authority: { Issuer: issuer, JwksPath: `${dir}/authority-jwks.json` },
+        Signing: { Issuer: "registry-token-bench", KeyPath: keyPath },
+        Plans: [{ Name: "ci", Repositories: [{ Pattern: "*", Actions: ["pull", "push"] }] }],
+        DefaultPlan: "ci",
+      },
+    }),
+  );
+  const { options, path } = await loadConfig({ path: configPath, explicit: true }, {
+    readTextFile: Deno.readTextFile,
+    getEnv: () => undefined,
+  });
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", ...runtimeFlags(options, path), MAIN, "--config", configPath],
+    stdout: "null",
+    stderr: "inherit",
+  }).spawn();
+  for (let attempt = 0;; attempt++) {
+    try {
+      await (await fetch(`http://127.0.0.1:${port}/healthz`)).body?.cancel();
+      break;
+    } catch {
+      if (attempt > 200) throw new Error("the service did not start");
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+  return {
+    port,
+    pid: child.pid,
+    stop: async () => {
+      child.kill("SIGTERM");
+      return (await child.status).code;
+    },
+  };
+}
