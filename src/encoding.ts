@@ -14,7 +14,7 @@ export function encodeBase64Url(data: string | Uint8Array): string {
 }
 
 /** Encodes bytes as standard, padded base64. */
-export function encodeBase64(bytes: Uint8Array): string {
+function encodeBase64(bytes: Uint8Array): string {
   let binary = "";
   for (let offset = 0; offset < bytes.length; offset += 0x8000) {
     binary += String.fromCharCode(...bytes.subarray(offset, offset + 0x8000));

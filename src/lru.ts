@@ -10,7 +10,6 @@ export interface LruCache<K, V> {
   get(key: K): V | undefined;
   set(key: K, value: V): void;
   delete(key: K): void;
-  readonly size: number;
 }
 
 /** Creates an LRU cache; a capacity of 0 makes a cache that never holds anything. */
@@ -34,9 +33,6 @@ export function createLruCache<K, V>(capacity: number): LruCache<K, V> {
     },
     delete(key) {
       entries.delete(key);
-    },
-    get size() {
-      return entries.size;
     },
   };
 }

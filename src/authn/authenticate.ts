@@ -22,12 +22,12 @@ import type { Confirmation } from "./sender.ts";
 import { ASYMMETRIC_JWS_ALGORITHMS } from "../jws_algorithms.ts";
 
 /** .NET's name-identifier claim, preferred as the subject when the Authority sets it. */
-export const NAME_IDENTIFIER_CLAIMS = [
+const NAME_IDENTIFIER_CLAIMS = [
   "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/nameidentifier",
   "nameidentifier",
 ];
 /** Claim naming the caller's plan. */
-export const PLAN_CLAIM = "stellaops:plan";
+const PLAN_CLAIM = "stellaops:plan";
 /** Claim carrying the caller's licence identifier. */
 export const LICENSE_CLAIM = "stellaops:license";
 

@@ -31,7 +31,7 @@ export interface RemoteKeyTiming {
 }
 
 /** Default timing: refresh every 10 minutes, refetch at most every 5 s, 5 s timeout. */
-export const DEFAULT_REMOTE_KEY_TIMING: RemoteKeyTiming = {
+const DEFAULT_REMOTE_KEY_TIMING: RemoteKeyTiming = {
   maxAgeMs: 10 * 60_000,
   cooldownMs: 5_000,
   timeoutMs: 5_000,

@@ -19,7 +19,7 @@ import type { DpopOptions } from "../config/options.ts";
 import { sha256Base64Url } from "../encoding.ts";
 
 /** Longest DPoP header accepted: a proof is a few hundred bytes, an RSA key adds ~400. */
-export const MAX_PROOF_LENGTH = 8 * 1024;
+const MAX_PROOF_LENGTH = 8 * 1024;
 
 const PRIVATE_JWK_MEMBERS = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"];
 const MAX_JTI_LENGTH = 256;
@@ -27,7 +27,7 @@ const MAX_JTI_LENGTH = 256;
  * How far in the future a proof's `iat` may be. Small on purpose: the replay cache must keep a
  * proof for as long as it is acceptable, and a far-future `iat` would pin its entry longer.
  */
-export const MAX_FUTURE_IAT_SECONDS = 10;
+const MAX_FUTURE_IAT_SECONDS = 10;
 
 /** What this request is, for `htm`, `htu` and `ath`. */
 export interface ProofContext {

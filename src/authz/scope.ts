@@ -15,7 +15,7 @@ import { Denial } from "../denial.ts";
 export const MAX_SCOPES = 32;
 
 /** Longest single scope accepted; bounds the work per scope and the size of the token. */
-export const MAX_SCOPE_LENGTH = 512;
+const MAX_SCOPE_LENGTH = 512;
 
 /** Longest resource name, as distribution's `reference.NameTotalLengthMax`. */
 export const MAX_NAME_LENGTH = 255;

@@ -8,7 +8,7 @@
 import type { Options } from "./options.ts";
 
 /** Stands in for every secret value. */
-export const REDACTED = "<redacted>";
+const REDACTED = "<redacted>";
 
 const SECRET_KEYS = new Set(["keyPassword"]);
 

@@ -137,9 +137,9 @@ export interface Options {
 }
 
 /** Default listen port (the registry itself conventionally takes 5000). */
-export const DEFAULT_PORT = 5001;
+const DEFAULT_PORT = 5001;
 /** Default registry token lifetime in seconds. */
-export const DEFAULT_LIFETIME_SECONDS = 300;
+const DEFAULT_LIFETIME_SECONDS = 300;
 const MAX_LIFETIME_SECONDS = 3600;
 const DEFAULT_CLOCK_SKEW_SECONDS = 60;
 /** Default capacity of the verified-token cache. */

@@ -14,7 +14,7 @@ import { type EnvReader, mergeDocument } from "../config/document.ts";
 import { buildOptions, type Options } from "../config/options.ts";
 
 /** Issuer of development caller tokens. */
-export const DEV_AUTHORITY_ISSUER = "registry-token-dev-authority";
+const DEV_AUTHORITY_ISSUER = "registry-token-dev-authority";
 const SIGNING_KEY_FILE = "dev:signing-key-and-certificate.pem";
 const AUTHORITY_JWKS_FILE = "dev:authority-jwks.json";
 const CALLER_TOKEN_HOURS = 12;

@@ -12,7 +12,7 @@ import { DataPointType, MeterProvider, MetricReader } from "@opentelemetry/sdk-m
 import { DENIAL_REASONS, type DenialReason } from "../denial.ts";
 
 /** Plan label for callers whose plan is not a configured one. */
-export const UNKNOWN_PLAN = "unknown";
+const UNKNOWN_PLAN = "unknown";
 
 /** The service's counters. */
 export interface TokenMetrics {
