@@ -8,6 +8,7 @@
 import { encodeBase64Url } from "../encoding.ts";
 import type { AccessEntry } from "../authz/plan.ts";
 import { signatureParams, type SigningKey } from "./keys.ts";
+import { LICENSE_CLAIM } from "../authn/authenticate.ts";
 
 /** The claims of a Docker-registry-compatible token. */
 export interface RegistryClaims {
@@ -21,7 +22,7 @@ export interface RegistryClaims {
   readonly jti: string;
   readonly service: string;
   readonly access: readonly AccessEntry[];
-  readonly "stellaops:license"?: string;
+  readonly [LICENSE_CLAIM]?: string;
 }
 
 /** Inputs of one token. */
@@ -51,7 +52,7 @@ export function registryClaims(request: TokenRequest): RegistryClaims {
     jti: request.jti,
     service: request.service,
     access: request.access,
-    ...(request.license === undefined ? {} : { "stellaops:license": request.license }),
+    ...(request.license === undefined ? {} : { [LICENSE_CLAIM]: request.license }),
   };
 }
 
