@@ -47,6 +47,11 @@ export interface PublishedKey {
   readonly until?: Date;
 }
 
+/** The published keys still within their `Until` at `now` (for `/jwks` and the trust export). */
+export function currentPublishedKeys(published: readonly PublishedKey[], now: Date): SigningKey[] {
+  return published.filter(({ until }) => until === undefined || until > now).map(({ key }) => key);
+}
+
 /** A ready-to-serve service. */
 export interface Service {
   readonly options: Options;
@@ -117,8 +122,8 @@ export async function createService(
     signer: createTokenSigner(signingKey),
     jwks: () => {
       const now = io.now();
-      const current = publishedKeys.filter(({ until }) => until === undefined || until > now);
-      return { keys: [signingKey.publicJwk, ...current.map(({ key }) => key.publicJwk)] };
+      const current = currentPublishedKeys(publishedKeys, now);
+      return { keys: [signingKey.publicJwk, ...current.map((key) => key.publicJwk)] };
     },
     now: io.now,
     randomId: io.randomId,

@@ -6,14 +6,12 @@
  */
 
 import { encodeHex } from "./encoding.ts";
-import type { Service } from "./service.ts";
+import { currentPublishedKeys, type Service } from "./service.ts";
 import { registryConfigSnippets, registryTrust, TRUST_FILES } from "./token/registry_trust.ts";
 
 /** Writes `jwks.json` and `rootcertbundle.pem` into `dir`; returns what to print. */
 export async function exportTrust(service: Service, dir: string, now: Date): Promise<string> {
-  const published = service.publishedKeys
-    .filter(({ until }) => until === undefined || until > now)
-    .map(({ key }) => key);
+  const published = currentPublishedKeys(service.publishedKeys, now);
   const keys = [service.signingKey, ...published];
   const randomSerial = () => `01${encodeHex(crypto.getRandomValues(new Uint8Array(15)))}`;
   const trust = await registryTrust(keys, now, randomSerial);
