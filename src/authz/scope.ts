@@ -35,6 +35,16 @@ const QUOTED_SCOPE_LENGTH = 80;
 
 const TYPE_VALUE = /^[a-z0-9]+$/;
 const ACTION = /^(?:[a-z]+|\*)$/;
+
+/** Whether `text` is a resource type as scopes spell it (`[a-z0-9]+`), for plan rules too. */
+export function isResourceType(text: string): boolean {
+  return TYPE_VALUE.test(text);
+}
+
+/** Whether `text` is an action as scopes spell it (`[a-z]+` or `*`), for plan rules too. */
+export function isAction(text: string): boolean {
+  return ACTION.test(text);
+}
 const PORT = /^[0-9]+$/;
 const IPV6_BODY = /^[a-fA-F0-9:]+$/;
 const DOMAIN_COMPONENT_CHARS = /^[a-zA-Z0-9-]+$/;

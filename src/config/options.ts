@@ -5,6 +5,7 @@
  */
 
 import { compilePattern } from "../authz/pattern.ts";
+import { isAction, isResourceType } from "../authz/scope.ts";
 import type { Plan, PlanRule } from "../authz/plan.ts";
 import type { KeyIdFormat } from "../token/keys.ts";
 import { ASYMMETRIC_JWS_ALGORITHMS } from "../jws_algorithms.ts";
@@ -146,10 +147,8 @@ const DEFAULT_CLOCK_SKEW_SECONDS = 60;
 const DEFAULT_TOKEN_CACHE_SIZE = 10_000;
 const MAX_CLOCK_SKEW_SECONDS = 300;
 const ROOT = "RegistryTokenService";
-const ACTION = /^(?:[a-z]+|\*)$/;
 const SENDER_CONSTRAINTS: readonly SenderConstraint[] = ["none", "dpop", "mtls", "dpop-or-mtls"];
 const HEADER_NAME = /^[A-Za-z0-9-]+$/;
-const RESOURCE_TYPE = /^[a-z0-9]+$/;
 
 /** Validates a merged document into `Options`; throws `ConfigError` naming the first bad key. */
 export function buildOptions(document: ServiceDocument): Options {
@@ -515,7 +514,7 @@ function policyOptions(document: ServiceDocument): PolicyOptions {
 
 function planRule(rule: RuleDocument, path: string): PlanRule {
   const type = rule.Type ?? "repository";
-  if (!RESOURCE_TYPE.test(type)) {
+  if (!isResourceType(type)) {
     throw new ConfigError(key(`${path}:Type`), `"${type}" is not a resource type`);
   }
   const source = required(rule.Pattern, `${path}:Pattern`);
@@ -530,7 +529,7 @@ function planRule(rule: RuleDocument, path: string): PlanRule {
     throw new ConfigError(key(`${path}:Actions`), "must list at least one action");
   }
   actions.forEach((action, index) => {
-    if (!ACTION.test(action)) {
+    if (!isAction(action)) {
       throw new ConfigError(
         key(`${path}:Actions:${index}`),
         `"${action}" is not an action (a-z or *)`,
