@@ -5,7 +5,7 @@
  * @module
  */
 
-import { encodeHex } from "./encoding.ts";
+import { randomSerialHex } from "./token/certificate.ts";
 import { currentPublishedKeys, type Service } from "./service.ts";
 import { registryConfigSnippets, registryTrust, TRUST_FILES } from "./token/registry_trust.ts";
 
@@ -13,8 +13,7 @@ import { registryConfigSnippets, registryTrust, TRUST_FILES } from "./token/regi
 export async function exportTrust(service: Service, dir: string, now: Date): Promise<string> {
   const published = currentPublishedKeys(service.publishedKeys, now);
   const keys = [service.signingKey, ...published];
-  const randomSerial = () => `01${encodeHex(crypto.getRandomValues(new Uint8Array(15)))}`;
-  const trust = await registryTrust(keys, now, randomSerial);
+  const trust = await registryTrust(keys, now, randomSerialHex);
   await Deno.mkdir(dir, { recursive: true });
   await Deno.writeTextFile(
     `${dir}/${TRUST_FILES.jwks}`,

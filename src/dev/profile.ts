@@ -7,8 +7,13 @@
  */
 
 import { exportJWK, generateKeyPair, SignJWT } from "jose";
-import { encodeHex, pem } from "../encoding.ts";
-import { certificatesToPem, selfSignedCertificate } from "../token/certificate.ts";
+import { pem } from "../encoding.ts";
+import {
+  certificatesToPem,
+  randomSerialHex,
+  selfSignedCertificate,
+  validityFrom,
+} from "../token/certificate.ts";
 import { loadSigningKey } from "../token/keys.ts";
 import { type EnvReader, mergeDocument } from "../config/document.ts";
 import { buildOptions, type Options } from "../config/options.ts";
@@ -100,13 +105,11 @@ async function generateSigningFile(): Promise<{ pem: string; certificatePem: str
     { keyPath: SIGNING_KEY_FILE },
     () => Promise.resolve(new TextEncoder().encode(keyPem)),
   );
-  const now = Date.now();
   const certificatePem = certificatesToPem([
     await selfSignedCertificate(key, {
       commonName: "registry-token development signing key",
-      notBefore: new Date(now - 60_000),
-      notAfter: new Date(now + 30 * 86_400_000),
-      serialHex: `01${encodeHex(crypto.getRandomValues(new Uint8Array(15)))}`,
+      ...validityFrom(new Date(), 30),
+      serialHex: randomSerialHex(),
     }),
   ]);
   return { pem: `${keyPem}${certificatePem}`, certificatePem };

@@ -7,7 +7,7 @@
  */
 
 import forge from "node-forge";
-import { pem } from "../encoding.ts";
+import { encodeHex, pem } from "../encoding.ts";
 import { signatureParams, type SigningAlgorithm, type SigningKey } from "./keys.ts";
 
 /** What the certificate says about itself. */
@@ -17,6 +17,22 @@ export interface CertificateProfile {
   readonly notAfter: Date;
   /** Positive serial number as hex (random in production, fixed in tests). */
   readonly serialHex: string;
+}
+
+/** Validity from a minute before `now` (a registry's clock may lag) until `days` after it. */
+export function validityFrom(
+  now: Date,
+  days: number,
+): Pick<CertificateProfile, "notBefore" | "notAfter"> {
+  return {
+    notBefore: new Date(now.getTime() - 60_000),
+    notAfter: new Date(now.getTime() + days * 86_400_000),
+  };
+}
+
+/** A random positive 128-bit serial number, as hex. */
+export function randomSerialHex(): string {
+  return `01${encodeHex(crypto.getRandomValues(new Uint8Array(15)))}`;
 }
 
 /**

@@ -8,7 +8,7 @@
 
 import type { JWK } from "jose";
 import type { Options } from "../config/options.ts";
-import { certificatesToPem, selfSignedCertificate } from "./certificate.ts";
+import { certificatesToPem, selfSignedCertificate, validityFrom } from "./certificate.ts";
 import type { SigningKey } from "./keys.ts";
 
 /** File names written into the export directory. */
@@ -40,8 +40,7 @@ export async function registryTrust(
     return [
       await selfSignedCertificate(key, {
         commonName: `registry-token signing key ${key.kid}`,
-        notBefore: new Date(now.getTime() - 60_000),
-        notAfter: new Date(now.getTime() + GENERATED_CERTIFICATE_DAYS * 86_400_000),
+        ...validityFrom(now, GENERATED_CERTIFICATE_DAYS),
         serialHex: serialHex(),
       }),
     ];
