@@ -19,6 +19,7 @@ import { parseArgs } from "node:util";
 import { ConfigError, type EnvReader } from "./config/document.ts";
 import { loadConfig, locateConfig } from "./config/load.ts";
 import { runtimeFlags } from "./permissions.ts";
+import { exitForConfigError } from "./exit_codes.ts";
 
 /** Default output path of the binary. */
 export const DEFAULT_OUTPUT = "dist/registry-token-service";
@@ -79,8 +80,7 @@ async function build(args: string[]): Promise<number> {
     compile = await compileArguments(values.config, values.output!, getEnv);
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
-    console.error(`config error: ${error.message}`);
-    return 2;
+    return exitForConfigError(error);
   }
   if (values.print) {
     console.log(["deno", ...compile].join(" "));

@@ -1,8 +1,11 @@
 /**
- * The process exit codes, shared by the service and the launcher that supervises it.
+ * The process exit codes, shared by the service, the launcher that supervises it and the
+ * compile task, and the one way a configuration error ends them.
  *
  * @module
  */
+
+import type { ConfigError } from "./config/document.ts";
 
 /** Exit code for invalid flags, configuration or keys. */
 export const EXIT_CONFIG = 2;
@@ -13,3 +16,9 @@ export const EXIT_STARTUP = 1;
  * process serves again, so the launcher, systemd and Kubernetes restart on it (EX_TEMPFAIL).
  */
 export const EXIT_RESTART = 75;
+
+/** Prints `config error: <key>: <problem>` on stderr and returns `EXIT_CONFIG`. */
+export function exitForConfigError(error: ConfigError): number {
+  console.error(`config error: ${error.message}`);
+  return EXIT_CONFIG;
+}

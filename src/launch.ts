@@ -17,7 +17,7 @@ import { loadConfig, locateConfig } from "./config/load.ts";
 import type { EnvReader } from "./config/document.ts";
 import { developmentOptions } from "./dev/profile.ts";
 import { devRuntimeFlags, runtimeFlags, trustExportFlags } from "./permissions.ts";
-import { EXIT_CONFIG, EXIT_RESTART } from "./exit_codes.ts";
+import { EXIT_CONFIG, EXIT_RESTART, exitForConfigError } from "./exit_codes.ts";
 
 const MAIN = fileURLToPath(new URL("./main.ts", import.meta.url));
 /** First restart delay after `EXIT_RESTART`; it doubles per restart, up to the maximum. */
@@ -52,11 +52,8 @@ async function launch(args: string[]): Promise<number> {
   try {
     plan = await planLaunch(args, (name) => Deno.env.get(name));
   } catch (error) {
-    console.error(
-      error instanceof ConfigError
-        ? `config error: ${error.message}`
-        : `${(error as Error).message}\n${USAGE}`,
-    );
+    if (error instanceof ConfigError) return exitForConfigError(error);
+    console.error(`${(error as Error).message}\n${USAGE}`);
     return EXIT_CONFIG;
   }
   let stopping = false;

@@ -21,7 +21,7 @@ import { createLogger, createLogWriter, type Logger } from "./observability/logg
 import { createTokenMetrics } from "./observability/metrics.ts";
 import { createService, type Service, type ServiceIo } from "./service.ts";
 import { exportTrust } from "./trust_export.ts";
-import { EXIT_CONFIG, EXIT_RESTART, EXIT_STARTUP } from "./exit_codes.ts";
+import { EXIT_CONFIG, EXIT_RESTART, EXIT_STARTUP, exitForConfigError } from "./exit_codes.ts";
 
 /** How long exit waits for pending log lines: a stalled stdout must not hold up a stop. */
 const LOG_FLUSH_TIMEOUT_MS = 1000;
@@ -67,8 +67,7 @@ async function main(args: string[]): Promise<number> {
     }
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
-    console.error(`config error: ${error.message}`);
-    return EXIT_CONFIG;
+    return exitForConfigError(error);
   }
 
   if (commandLine.exportTrust) {
