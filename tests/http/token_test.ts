@@ -1,5 +1,12 @@
 import assert from "node:assert/strict";
-import { createLocalJWKSet, decodeProtectedHeader, importX509, jwtVerify, SignJWT } from "jose";
+import {
+  createLocalJWKSet,
+  decodeJwt,
+  decodeProtectedHeader,
+  importX509,
+  jwtVerify,
+  SignJWT,
+} from "jose";
 import { basic, createTestAuthority, NOW_SECONDS } from "../support/authority.ts";
 import { SERVICE, SIGNING_KEY_PATH, startTestService } from "../support/service.ts";
 
@@ -636,4 +643,19 @@ Deno.test("token reuse never bypasses authorization: a revoked licence is refuse
   assert.equal((await requestToken(service, params, valid)).status, 200);
   const revoked = basic(await authority.token({ claims: { "stellaops:license": "lic-revoked" } }));
   assert.equal((await requestToken(service, params, revoked)).status, 403);
+});
+
+Deno.test("a reused token never carries another caller's licence: the licence is part of the reuse key", async () => {
+  const service = await startTestService(authority);
+  const params = { service: SERVICE, scope: "repository:any/repo:pull" };
+  const licensed = async (license?: string) => {
+    const claims = license === undefined ? {} : { "stellaops:license": license };
+    const caller = basic(await authority.token({ claims: { sub: "same-subject", ...claims } }));
+    const body = await (await requestToken(service, params, caller)).json();
+    return decodeJwt(body.token as string)["stellaops:license"];
+  };
+  assert.equal(await licensed("lic-a"), "lic-a");
+  assert.equal(await licensed("lic-b"), "lic-b", "same subject, service and access, other licence");
+  assert.equal(await licensed(), undefined, "no licence: no licence claim");
+  assert.equal(await licensed("lic-a"), "lic-a");
 });
