@@ -16,7 +16,8 @@ import { confirmSender, type SenderEvidence } from "./authn/sender.ts";
 import { authorize } from "./authz/authorize.ts";
 import type { AccessEntry } from "./authz/plan.ts";
 import { formatScope, parseScopes } from "./authz/scope.ts";
-import type { Options } from "./config/options.ts";
+import type { AuthorityOptions } from "./authn/authenticate.ts";
+import type { PolicyOptions } from "./authz/authorize.ts";
 import { Denial } from "./denial.ts";
 import { registryClaims, type TokenSigner } from "./token/mint.ts";
 import type { MintedToken, MintedTokenCache } from "./token/reuse.ts";
@@ -56,9 +57,20 @@ export interface IssuedToken {
   readonly plan: string;
 }
 
+/** The options the pipeline reads (the service's validated options fit as they are). */
+export interface PipelineOptions {
+  readonly authority: AuthorityOptions;
+  readonly policy: PolicyOptions;
+  readonly signing: {
+    readonly issuer: string;
+    readonly audience?: string;
+    readonly lifetimeSeconds: number;
+  };
+}
+
 /** The pipeline's collaborators: configuration, keys, signer, clock and randomness. */
 export interface IssueDeps {
-  readonly options: Options;
+  readonly options: PipelineOptions;
   readonly authorityKeys: AuthorityKeys;
   readonly signer: TokenSigner;
   readonly now: () => Date;

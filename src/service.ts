@@ -12,7 +12,9 @@ import {
   staticAuthorityKeys,
 } from "./authn/authority_keys.ts";
 import { ConfigError } from "./config/document.ts";
-import { type AuthorityOptions, type Options, type TlsOptions } from "./config/options.ts";
+import type { Options } from "./config/options.ts";
+import type { AuthorityOptions } from "./authn/authenticate.ts";
+import type { TlsMaterial, TlsOptions } from "./http/server_options.ts";
 import { createVerifiedTokenCache } from "./authn/verified_tokens.ts";
 import { createMintedTokenCache, MINTED_TOKEN_CACHE_SIZE } from "./token/reuse.ts";
 import { createVerificationBudget, type VerificationBudget } from "./http/failure_limit.ts";
@@ -73,14 +75,6 @@ export interface Service {
 export interface DpopState {
   readonly replay: ReplayCache;
   readonly nonces?: NonceSource;
-}
-
-/** PEM text of the TLS files, read once at startup. */
-export interface TlsMaterial {
-  readonly certificate: string;
-  readonly key: string;
-  readonly passphrase?: string;
-  readonly clientCa?: string;
 }
 
 /**

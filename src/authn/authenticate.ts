@@ -17,9 +17,25 @@ import {
   type JWTVerifyGetKey,
 } from "jose";
 import { Denial, type DenialReason } from "../denial.ts";
-import type { AuthorityOptions } from "../config/options.ts";
 import type { Confirmation } from "./sender.ts";
 import { ASYMMETRIC_JWS_ALGORITHMS } from "../jws_algorithms.ts";
+import type { AuthorityKeyLocation } from "./authority_keys.ts";
+import type { DpopOptions } from "./dpop.ts";
+import type { SenderConstraint } from "./sender.ts";
+
+/** How caller (Authority-issued) tokens are checked. */
+export interface AuthorityOptions {
+  readonly issuer: string;
+  readonly keys: AuthorityKeyLocation;
+  /** The caller token's `aud` must contain one of these; empty means not checked. */
+  readonly audiences: readonly string[];
+  readonly requiredScopes: readonly string[];
+  readonly clockSkewSeconds: number;
+  readonly senderConstraint: SenderConstraint;
+  readonly dpop: DpopOptions;
+  /** Most verified caller tokens remembered (0: verify every time). */
+  readonly tokenCacheSize: number;
+}
 
 /** .NET's name-identifier claim, preferred as the subject when the Authority sets it. */
 const NAME_IDENTIFIER_CLAIMS = [

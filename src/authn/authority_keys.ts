@@ -8,7 +8,12 @@
 
 import { createLocalJWKSet, errors, type JSONWebKeySet, type JWTVerifyGetKey } from "jose";
 import { Denial } from "../denial.ts";
-import type { AuthorityKeyLocation } from "../config/options.ts";
+
+/** Where the Authority's token-signing keys come from. */
+export type AuthorityKeyLocation =
+  | { readonly kind: "discovery"; readonly metadataAddress: string }
+  | { readonly kind: "jwks-uri"; readonly jwksUri: string }
+  | { readonly kind: "jwks-file"; readonly path: string };
 
 /** Resolves the verification key of a caller token, and reports whether keys are loaded. */
 export interface AuthorityKeys {

@@ -15,8 +15,21 @@ import {
   type ProtectedHeaderParameters,
 } from "jose";
 import { Denial } from "../denial.ts";
-import type { DpopOptions } from "../config/options.ts";
 import { sha256Base64Url } from "../encoding.ts";
+
+/** How DPoP proofs (RFC 9449) are checked. */
+export interface DpopOptions {
+  /** Proof signature algorithms accepted (asymmetric only). */
+  readonly algorithms: readonly string[];
+  /** How old a proof's `iat` may be. */
+  readonly proofMaxAgeSeconds: number;
+  /** Demand a server nonce (`DPoP-Nonce`) in every proof. */
+  readonly requireNonce: boolean;
+  /** How long one server nonce stays valid. */
+  readonly nonceLifetimeSeconds: number;
+  /** Most proof `jti`s remembered for replay detection at once. */
+  readonly replayCacheSize: number;
+}
 
 /** Longest DPoP header accepted: a proof is a few hundred bytes, an RSA key adds ~400. */
 const MAX_PROOF_LENGTH = 8 * 1024;

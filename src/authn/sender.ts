@@ -9,11 +9,13 @@
  * @module
  */
 
-import type { SenderConstraint } from "../config/options.ts";
 import { Denial } from "../denial.ts";
 import { sha256Base64Url } from "../encoding.ts";
 import type { PresentedToken } from "./credentials.ts";
 import { type AcceptedProof, type DpopVerifier, verifyDpopProof } from "./dpop.ts";
+
+/** Which sender constraint caller tokens must carry (a bound token is always checked). */
+export type SenderConstraint = "none" | "dpop" | "mtls" | "dpop-or-mtls";
 
 /** The token's `cnf` confirmation methods this service can check. */
 export interface Confirmation {

@@ -6,9 +6,17 @@
  */
 
 import { Denial } from "../denial.ts";
-import type { PolicyOptions } from "../config/options.ts";
-import { type AccessEntry, decideAccess } from "./plan.ts";
+import { type AccessEntry, decideAccess, type Plan } from "./plan.ts";
 import type { ResourceScope } from "./scope.ts";
+
+/** Plan catalogue and the licence/service policy applied to every request. */
+export interface PolicyOptions {
+  readonly plans: ReadonlyMap<string, Plan>;
+  readonly defaultPlan?: string;
+  readonly revokedLicenses: ReadonlySet<string>;
+  readonly allowedServices: ReadonlySet<string>;
+  readonly partialGrants: boolean;
+}
 
 /** The parts of a caller that authorization looks at. */
 export interface CallerEntitlement {

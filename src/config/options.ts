@@ -11,86 +11,12 @@ import type { KeyIdFormat } from "../token/keys.ts";
 import { ASYMMETRIC_JWS_ALGORITHMS } from "../jws_algorithms.ts";
 import { canonicalAddress } from "../address.ts";
 import { ConfigError, type RuleDocument, type ServiceDocument } from "./document.ts";
-
-/** Where the Authority's token-signing keys come from. */
-export type AuthorityKeyLocation =
-  | { readonly kind: "discovery"; readonly metadataAddress: string }
-  | { readonly kind: "jwks-uri"; readonly jwksUri: string }
-  | { readonly kind: "jwks-file"; readonly path: string };
-
-/** Which sender constraint caller tokens must carry (a bound token is always checked). */
-export type SenderConstraint = "none" | "dpop" | "mtls" | "dpop-or-mtls";
-
-/** How DPoP proofs (RFC 9449) are checked. */
-export interface DpopOptions {
-  /** Proof signature algorithms accepted (asymmetric only). */
-  readonly algorithms: readonly string[];
-  /** How old a proof's `iat` may be. */
-  readonly proofMaxAgeSeconds: number;
-  /** Demand a server nonce (`DPoP-Nonce`) in every proof. */
-  readonly requireNonce: boolean;
-  /** How long one server nonce stays valid. */
-  readonly nonceLifetimeSeconds: number;
-  /** Most proof `jti`s remembered for replay detection at once. */
-  readonly replayCacheSize: number;
-}
-
-/** How caller (Authority-issued) tokens are checked. */
-export interface AuthorityOptions {
-  readonly issuer: string;
-  readonly keys: AuthorityKeyLocation;
-  /** The caller token's `aud` must contain one of these; empty means not checked. */
-  readonly audiences: readonly string[];
-  readonly requiredScopes: readonly string[];
-  readonly clockSkewSeconds: number;
-  readonly senderConstraint: SenderConstraint;
-  readonly dpop: DpopOptions;
-  /** Most verified caller tokens remembered (0: verify every time). */
-  readonly tokenCacheSize: number;
-}
-
-/** TLS termination by the service itself, requesting client certificates for mTLS. */
-export interface TlsOptions {
-  readonly certificatePath: string;
-  readonly keyPath: string;
-  readonly keyPassword?: string;
-  /** Client certificates must chain to this CA bundle; without it any presented certificate counts. */
-  readonly clientCaPath?: string;
-}
-
-/** Where and how the service listens. */
-export interface ServerOptions {
-  readonly host: string;
-  readonly port: number;
-  /** Public URL of this service behind a proxy, for DPoP `htu`; else the request's own URL. */
-  readonly publicBaseUrl?: string;
-  readonly tls?: TlsOptions;
-  /** Addresses allowed to forward a client certificate in `clientCertificateHeader`. */
-  readonly trustedProxies: ReadonlySet<string>;
-  readonly clientCertificateHeader?: string;
-  /** How long SIGTERM waits for in-flight requests before exiting anyway. */
-  readonly drainTimeoutSeconds: number;
-  /** Reload when the config or key files change, not only on SIGHUP. */
-  readonly reloadOnChange: boolean;
-  /** Deadlines and the connection cap that bound what one client can hold. */
-  readonly limits: ConnectionLimits;
-  /** Failed authentications allowed per client address: a burst, refilled per minute (0: off). */
-  readonly failedAuthLimit: { readonly burst: number; readonly perMinute: number };
-}
-
-/** How long a client may take, and how many connections may be open at once. */
-export interface ConnectionLimits {
-  /** The whole header block must arrive within this, however slowly it trickles in. */
-  readonly headersTimeoutSeconds: number;
-  /** A `POST /token` form body must arrive within this once the headers are in. */
-  readonly bodyTimeoutSeconds: number;
-  /** An idle keep-alive connection is closed after this. */
-  readonly idleTimeoutSeconds: number;
-  /** A request is answered (or refused) within this, from its first byte. */
-  readonly requestTimeoutSeconds: number;
-  /** Open connections at once; one more is closed as soon as it is accepted. */
-  readonly maxConnections: number;
-}
+import type { AuthorityOptions } from "../authn/authenticate.ts";
+import type { AuthorityKeyLocation } from "../authn/authority_keys.ts";
+import type { DpopOptions } from "../authn/dpop.ts";
+import type { SenderConstraint } from "../authn/sender.ts";
+import type { PolicyOptions } from "../authz/authorize.ts";
+import type { ConnectionLimits, ServerOptions } from "../http/server_options.ts";
 
 /** A key published for registries to verify with, but not used for signing (rotation). */
 export interface PublishedKeyOptions {
@@ -116,15 +42,6 @@ export interface SigningOptions {
   readonly reuseWindowSeconds: number;
   /** Keys published besides the signing key: the next one before a rotation, the last one after. */
   readonly publishedKeys: readonly PublishedKeyOptions[];
-}
-
-/** Plan catalogue and the licence/service policy applied to every request. */
-export interface PolicyOptions {
-  readonly plans: ReadonlyMap<string, Plan>;
-  readonly defaultPlan?: string;
-  readonly revokedLicenses: ReadonlySet<string>;
-  readonly allowedServices: ReadonlySet<string>;
-  readonly partialGrants: boolean;
 }
 
 /** Everything the service needs to run, validated once at startup. */

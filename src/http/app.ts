@@ -14,6 +14,7 @@ import {
   type IssueDeps,
   type IssuedToken,
   issueToken,
+  type PipelineOptions,
   type TokenRequestInput,
   type VerificationGuard,
 } from "../issue.ts";
@@ -22,13 +23,21 @@ import type { TokenMetrics } from "../observability/metrics.ts";
 import { denialResponse, oauthTokenResponse, registryError, tokenResponse } from "./respond.ts";
 import { clientCertificateOf, type ConnectionInfo } from "./connection.ts";
 import type { VerificationBudget } from "./failure_limit.ts";
-import type { ServerOptions } from "../config/options.ts";
+import type { ServerOptions } from "./server_options.ts";
 import { budgetKey, clientAddress } from "./client_address.ts";
 import { MAX_FORM_BYTES, MAX_HEADER_BYTES, MAX_URL_LENGTH } from "./limits.ts";
 import type { SenderEvidence } from "../authn/sender.ts";
 
+/** The options the application reads besides the pipeline's. */
+export interface AppOptions extends PipelineOptions {
+  readonly server: ServerOptions;
+  /** `realm` of `WWW-Authenticate` challenges; defaults to this service's own `/token` URL. */
+  readonly realm?: string;
+}
+
 /** Everything the application needs; all I/O comes in through here. */
 export interface AppDeps extends IssueDeps {
+  readonly options: AppOptions;
   /** Signature checks of uncached caller tokens, within each client's budget. */
   readonly failures: VerificationBudget;
   /** Public keys of the registry tokens as now published at `/jwks` (rotation adds some). */

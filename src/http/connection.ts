@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { ServerOptions } from "../config/options.ts";
+import type { ServerOptions } from "./server_options.ts";
 import { normaliseAddress } from "../address.ts";
 import { Denial } from "../denial.ts";
 import { decodeBase64 } from "../encoding.ts";

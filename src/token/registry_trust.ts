@@ -7,7 +7,6 @@
  */
 
 import type { JWK } from "jose";
-import type { Options } from "../config/options.ts";
 import { certificatesToPem, selfSignedCertificate, validityFrom } from "./certificate.ts";
 import type { SigningKey } from "./keys.ts";
 
@@ -52,8 +51,16 @@ export async function registryTrust(
   };
 }
 
+/** What the `auth.token` snippets say about this service (the service options fit as they are). */
+export interface SnippetSettings {
+  readonly realm?: string;
+  readonly server: { readonly host: string; readonly port: number };
+  readonly signing: { readonly issuer: string; readonly audience?: string };
+  readonly policy: { readonly allowedServices: ReadonlySet<string> };
+}
+
 /** `auth.token` sections for distribution 2.8 and 3.x that trust files exported to `dir`. */
-export function registryConfigSnippets(options: Options, dir: string): string {
+export function registryConfigSnippets(options: SnippetSettings, dir: string): string {
   const realm = options.realm ??
     `http://${
       options.server.host === "0.0.0.0" ? "<this-host>" : options.server.host

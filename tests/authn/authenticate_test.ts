@@ -3,7 +3,7 @@ import { base64url, exportJWK, generateKeyPair, type JWTVerifyGetKey, SignJWT } 
 import { Denial } from "../../src/denial.ts";
 import { authenticate, type Caller } from "../../src/authn/authenticate.ts";
 import { staticAuthorityKeys } from "../../src/authn/authority_keys.ts";
-import type { AuthorityOptions } from "../../src/config/options.ts";
+import type { AuthorityOptions } from "../../src/authn/authenticate.ts";
 import { createTestAuthority, NOW, NOW_SECONDS } from "../support/authority.ts";
 import { assertDenied } from "../support/denial.ts";
 import { authorityOptions } from "../support/service.ts";

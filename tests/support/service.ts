@@ -6,7 +6,8 @@
  */
 
 import { mergeDocument } from "../../src/config/document.ts";
-import { type AuthorityOptions, buildOptions, type Options } from "../../src/config/options.ts";
+import type { AuthorityOptions } from "../../src/authn/authenticate.ts";
+import { buildOptions, type Options } from "../../src/config/options.ts";
 import { createLogger } from "../../src/observability/logger.ts";
 import { createTokenMetrics, type TokenMetrics } from "../../src/observability/metrics.ts";
 import type { ConnectionInfo } from "../../src/http/connection.ts";
