@@ -12,6 +12,7 @@ import denoJson from "../deno.json" with { type: "json" };
 import { type CommandLine, parseCommandLine, USAGE } from "./cli.ts";
 import { describeOptions } from "./config/describe.ts";
 import { configurationWarnings } from "./config/warnings.ts";
+import { configuredFiles } from "./config/files.ts";
 import { ConfigError } from "./config/document.ts";
 import { loadConfig, locateConfig } from "./config/load.ts";
 import { type FileWatch, watchFiles } from "./config/watch.ts";
@@ -107,14 +108,8 @@ async function loadService(commandLine: CommandLine, io: ServiceIo, previous?: S
 
 /** The files whose change `Server:ReloadOnChange` reacts to. */
 function watchedFiles(service: Service & { configPath?: string }): string[] {
-  const { signing, authority } = service.options;
-  return [
-    service.configPath,
-    signing.keyPath,
-    signing.certificatePath,
-    ...signing.publishedKeys.flatMap((key) => [key.keyPath, key.certificatePath]),
-    authority.keys.kind === "jwks-file" ? authority.keys.path : undefined,
-  ].filter((file): file is string => file !== undefined);
+  const files = configuredFiles(service.options).reloadable;
+  return service.configPath === undefined ? [...files] : [service.configPath, ...files];
 }
 
 async function serve(

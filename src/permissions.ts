@@ -11,6 +11,7 @@
 import { dirname, resolve } from "node:path";
 import { ENV_PREFIX } from "./config/document.ts";
 import type { Options } from "./config/options.ts";
+import { configuredFiles } from "./config/files.ts";
 import { probeHost } from "./http/serve.ts";
 
 /**
@@ -37,16 +38,8 @@ const IGNORED_ENV = ["LOG_TOKENS", "LOG_STREAM"];
  * (when keys are fetched remotely). Never write, run, FFI or system information.
  */
 export function runtimeFlags(options: Options, configPath: string | undefined): string[] {
-  const files = [
-    configPath,
-    options.signing.keyPath,
-    options.signing.certificatePath,
-    ...options.signing.publishedKeys.flatMap((key) => [key.keyPath, key.certificatePath]),
-    options.authority.keys.kind === "jwks-file" ? options.authority.keys.path : undefined,
-    options.server.tls?.certificatePath,
-    options.server.tls?.keyPath,
-    options.server.tls?.clientCaPath,
-  ].filter((path): path is string => path !== undefined);
+  const { reloadable, tls } = configuredFiles(options);
+  const files = [...(configPath === undefined ? [] : [configPath]), ...reloadable, ...tls];
   return [
     `--allow-read=${unique(files.map(readableDirectory)).join(",")}`,
     ...baseFlags([...ownAddresses(options), ...authorityHosts(options)]),
