@@ -1,0 +1,42 @@
+import assert from "node:assert/strict";
+import { DENIAL_REASONS, type DenialReason } from "../../src/denial.ts";
+
+const README = await Deno.readTextFile(new URL("../../README.md", import.meta.url));
+
+/** The rows of the README's reason table: statuses, registry code, reasons named. */
+function reasonRows() {
+  return README.split("\n")
+    .filter((line) => /^\| [\d, ]+\| `[A-Z_]+` +\|/.test(line))
+    .map((line) => {
+      const [statuses, code, reasons] = line.split("|").slice(1, 4).map((cell) => cell.trim());
+      return {
+        statuses: statuses.split(",").map((status) => Number(status)),
+        code: code.replaceAll("`", ""),
+        reasons: [...reasons.matchAll(/`([a-z]+(?:_[a-z0-9]+)+)`/g)].map((match) => match[1]),
+      };
+    });
+}
+
+Deno.test("the README's reason table names every denial reason once, with its status and code", () => {
+  const rows = reasonRows();
+  assert.ok(rows.length >= 5, "the reason table was not found");
+  const documented = rows.flatMap((row) => row.reasons);
+  for (const reason of documented) {
+    assert.ok(reason in DENIAL_REASONS, `the README names an unknown reason ${reason}`);
+  }
+  assert.deepEqual(
+    [...documented].sort(),
+    Object.keys(DENIAL_REASONS).sort(),
+    "every reason appears exactly once",
+  );
+  for (const row of rows) {
+    for (const reason of row.reasons) {
+      const { status, code } = DENIAL_REASONS[reason as DenialReason];
+      assert.ok(
+        row.statuses.includes(status),
+        `${reason} is ${status}, the README says ${row.statuses}`,
+      );
+      assert.equal(code, row.code, `${reason}'s code`);
+    }
+  }
+});
