@@ -12,7 +12,7 @@
 
 import { canonicalAddress, normaliseAddress } from "../address.ts";
 
-/** Longest `X-Forwarded-For` value read; a longer one counts as malformed. */
+/** How much of the right end of `X-Forwarded-For` is read. */
 const MAX_FORWARDED_FOR_LENGTH = 2048;
 
 /** The client's address for `peer` and its `X-Forwarded-For` header. */
@@ -22,8 +22,12 @@ export function clientAddress(
   trustedProxies: ReadonlySet<string>,
 ): string {
   let client = peer === undefined ? "unknown" : normaliseAddress(peer);
-  if (!forwardedFor || forwardedFor.length > MAX_FORWARDED_FOR_LENGTH) return client;
-  const entries = forwardedFor.split(",");
+  if (!forwardedFor) return client;
+  // Only the right end matters, and a client may pad the left: read the last 2 KiB, without
+  // the entry the cut went through.
+  const entries = forwardedFor.length > MAX_FORWARDED_FOR_LENGTH
+    ? forwardedFor.slice(-MAX_FORWARDED_FOR_LENGTH).split(",").slice(1)
+    : forwardedFor.split(",");
   for (let index = entries.length - 1; index >= 0 && trustedProxies.has(client); index--) {
     const forwarded = forwardedAddress(entries[index].trim());
     if (forwarded === undefined) break;

@@ -37,15 +37,17 @@ export function createVerificationBudget(
   const buckets = createLruCache<string, { tokens: number; at: number }>(burst > 0 ? clients : 0);
   const lanes = new Map<string, { waiting: (() => void)[] }>();
   const refillPerSecond = perMinute / 60;
+  // A request's `now` may be seconds old by the time its check ends (a slow form, a wait in the
+  // lane): a bucket's time never moves backwards, or an old `now` would refill it.
   const level = (client: string, now: number) => {
     const bucket = buckets.get(client);
     if (!bucket) return burst;
-    return Math.min(burst, bucket.tokens + (now - bucket.at) * refillPerSecond);
+    return Math.min(burst, bucket.tokens + Math.max(0, now - bucket.at) * refillPerSecond);
   };
   const add = (client: string, now: number, tokens: number) =>
     buckets.set(client, {
       tokens: Math.max(0, Math.min(burst, level(client, now) + tokens)),
-      at: now,
+      at: Math.max(now, buckets.get(client)?.at ?? now),
     });
   const charged = (error: unknown) => error instanceof Denial && error.rendering.final === true;
 

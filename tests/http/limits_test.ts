@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { createVerificationBudget, MAX_WAITING_CHECKS } from "../../src/http/failure_limit.ts";
-import { budgetKey } from "../../src/http/client_address.ts";
+import { budgetKey, clientAddress } from "../../src/http/client_address.ts";
 import { Denial } from "../../src/denial.ts";
 import { MAX_HEADER_BYTES, MAX_URL_LENGTH } from "../../src/http/limits.ts";
 import { basic, createTestAuthority, NOW_SECONDS } from "../support/authority.ts";
@@ -184,4 +184,32 @@ Deno.test("IPv6 clients share one budget per /64, so address hopping within a pr
   assert.equal(budgetKey("2001:db8:1:3::1"), "2001:db8:1:3::/64");
   assert.equal(budgetKey("::1"), "0:0:0:0::/64");
   assert.equal(budgetKey("192.0.2.1"), "192.0.2.1");
+});
+
+Deno.test("a check that ends with an old clock reading does not refill the budget", async () => {
+  const budget = createVerificationBudget(5, 60);
+  const fail = () => Promise.reject(new Denial("token_signature_invalid", "forged"));
+  for (let i = 0; i < 5; i++) await budget.check("a", 100, fail).catch(() => {});
+  // A request that started 9 s ago (a slow form) fails now: nothing may come back from it.
+  await budget.check("a", 91, fail).catch(() => {});
+  let running = 0;
+  let most = 0;
+  const slow = async () => {
+    most = Math.max(most, ++running);
+    await new Promise((resolve) => setTimeout(resolve, 2));
+    running--;
+    throw new Denial("token_signature_invalid", "forged");
+  };
+  await Promise.allSettled(Array.from({ length: 10 }, () => budget.check("a", 100, slow)));
+  assert.equal(most, 1, "still over budget: one check at a time");
+});
+
+Deno.test("a padded X-Forwarded-For still names the client its trusted proxy appended", () => {
+  const proxies = new Set(["10.0.0.5"]);
+  const padded = `${"1.1.1.1, ".repeat(400)}203.0.113.9`;
+  assert.equal(clientAddress("10.0.0.5", padded, proxies), "203.0.113.9");
+  assert.equal(
+    clientAddress("10.0.0.5", `${"x".repeat(5000)}, 203.0.113.9`, proxies),
+    "203.0.113.9",
+  );
 });
