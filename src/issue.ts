@@ -122,7 +122,9 @@ export async function issueToken(
   audit.plan = grant.plan;
   audit.granted = grant.access.map(formatScope);
   // Only now: a proof that cannot be replayed into a grant never takes room in the cache.
-  if (proof) recordProof(deps.dpop.replay, caller.subject, proof, nowSeconds);
+  // With the clock read now: verification may have taken a while, and the cache must not
+  // forget an entry this proof would still be accepted against.
+  if (proof) recordProof(deps.dpop.replay, caller.subject, proof, deps.now().getTime() / 1000);
 
   const { signing } = deps.options;
   const reuseKey = {

@@ -272,35 +272,39 @@ function methodNotAllowed(allow: string): Response {
 }
 
 /**
- * Reads a request body of at most `limit` bytes within `timeoutSeconds`. A larger, late, broken
- * or truncated one (fewer bytes than its `Content-Length`, or a reset) is a `Denial`: a form cut
- * short is never processed.
+ * Reads a request body of at most `limit` bytes within `timeoutSeconds` into one buffer: a
+ * form trickled in one byte at a time costs the same as one sent at once. A larger, late,
+ * broken or truncated one (fewer bytes than its `Content-Length`, or a reset) is a `Denial`: a
+ * form cut short is never processed.
  */
 async function readBody(request: Request, limit: number, timeoutSeconds: number) {
   const tooLarge = () => new Denial("request_invalid", `the form is larger than ${limit} bytes`);
   const declared = request.headers.get("content-length");
   if (Number(declared ?? 0) > limit) throw tooLarge();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
   const reader = request.body?.getReader();
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      reader?.cancel().catch(() => {});
-      reject(new Denial("body_timeout", `the form did not arrive within ${timeoutSeconds}s`));
-    }, timeoutSeconds * 1000);
-  });
+  const body = new Uint8Array(limit);
+  let size = 0;
+  let late = false;
+  // One timer for the whole body; cancelling ends the read that is waiting.
+  const timer = setTimeout(() => {
+    late = true;
+    reader?.cancel().catch(() => {});
+  }, timeoutSeconds * 1000);
   try {
     while (reader) {
-      const { done, value } = await Promise.race([reader.read(), late]);
+      const { done, value } = await reader.read();
+      if (late) {
+        throw new Denial("body_timeout", `the form did not arrive within ${timeoutSeconds}s`);
+      }
       if (done) break;
+      if (size + value.length > limit) throw tooLarge();
+      body.set(value, size);
       size += value.length;
-      if (size > limit) throw tooLarge();
-      chunks.push(value);
     }
   } catch (error) {
-    throw error instanceof Denial
-      ? error
+    if (error instanceof Denial) throw error;
+    throw late
+      ? new Denial("body_timeout", `the form did not arrive within ${timeoutSeconds}s`)
       : new Denial("request_invalid", "the form could not be read completely");
   } finally {
     clearTimeout(timer);
@@ -308,8 +312,7 @@ async function readBody(request: Request, limit: number, timeoutSeconds: number)
   if (declared !== null && Number(declared) !== size) {
     throw new Denial("request_invalid", "the form is shorter than its Content-Length");
   }
-  const decoder = new TextDecoder();
-  return chunks.map((chunk) => decoder.decode(chunk, { stream: true })).join("") + decoder.decode();
+  return new TextDecoder().decode(body.subarray(0, size));
 }
 
 /**
