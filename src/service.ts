@@ -126,6 +126,7 @@ export async function createService(
     verifiedTokens: createVerifiedTokenCache(
       options.authority.tokenCacheSize,
       options.authority.clockSkewSeconds,
+      authorityKeys.version,
     ),
     mintedTokens: createMintedTokenCache(
       MINTED_TOKEN_CACHE_SIZE,

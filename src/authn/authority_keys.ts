@@ -23,6 +23,8 @@ export interface AuthorityKeys {
   ready(): boolean;
   /** Fetches the key set now (startup prefetch); rejects when that fails. */
   refresh(): Promise<void>;
+  /** Changes whenever a new key set is loaded, so refusals found with an old one can lapse. */
+  version(): number;
 }
 
 /** Timing of remote key fetches, in milliseconds. */
@@ -74,7 +76,7 @@ export function parseJwks(document: unknown, source: string): JSONWebKeySet {
 /** Authority keys from a fixed key set (a local JWKS file, or the development profile). */
 export function staticAuthorityKeys(jwks: JSONWebKeySet): AuthorityKeys {
   const getKey = createLocalJWKSet(jwks);
-  return { getKey, ready: () => true, refresh: () => Promise.resolve() };
+  return { getKey, ready: () => true, refresh: () => Promise.resolve(), version: () => 0 };
 }
 
 /** Authority keys fetched from a JWKS URL or through OIDC discovery, with caching. */
@@ -88,6 +90,7 @@ export function remoteAuthorityKeys(
   let fetchedAt = -Infinity;
   let attemptedAt = -Infinity;
   let inFlight: Promise<void> | undefined;
+  let loads = 0;
 
   async function fetchJson(url: string): Promise<unknown> {
     const response = await io.fetch(url, {
@@ -138,6 +141,7 @@ export function remoteAuthorityKeys(
     const uri = await jwksUri();
     resolver = createLocalJWKSet(parseJwks(await fetchJson(uri), uri));
     fetchedAt = io.now();
+    loads++;
   }
 
   function refresh(): Promise<void> {
@@ -174,5 +178,5 @@ export function remoteAuthorityKeys(
     }
   };
 
-  return { getKey, ready: () => resolver !== undefined, refresh };
+  return { getKey, ready: () => resolver !== undefined, refresh, version: () => loads };
 }

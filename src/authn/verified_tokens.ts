@@ -5,8 +5,9 @@
  * can never be "cached in"; every other stage (sender constraint, authorization) still runs.
  *
  * Refusals that are the token's own fault (`final` in the denial table: a bad signature, the
- * wrong audience, …) are remembered too, for `REFUSAL_MEMORY_SECONDS`: a client that keeps
- * retrying the same bad token costs one signature check, not one per retry.
+ * wrong audience, …) are remembered too, for `REFUSAL_MEMORY_SECONDS` and only while the
+ * Authority's key set is the one that refused them (a rotated key may verify it): a client
+ * that keeps retrying the same bad token costs one signature check, not one per retry.
  *
  * @module
  */
@@ -28,14 +29,17 @@ export interface VerifiedTokenCache {
 /**
  * A cache of at most `capacity` verified tokens (0 disables it). `clockSkewSeconds` is the
  * tolerance verification applied to `exp`/`nbf`, so a remembered token expires exactly when
- * verifying it again would fail.
+ * verifying it again would fail. `keyVersion` names the Authority key set in use.
  */
 export function createVerifiedTokenCache(
   capacity: number,
   clockSkewSeconds: number,
+  keyVersion: () => number = () => 0,
 ): VerifiedTokenCache {
   const callers = createLruCache<string, Caller>(capacity);
-  const refusals = createLruCache<string, { denial: Denial; until: number }>(capacity);
+  const refusals = createLruCache<string, { denial: Denial; until: number; keys: number }>(
+    capacity,
+  );
   const inFlight = new Map<string, Promise<Caller>>();
   return {
     async authenticate(token, now, verify) {
@@ -52,13 +56,14 @@ export function createVerifiedTokenCache(
         callers.delete(key);
       }
       const refused = refusals.get(key);
-      if (refused && seconds < refused.until) throw refused.denial;
+      if (refused && seconds < refused.until && refused.keys === keyVersion()) throw refused.denial;
       // Concurrent presentations of one token share one verification (and one rate-limit slot).
       let verifying = inFlight.get(key);
       if (!verifying) {
+        const keys = keyVersion();
         verifying = verify().catch((error) => {
           if (error instanceof Denial && error.rendering.final) {
-            refusals.set(key, { denial: error, until: seconds + REFUSAL_MEMORY_SECONDS });
+            refusals.set(key, { denial: error, until: seconds + REFUSAL_MEMORY_SECONDS, keys });
           }
           throw error;
         }).finally(() => inFlight.delete(key));

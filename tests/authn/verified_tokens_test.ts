@@ -96,3 +96,23 @@ Deno.test("concurrent presentations of one token share a single verification", a
   await Promise.all(Array.from({ length: 20 }, () => cache.authenticate("same", at(1), verify)));
   assert.equal(verifications, 1);
 });
+
+Deno.test("a remembered refusal lapses when the Authority's key set changes", async () => {
+  let keySet = 1;
+  const cache = createVerifiedTokenCache(100, 60, () => keySet);
+  let verifications = 0;
+  const refuse = () => {
+    verifications++;
+    return Promise.reject(new Denial("token_signature_invalid", "bad"));
+  };
+  await assert.rejects(cache.authenticate("rotated", at(900), refuse));
+  await assert.rejects(cache.authenticate("rotated", at(901), refuse));
+  assert.equal(verifications, 1);
+  keySet = 2;
+  const accepted = await cache.authenticate(
+    "rotated",
+    at(902),
+    () => Promise.resolve(caller(2_000)),
+  );
+  assert.equal(accepted.validity.expiresAt, 2_000, "verified again with the new keys");
+});
