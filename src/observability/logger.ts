@@ -70,12 +70,16 @@ export function createLogWriter(
       pendingBytes = 0;
       try {
         while (bytes.length > 0) bytes = bytes.subarray(await sink.write(bytes));
-      } catch {
-        // The reader is gone; nothing written later could reach anyone.
-        broken = true;
-        drop(batch + pending.length);
-        pending = [];
-        return;
+      } catch (error) {
+        if (error instanceof Deno.errors.BrokenPipe) {
+          // The reader is gone; nothing written later could reach anyone.
+          broken = true;
+          drop(batch + pending.length);
+          pending = [];
+          return;
+        }
+        // Anything else may pass: this batch is lost, the next one is tried.
+        drop(batch);
       }
       if (droppedSinceReport > 0 && pending.length === 0) {
         pending.push(JSON.stringify({

@@ -1,0 +1,57 @@
+import assert from "node:assert/strict";
+import { createLogWriter } from "../../src/observability/logger.ts";
+
+const decoder = new TextDecoder();
+
+/** A sink that records what it was given and fails as `failures` says, write by write. */
+function sink(failures: (Error | undefined)[] = []) {
+  const written: string[] = [];
+  return {
+    written,
+    write(bytes: Uint8Array) {
+      const failure = failures.shift();
+      if (failure) return Promise.reject(failure);
+      written.push(decoder.decode(bytes));
+      return Promise.resolve(bytes.length);
+    },
+  };
+}
+
+Deno.test("a passing write error loses that batch only; later lines are written", async () => {
+  const target = sink([new Error("EAGAIN")]);
+  let dropped = 0;
+  const writer = createLogWriter(target, (count) => dropped += count);
+  writer.write("first");
+  await writer.flush(1000);
+  writer.write("second");
+  await writer.flush(1000);
+  assert.equal(dropped, 1);
+  assert.match(target.written.join(""), /second/);
+  assert.match(target.written.join(""), /"dropped":1/, "a line says how many were lost");
+});
+
+Deno.test("a closed stdout stops the writing for good and never throws", async () => {
+  const target = sink([new Deno.errors.BrokenPipe("gone")]);
+  let dropped = 0;
+  const writer = createLogWriter(target, (count) => dropped += count);
+  for (let i = 0; i < 5; i++) writer.write(`line ${i}`);
+  await writer.flush(1000);
+  writer.write("after");
+  await writer.flush(1000);
+  assert.deepEqual(target.written, []);
+  assert.equal(dropped, 6);
+});
+
+Deno.test("a stalled stdout queues up to the bound, then drops and counts, without blocking", async () => {
+  let release = () => {};
+  const stalled = {
+    write: (bytes: Uint8Array) =>
+      new Promise<number>((resolve) => release = () => resolve(bytes.length)),
+  };
+  let dropped = 0;
+  const writer = createLogWriter(stalled, (count) => dropped += count, 100);
+  for (let i = 0; i < 20; i++) writer.write("x".repeat(20));
+  assert.ok(dropped >= 15, `dropped ${dropped}`);
+  release();
+  await writer.flush(100);
+});
