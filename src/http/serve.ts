@@ -22,7 +22,7 @@ import { connect, type Socket } from "node:net";
 import type { TLSSocket } from "node:tls";
 import { getRequestListener } from "@hono/node-server";
 import type { ConnectionLimits, ServerOptions, TlsMaterial } from "./server_options.ts";
-import { normaliseAddress } from "../address.ts";
+import { canonicalAddress, normaliseAddress } from "../address.ts";
 import type { ConnectionInfo } from "./connection.ts";
 import { MAX_PARSED_HEADER_BYTES } from "./limits.ts";
 import { registryError } from "./respond.ts";
@@ -85,7 +85,11 @@ export function listen(
   // Past the deadline nothing more is read; the socket stays open only until the answer is out.
   node.setTimeout(server.limits.requestTimeoutSeconds * 1000, (socket) => socket.destroy());
   node.on("clientError", answerClientError);
-  const accepted = capConnections(node, server.limits.maxConnections);
+  const accepted = capConnections(
+    node,
+    server.limits.maxConnections,
+    canonicalAddress(probeHost(server.host)),
+  );
   const closed = new Promise<void>((resolve) => node.once("close", () => resolve()));
   return new Promise((resolve, reject) => {
     node.once("error", reject);
@@ -152,23 +156,33 @@ interface AcceptedPorts {
 const MAX_REMEMBERED_PORTS = 256;
 
 /**
- * Closes connections past `max` as soon as they are accepted, and notes each accepted source
- * port: the server may see the watchdog's probe before the probe learns its own port, or after.
+ * Closes connections past `max` as soon as they are accepted, and notes the source port of each
+ * one from the probe's address: the server may see the watchdog's probe before the probe
+ * learns its own port, or after.
  */
-function capConnections(node: Server, max: number): AcceptedPorts {
+function capConnections(
+  node: Server,
+  max: number,
+  probeAddress: string | undefined,
+): AcceptedPorts {
   const waiting = new Map<number, () => void>();
   const seen = new Set<number>();
   let open = 0;
   node.prependListener("connection", (socket: Socket) => {
     const port = socket.remotePort;
-    const probe = port === undefined ? undefined : waiting.get(port);
+    // A host name resolves to we-know-not-which address: then the port alone identifies it.
+    const fromProbeAddress = probeAddress === undefined ||
+      (socket.remoteAddress !== undefined &&
+        normaliseAddress(socket.remoteAddress) === probeAddress);
+    const probe = port === undefined || !fromProbeAddress ? undefined : waiting.get(port);
     if (probe) {
       probe();
       socket.destroy();
       return;
     }
-    if (port !== undefined) {
-      if (seen.size >= MAX_REMEMBERED_PORTS) seen.clear();
+    if (port !== undefined && fromProbeAddress) {
+      // Oldest out first: a burst of other loopback connections cannot wipe the probe's port.
+      if (seen.size >= MAX_REMEMBERED_PORTS) seen.delete(seen.values().next().value!);
       seen.add(port);
     }
     if (open >= max) {
@@ -209,6 +223,7 @@ function watchAccepting(
       const socket = connect({ host, port });
       let localPort: number | undefined;
       let done = false;
+      const started = performance.now();
       const finish = (ok: boolean) => {
         if (done) return;
         done = true;
@@ -216,7 +231,10 @@ function watchAccepting(
         if (localPort !== undefined) accepted.reset(localPort);
         socket.destroy();
         if (stop.signal.aborted) return;
-        missed = ok ? 0 : missed + 1;
+        // A deadline that fired late means the event loop was stalled (heavy load, a long
+        // GC): then the probe may well be accepted but not yet seen, which proves nothing.
+        const stalled = !ok && performance.now() - started > watchdog.timeoutMs * 1.5;
+        if (!stalled) missed = ok ? 0 : missed + 1;
         if (missed >= watchdog.misses) {
           resolve(`the listener accepted none of ${missed} loopback checks in a row`);
         } else timer = setTimeout(check, watchdog.intervalMs);
