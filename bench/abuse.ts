@@ -19,7 +19,7 @@
 import { fileURLToPath } from "node:url";
 import { exportJWK, generateKeyPair, SignJWT } from "jose";
 import { rssMb } from "./proc.ts";
-import { startBenchService } from "./service.ts";
+import { runFixedRate, startBenchService } from "./service.ts";
 
 const here = (path: string) => fileURLToPath(new URL(path, import.meta.url));
 const ISSUER = "https://authority.bench";
@@ -112,7 +112,7 @@ export async function runAbuseBench(seconds: number): Promise<void> {
       }, 250);
       const attacking = attack(service.port, stop.signal);
       await sleep(500);
-      const measured = await fixedRate(dir, service.port, valid, seconds);
+      const measured = await runFixedRate(dir, service.port, valid, VALID_RATE, seconds, 8);
       stop.abort();
       const summary = await attacking;
       clearInterval(sampler);
@@ -180,27 +180,6 @@ async function floodBadCredentials(port: number, signal: AbortSignal, credential
   };
   await Promise.all([0, 1, 2, 3].map(loop));
   return [...statuses].map(([status, count]) => `${count}×${status}`).join(" ");
-}
-
-async function fixedRate(dir: string, port: number, lines: readonly string[], seconds: number) {
-  const requestsFile = `${dir}/valid-${port}.txt`;
-  await Deno.writeTextFile(requestsFile, `${lines.join("\n")}\n`);
-  const { stdout, stderr, success } = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-net=127.0.0.1",
-      `--allow-read=${dir}`,
-      here("./fixed_rate.ts"),
-      String(port),
-      requestsFile,
-      String(VALID_RATE),
-      String(seconds),
-      "8",
-    ],
-  }).output();
-  if (!success) throw new Error(`the valid callers failed: ${new TextDecoder().decode(stderr)}`);
-  const { p50, p99, errors } = JSON.parse(new TextDecoder().decode(stdout));
-  return { p50: p50 as number, p99: p99 as number, errors: errors as number };
 }
 
 function report(rows: readonly AbuseRow[]): string {

@@ -21,7 +21,7 @@ import { exportJWK, generateKeyPair, SignJWT } from "jose";
 import { pem } from "../src/encoding.ts";
 import { type CpuShares, cpuShares, cpuTicks, peakRssMb, rssMb } from "./proc.ts";
 import { runAbuseBench } from "./abuse.ts";
-import { startBenchService } from "./service.ts";
+import { runFixedRate, startBenchService } from "./service.ts";
 
 const here = (path: string) => fileURLToPath(new URL(path, import.meta.url));
 const RSA_KEY = here("../tests/fixtures/keys/rsa.key-and-cert.pem");
@@ -291,25 +291,9 @@ async function fixedRateLatency(
   rate: number,
   seconds: number,
 ) {
-  const requestsFile = `${dir}/fixed-${port}.txt`;
-  await Deno.writeTextFile(requestsFile, `${lines.join("\n")}\n`);
-  const { stdout, success } = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-net=127.0.0.1",
-      `--allow-read=${dir}`,
-      here("./fixed_rate.ts"),
-      String(port),
-      requestsFile,
-      String(rate),
-      String(seconds),
-      String(CONNECTIONS),
-    ],
-  }).output();
-  if (!success) throw new Error("the fixed-rate client failed");
-  const result = JSON.parse(new TextDecoder().decode(stdout));
-  if (result.errors) throw new Error(`${result.errors} requests failed at the fixed rate`);
-  return result.p99 as number;
+  const { p99, errors } = await runFixedRate(dir, port, lines, rate, seconds, CONNECTIONS);
+  if (errors) throw new Error(`${errors} requests failed at the fixed rate`);
+  return p99;
 }
 
 async function fetchLine(port: number, line: string) {

@@ -1,6 +1,7 @@
 /**
- * Starts the real service for a benchmark: production permission set, a config in `dir` that
- * trusts the Authority JWKS at `dir/authority-jwks.json`, one plan granting everything.
+ * Starts the real service for a benchmark (production permission set, a config in `dir` that
+ * trusts the Authority JWKS at `dir/authority-jwks.json`, one plan granting everything), and
+ * drives it at a fixed rate with `bench/fixed_rate.ts`.
  *
  * @module
  */
@@ -11,6 +12,7 @@ import { loadConfig } from "../src/config/load.ts";
 import { runtimeFlags } from "../src/permissions.ts";
 
 const MAIN = fileURLToPath(new URL("../src/main.ts", import.meta.url));
+const FIXED_RATE_CLIENT = fileURLToPath(new URL("./fixed_rate.ts", import.meta.url));
 
 /** A running benchmark service. */
 export interface BenchService {
@@ -68,4 +70,44 @@ export async function startBenchService(
       return (await child.status).code;
     },
   };
+}
+
+/** What `bench/fixed_rate.ts` measured: latencies from each request's scheduled start. */
+export interface FixedRateResult {
+  /** Requests sent. */
+  readonly sent: number;
+  readonly p50: number;
+  readonly p99: number;
+  readonly errors: number;
+}
+
+/** Sends `lines` (`path<TAB>authorization`) to `port` at `rate`/s for `seconds`. */
+export async function runFixedRate(
+  dir: string,
+  port: number,
+  lines: readonly string[],
+  rate: number,
+  seconds: number,
+  connections: number,
+): Promise<FixedRateResult> {
+  const requestsFile = `${dir}/fixed-${port}-${rate}.txt`;
+  await Deno.writeTextFile(requestsFile, `${lines.join("\n")}\n`);
+  const { stdout, stderr, success } = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-net=127.0.0.1",
+      `--allow-read=${dir}`,
+      FIXED_RATE_CLIENT,
+      String(port),
+      requestsFile,
+      String(rate),
+      String(seconds),
+      String(connections),
+    ],
+  }).output();
+  if (!success) {
+    throw new Error(`the fixed-rate client failed: ${new TextDecoder().decode(stderr)}`);
+  }
+  const { sent, p50, p99, errors } = JSON.parse(new TextDecoder().decode(stdout));
+  return { sent, p50, p99, errors };
 }

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
-import { fileURLToPath } from "node:url";
 import { basic, createTestAuthority } from "../support/authority.ts";
 import { MAIN, productionFlags, spawnDeno, writeConfig } from "../support/process.ts";
 import { SIGNING_KEY_PATH } from "../support/service.ts";
+import { runFixedRate } from "../../bench/service.ts";
 
 /**
  * Shortened soak for CI; the full one is `deno task bench --soak 180` (README, Performance).
@@ -13,7 +13,6 @@ const SECONDS = 45;
 /** Highest RSS accepted at any point: the README's peak under load. */
 const PEAK_MB = 160;
 const RATE = 400;
-const FIXED_RATE_CLIENT = fileURLToPath(new URL("../../bench/fixed_rate.ts", import.meta.url));
 
 Deno.test(`a ${SECONDS}s soak at a steady ${RATE} req/s has no errors and flat memory`, async () => {
   const authority = await createTestAuthority("https://authority.test");
@@ -45,7 +44,6 @@ Deno.test(`a ${SECONDS}s soak at a steady ${RATE} req/s has no errors and flat m
         }`,
     )
   );
-  await Deno.writeTextFile(`${dir}/requests.txt`, `${lines.join("\n")}\n`);
 
   const service = spawnDeno(await productionFlags(config), MAIN, ["--config", config]);
   try {
@@ -53,22 +51,8 @@ Deno.test(`a ${SECONDS}s soak at a steady ${RATE} req/s has no errors and flat m
     const pid = service.child.pid;
     const samples: number[] = [];
     const sampler = setInterval(async () => samples.push(await rssMb(pid)), 2_000);
-    const client = await new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "--allow-net=127.0.0.1",
-        `--allow-read=${dir}`,
-        FIXED_RATE_CLIENT,
-        String(port),
-        `${dir}/requests.txt`,
-        String(RATE),
-        String(SECONDS),
-        "8",
-      ],
-    }).output();
+    const result = await runFixedRate(dir, Number(port), lines, RATE, SECONDS, 8);
     clearInterval(sampler);
-    assert.ok(client.success, new TextDecoder().decode(client.stderr));
-    const result = JSON.parse(new TextDecoder().decode(client.stdout));
     assert.equal(result.errors, 0);
     assert.equal(result.sent, RATE * SECONDS);
     // A leak keeps setting new highs; garbage waiting for a collection does not, once collected.

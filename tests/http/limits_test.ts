@@ -21,6 +21,19 @@ async function forgedTokens(count: number, prefix = "attacker") {
 }
 
 const tokenPath = `/token?service=${SERVICE}`;
+
+/** A failing signature check that notes how many of its kind ran at once, at most. */
+function concurrencyCounter() {
+  let running = 0;
+  let most = 0;
+  const failing = async () => {
+    most = Math.max(most, ++running);
+    await new Promise((resolve) => setTimeout(resolve, 2));
+    running--;
+    throw new Denial("token_signature_invalid", "forged");
+  };
+  return { failing, most: () => most };
+}
 const as = (token: string) => ({ headers: { authorization: basic(token) } });
 
 Deno.test("cheap rejections and a repeated bad token never spend the verification budget", async () => {
@@ -87,19 +100,12 @@ Deno.test("over budget, a client's checks run one at a time and the rest wait or
 
 Deno.test("an over-budget client's signature checks never run concurrently", async () => {
   const budget = createVerificationBudget(1, 1);
-  let running = 0;
-  let most = 0;
-  const failing = async () => {
-    most = Math.max(most, ++running);
-    await new Promise((resolve) => setTimeout(resolve, 2));
-    running--;
-    throw new Denial("token_signature_invalid", "forged");
-  };
+  const { failing, most } = concurrencyCounter();
   await budget.check("a", 0, failing).catch(() => {});
   const outcomes = await Promise.allSettled(
     Array.from({ length: 10 }, () => budget.check("a", 0, failing)),
   );
-  assert.equal(most, 1);
+  assert.equal(most(), 1);
   assert.ok(outcomes.every((outcome) => outcome.status === "rejected"));
   assert.equal(await budget.check("a", 0, () => Promise.resolve("ok")), "ok", "a valid one passes");
   const other = await budget.check("b", 0, () => Promise.resolve("ok"));
@@ -192,16 +198,9 @@ Deno.test("a check that ends with an old clock reading does not refill the budge
   for (let i = 0; i < 5; i++) await budget.check("a", 100, fail).catch(() => {});
   // A request that started 9 s ago (a slow form) fails now: nothing may come back from it.
   await budget.check("a", 91, fail).catch(() => {});
-  let running = 0;
-  let most = 0;
-  const slow = async () => {
-    most = Math.max(most, ++running);
-    await new Promise((resolve) => setTimeout(resolve, 2));
-    running--;
-    throw new Denial("token_signature_invalid", "forged");
-  };
-  await Promise.allSettled(Array.from({ length: 10 }, () => budget.check("a", 100, slow)));
-  assert.equal(most, 1, "still over budget: one check at a time");
+  const { failing, most } = concurrencyCounter();
+  await Promise.allSettled(Array.from({ length: 10 }, () => budget.check("a", 100, failing)));
+  assert.equal(most(), 1, "still over budget: one check at a time");
 });
 
 Deno.test("a padded X-Forwarded-For still names the client its trusted proxy appended", () => {
