@@ -1,0 +1,22 @@
+/**
+ * The Hono environment every HTTP module shares: what the transport binds and what the
+ * middlewares leave for each other.
+ *
+ * @module
+ */
+
+import type { DenialReason } from "../denial.ts";
+import type { Audit } from "../issue.ts";
+import type { ConnectionInfo } from "./connection.ts";
+
+/** Bindings from the transport, variables set along the request. */
+export type AppEnv = {
+  Bindings: ConnectionInfo;
+  Variables: {
+    requestId: string;
+    audit: Audit;
+    reason?: DenialReason | "internal_error";
+    /** The client's address as resolved through trusted proxies. */
+    client?: string;
+  };
+};
