@@ -5,12 +5,9 @@ import { Denial } from "../../src/denial.ts";
 import { MAX_HEADER_BYTES, MAX_URL_LENGTH } from "../../src/http/limits.ts";
 import { basic, createTestAuthority, NOW_SECONDS } from "../support/authority.ts";
 import { SERVICE, startTestService } from "../support/service.ts";
+import { reasonOf } from "../support/http.ts";
 
 const authority = await createTestAuthority();
-
-async function reasonOf(response: Response) {
-  return (await response.json()).errors?.[0]?.detail?.reason;
-}
 
 /** `count` distinct tokens signed by an impostor with the Authority's issuer and kid. */
 async function forgedTokens(count: number, prefix = "attacker") {

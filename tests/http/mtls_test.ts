@@ -4,6 +4,7 @@ import { sha256Base64Url } from "../../src/encoding.ts";
 import { parseForwardedCertificate } from "../../src/http/connection.ts";
 import { createTestAuthority } from "../support/authority.ts";
 import { fixture, SERVICE, startTestService } from "../support/service.ts";
+import { reasonOf } from "../support/http.ts";
 
 const authority = await createTestAuthority();
 const PATH = `/token?service=${SERVICE}&scope=repository:any/repo:pull`;
@@ -21,10 +22,6 @@ async function certificateBoundToken(certificate: Uint8Array) {
   return await authority.token({
     claims: { cnf: { "x5t#S256": sha256Base64Url(certificate) } },
   });
-}
-
-async function reasonOf(response: Response) {
-  return (await response.json()).errors?.[0]?.detail?.reason;
 }
 
 const mtlsProfile = (extra: Record<string, unknown> = {}) => ({

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { decodeJwt } from "jose";
 import { createTestAuthority, NOW_SECONDS } from "../support/authority.ts";
 import { SERVICE, startTestService } from "../support/service.ts";
+import { reasonOf } from "../support/http.ts";
 
 const authority = await createTestAuthority();
 
@@ -11,10 +12,6 @@ function form(fields: Record<string, string>): RequestInit {
     headers: { "content-type": "application/x-www-form-urlencoded" },
     body: new URLSearchParams(fields).toString(),
   };
-}
-
-async function reasonOf(response: Response): Promise<string> {
-  return (await response.json()).errors[0].detail.reason;
 }
 
 Deno.test("POST /token with grant_type=password returns an OAuth2 token response", async () => {

@@ -9,14 +9,9 @@ import {
 } from "jose";
 import { basic, createTestAuthority, NOW_SECONDS } from "../support/authority.ts";
 import { SERVICE, SIGNING_KEY_PATH, startTestService } from "../support/service.ts";
+import { errorOf } from "../support/http.ts";
 
 const authority = await createTestAuthority();
-
-async function errorOf(response: Response) {
-  const body = await response.json();
-  assert.equal(body.errors.length, 1);
-  return body.errors[0] as { code: string; message: string; detail: Record<string, unknown> };
-}
 
 function tokenPath(params: Record<string, string | string[]>): string {
   const search = new URLSearchParams();
