@@ -57,6 +57,7 @@ async function main(args: string[]): Promise<number> {
   };
 
   let service: Service;
+  let configPath: string | undefined;
   let devNotice: string | undefined;
   try {
     if (commandLine.dev) {
@@ -64,7 +65,7 @@ async function main(args: string[]): Promise<number> {
       service = await createService(profile.options, { ...io, readFile: profile.readFile });
       devNotice = profile.notice;
     } else {
-      service = await loadService(commandLine, io);
+      ({ service, configPath } = await loadService(commandLine, io));
     }
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
@@ -89,37 +90,48 @@ async function main(args: string[]): Promise<number> {
     return 0;
   }
   try {
-    return await serve(service, commandLine, io, devNotice);
+    return await serve({ service, configPath }, commandLine, io, devNotice);
   } finally {
     await output.flush(LOG_FLUSH_TIMEOUT_MS);
   }
 }
 
+/** A service and the config file it was built from (none for the development profile). */
+interface LoadedService {
+  readonly service: Service;
+  readonly configPath?: string;
+}
+
 /** Reads the configuration and builds a service from it (startup and reload alike). */
-async function loadService(commandLine: CommandLine, io: ServiceIo, previous?: Service) {
+async function loadService(
+  commandLine: CommandLine,
+  io: ServiceIo,
+  previous?: Service,
+): Promise<LoadedService> {
   const getEnv = (name: string) => Deno.env.get(name);
   const { options, path } = await loadConfig(locateConfig(commandLine.config, getEnv), {
     readTextFile: Deno.readTextFile,
     getEnv,
   });
   const service = await createService(options, io, previous);
-  return Object.assign(service, { configPath: path });
+  return { service, configPath: path };
 }
 
 /** The files whose change `Server:ReloadOnChange` reacts to. */
-function watchedFiles(service: Service & { configPath?: string }): string[] {
+function watchedFiles({ service, configPath }: LoadedService): string[] {
   const files = configuredFiles(service.options).reloadable;
-  return service.configPath === undefined ? [...files] : [service.configPath, ...files];
+  return configPath === undefined ? [...files] : [configPath, ...files];
 }
 
 async function serve(
-  initial: Service,
+  initial: LoadedService,
   commandLine: CommandLine,
   io: ServiceIo,
   devNotice?: string,
 ): Promise<number> {
   const { logger } = io;
-  let current = initial;
+  let loaded = initial;
+  let current = initial.service;
   prefetchAuthorityKeys(current, logger);
   let server: RunningServer;
   try {
@@ -137,7 +149,7 @@ async function serve(
   const rewatch = () => {
     watch?.close();
     watch = current.options.server.reloadOnChange && !commandLine.dev
-      ? watchFiles(watchedFiles(current), reload)
+      ? watchFiles(watchedFiles(loaded), reload)
       : undefined;
   };
   const reload = () => {
@@ -146,9 +158,9 @@ async function serve(
         return logger.log("warn", "reload ignored: the development profile has no config file");
       }
       try {
-        const next = await loadService(commandLine, io, current);
-        warnAboutRestartOnlySettings(current, next, logger);
-        current = next;
+        loaded = await loadService(commandLine, io, current);
+        warnAboutRestartOnlySettings(current, loaded.service, logger);
+        current = loaded.service;
         prefetchAuthorityKeys(current, logger);
         logger.log("info", "reloaded", {
           kid: current.signingKey.kid,
