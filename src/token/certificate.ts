@@ -6,7 +6,7 @@
  * @module
  */
 
-import forge from "node-forge";
+import { forge } from "./forge.ts";
 import { encodeHex, pem } from "../encoding.ts";
 import { signatureParams, type SigningAlgorithm, type SigningKey } from "./keys.ts";
 

@@ -13,9 +13,16 @@
 
 import { Buffer } from "node:buffer";
 import { createPrivateKey, createPublicKey, type KeyObject, X509Certificate } from "node:crypto";
-import forgeModule from "node-forge";
 import { calculateJwkThumbprint } from "jose";
 import { libtrustKeyId } from "./libtrust.ts";
+import {
+  type Cipher,
+  forge,
+  type ForgeAsn1,
+  type PemMessage,
+  type Pkcs12,
+  type SafeBag,
+} from "./forge.ts";
 
 /** Where the signing key comes from, as configured. */
 export interface SigningKeySource {
@@ -574,56 +581,3 @@ function fromBinary(binary: string): Uint8Array {
 function toBinary(bytes: Uint8Array): string {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("latin1");
 }
-
-// node-forge ships no types; these describe only the parts used above.
-interface ForgeAsn1 {
-  readonly value: string | ForgeAsn1[];
-}
-type ForgeRsaPrivateKey = { readonly __brand: "forge.rsa" };
-type ForgeCertificate = { readonly __brand: "forge.certificate" };
-interface PemMessage {
-  readonly type: string;
-  readonly procType: { readonly type: string } | null;
-  readonly dekInfo: { readonly algorithm: string; readonly parameters: string } | null;
-  readonly body: string;
-}
-interface Cipher {
-  start(iv: string): void;
-  update(data: unknown): void;
-  finish(): boolean;
-  readonly output: { getBytes(): string };
-}
-interface SafeBag {
-  readonly key?: ForgeRsaPrivateKey | null;
-  readonly cert?: ForgeCertificate | null;
-  readonly asn1?: ForgeAsn1;
-}
-interface Pkcs12 {
-  getBags(filter: { bagType: string }): Record<string, SafeBag[] | undefined>;
-}
-interface Forge {
-  asn1: {
-    fromDer(bytes: string): ForgeAsn1;
-    toDer(asn1: ForgeAsn1): { getBytes(): string };
-  };
-  pem: {
-    decode(text: string): PemMessage[];
-  };
-  pki: {
-    oids: Record<"pkcs8ShroudedKeyBag" | "keyBag" | "certBag", string>;
-    decryptPrivateKeyInfo(info: ForgeAsn1, password: string): ForgeAsn1 | null;
-    privateKeyToAsn1(key: ForgeRsaPrivateKey): ForgeAsn1;
-    certificateToAsn1(certificate: ForgeCertificate): ForgeAsn1;
-  };
-  pkcs12: { pkcs12FromAsn1(pfx: ForgeAsn1, password: string): Pkcs12 };
-  pbe: { opensslDeriveBytes(password: string, salt: string, length: number): string };
-  des: { createDecryptionCipher(key: string): Cipher };
-  aes: { createDecryptionCipher(key: string): Cipher };
-  rc2: { createDecryptionCipher(key: string, bits: number): Cipher };
-  util: {
-    encodeUtf8(text: string): string;
-    hexToBytes(hex: string): string;
-    createBuffer(bytes: string): unknown;
-  };
-}
-const forge: Forge = forgeModule;
