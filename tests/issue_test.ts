@@ -1,0 +1,103 @@
+import assert from "node:assert/strict";
+import { staticAuthorityKeys } from "../src/authn/authority_keys.ts";
+import { createReplayCache } from "../src/authn/dpop_state.ts";
+import { createVerifiedTokenCache } from "../src/authn/verified_tokens.ts";
+import { type Audit, type IssueDeps, issueToken, type TokenRequestInput } from "../src/issue.ts";
+import type { RegistryClaims } from "../src/token/mint.ts";
+import { createMintedTokenCache } from "../src/token/reuse.ts";
+import { basic, createTestAuthority, NOW } from "./support/authority.ts";
+import { assertDenied } from "./support/denial.ts";
+import { SERVICE, testOptions } from "./support/service.ts";
+
+const authority = await createTestAuthority();
+
+/** Pipeline deps over the shared test policy; the signer only records what it was asked. */
+function pipeline(patch: Record<string, unknown> = {}) {
+  const options = testOptions(authority, patch);
+  const signed: RegistryClaims[] = [];
+  const deps: IssueDeps = {
+    options,
+    authorityKeys: staticAuthorityKeys(authority.jwks),
+    signer: (claims) => {
+      signed.push(claims);
+      return Promise.resolve(`signed-${signed.length}`);
+    },
+    now: () => NOW,
+    randomId: () => `jti-${signed.length}`,
+    dpop: { options: options.authority.dpop, replay: createReplayCache(1_000) },
+    verifiedTokens: createVerifiedTokenCache(100, options.authority.clockSkewSeconds),
+    mintedTokens: createMintedTokenCache(100, options.signing.reuseWindowSeconds),
+  };
+  return { deps, signed };
+}
+
+function request(token: string, scopes: string[]): TokenRequestInput {
+  return {
+    service: SERVICE,
+    scopes,
+    credential: { authorization: basic(token) },
+    sender: { method: "GET", url: "https://tokens.test/token", dpopProofs: [] },
+  };
+}
+
+Deno.test("issueToken checks an uncached caller token through the guard once, and a cached one not at all", async () => {
+  const { deps } = pipeline();
+  const token = await authority.token();
+  let guarded = 0;
+  const guard = <T>(verify: () => Promise<T>) => (guarded++, verify());
+  for (let i = 0; i < 3; i++) {
+    await issueToken(request(token, ["repository:team/app:pull"]), deps, {}, guard);
+  }
+  assert.equal(guarded, 1);
+});
+
+Deno.test("issueToken never signs for a refused request, and never guards a cheap refusal", async () => {
+  const { deps, signed } = pipeline();
+  let guarded = 0;
+  const guard = <T>(verify: () => Promise<T>) => (guarded++, verify());
+  const audit: Audit = {};
+  const reader = await authority.token({ claims: { sub: "reader-bot" } });
+  await assertDenied(
+    issueToken(request(reader, ["repository:team/app:push"]), deps, audit, guard),
+    "access_denied",
+  );
+  const expired = await authority.token({
+    claims: { exp: Math.floor(NOW.getTime() / 1000) - 3600 },
+  });
+  await assertDenied(
+    issueToken(request(expired, ["repository:team/app:pull"]), deps, {}, guard),
+    "token_expired",
+  );
+  assert.deepEqual(signed, []);
+  assert.equal(guarded, 1, "only the token that needed a signature check was guarded");
+  assert.equal(audit.subject, "reader-bot", "the audit says who was refused");
+  assert.deepEqual(audit.requested, ["repository:team/app:push"]);
+  assert.equal(audit.granted, undefined);
+});
+
+Deno.test("issueToken records what each stage learned and mints the granted access", async () => {
+  const { deps, signed } = pipeline();
+  const audit: Audit = {};
+  const issued = await issueToken(
+    request(await authority.token({ claims: { "stellaops:plan": "ci", sub: "ci-bot" } }), [
+      "repository:team/app:pull,push",
+    ]),
+    deps,
+    audit,
+  );
+  assert.equal(issued.token, "signed-1");
+  assert.equal(issued.plan, "ci");
+  assert.deepEqual(audit, {
+    service: SERVICE,
+    requested: ["repository:team/app:pull,push"],
+    subject: "ci-bot",
+    plan: "ci",
+    granted: ["repository:team/app:pull,push"],
+  });
+  assert.equal(signed[0].sub, "ci-bot");
+  assert.deepEqual(signed[0].access, [{
+    type: "repository",
+    name: "team/app",
+    actions: ["pull", "push"],
+  }]);
+});
