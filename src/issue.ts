@@ -101,10 +101,12 @@ export async function issueToken(
   const now = deps.now();
   const presented = authorityTokenOf(input.credential);
   const { authority } = deps.options;
-  const caller = await deps.verifiedTokens.authenticate(presented.token, now, () => {
+  const caller = await deps.verifiedTokens.authenticate(presented.token, now, async () => {
     // Cheap refusals first: they cost the client nothing and the service no signature check.
     precheck(presented.token, authority, now);
-    return guard(() => authenticate(presented.token, deps.authorityKeys.getKey, authority, now));
+    return await guard(() =>
+      authenticate(presented.token, deps.authorityKeys.getKey, authority, now)
+    );
   });
   audit.subject = caller.subject;
   audit.plan = caller.plan;

@@ -40,7 +40,7 @@ export function clientAddress(
  * One `X-Forwarded-For` entry as an address: `ip`, `ip:port`, `[ipv6]` or `[ipv6]:port` (the
  * port is dropped, so source ports never split a client's budget); `undefined` when malformed.
  */
-export function forwardedAddress(entry: string): string | undefined {
+function forwardedAddress(entry: string): string | undefined {
   const bracketed = /^\[([^\]]+)\](?::\d{1,5})?$/.exec(entry);
   if (bracketed) return bracketed[1].includes(":") ? canonicalAddress(bracketed[1]) : undefined;
   const withPort = /^([\d.]+):\d{1,5}$/.exec(entry);

@@ -51,7 +51,7 @@ export interface AcceptWatchdog {
 }
 
 /** Checks every 2 s; three missed checks in a row (6 s or more) mean the listener is dead. */
-export const ACCEPT_WATCHDOG: AcceptWatchdog = { intervalMs: 2000, timeoutMs: 2000, misses: 3 };
+const ACCEPT_WATCHDOG: AcceptWatchdog = { intervalMs: 2000, timeoutMs: 2000, misses: 3 };
 
 /** Listens on `server.host:server.port`, over TLS when `tls` is given. */
 export function listen(
@@ -85,11 +85,8 @@ export function listen(
   // Past the deadline nothing more is read; the socket stays open only until the answer is out.
   node.setTimeout(server.limits.requestTimeoutSeconds * 1000, (socket) => socket.destroy());
   node.on("clientError", answerClientError);
-  const accepted = capConnections(
-    node,
-    server.limits.maxConnections,
-    canonicalAddress(probeHost(server.host)),
-  );
+  const probe = probeHost(server.host);
+  const accepted = capConnections(node, server.limits.maxConnections, canonicalAddress(probe));
   const closed = new Promise<void>((resolve) => node.once("close", () => resolve()));
   return new Promise((resolve, reject) => {
     node.once("error", reject);
@@ -98,7 +95,7 @@ export function listen(
       const address = node.address();
       const port = typeof address === "object" && address ? address.port : server.port;
       const stopWatching = new AbortController();
-      const failed = watchAccepting(probeHost(server.host), port, accepted, watchdog, stopWatching);
+      const failed = watchAccepting(probe, port, accepted, watchdog, stopWatching);
       resolve({
         hostname: server.host,
         port,

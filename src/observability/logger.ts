@@ -37,7 +37,7 @@ export interface LogWriter {
 }
 
 /** Most bytes of log lines held while the reader of stdout is slow: beyond this lines drop. */
-export const MAX_PENDING_LOG_BYTES = 1024 * 1024;
+const MAX_PENDING_LOG_BYTES = 1024 * 1024;
 
 /**
  * Writes lines to `sink` (e.g. `Deno.stdout`) asynchronously, batched: the lines that arrive
