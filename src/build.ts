@@ -16,7 +16,8 @@
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { ConfigError, type EnvReader } from "./config/document.ts";
+import type { EnvReader } from "./config/document.ts";
+import { ConfigError } from "./config/error.ts";
 import { loadConfig, locateConfig } from "./config/load.ts";
 import { runtimeFlags } from "./permissions.ts";
 import { exitForConfigError } from "./exit_codes.ts";

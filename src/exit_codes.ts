@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { ConfigError } from "./config/document.ts";
+import type { ConfigError } from "./config/error.ts";
 
 /** Exit code for invalid flags, configuration or keys. */
 export const EXIT_CONFIG = 2;

@@ -12,7 +12,7 @@
 
 import { fileURLToPath } from "node:url";
 import { parseCommandLine, USAGE } from "./cli.ts";
-import { ConfigError } from "./config/document.ts";
+import { ConfigError } from "./config/error.ts";
 import { loadConfig, locateConfig } from "./config/load.ts";
 import type { EnvReader } from "./config/document.ts";
 import { developmentOptions } from "./dev/profile.ts";

@@ -13,7 +13,7 @@ import { type CommandLine, parseCommandLine, USAGE } from "./cli.ts";
 import { describeOptions } from "./config/describe.ts";
 import { configurationWarnings } from "./config/warnings.ts";
 import { configuredFiles } from "./config/files.ts";
-import { ConfigError } from "./config/document.ts";
+import { ConfigError } from "./config/error.ts";
 import { loadConfig, locateConfig } from "./config/load.ts";
 import { type FileWatch, watchFiles } from "./config/watch.ts";
 import { developmentProfile } from "./dev/profile.ts";

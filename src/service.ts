@@ -11,7 +11,7 @@ import {
   remoteAuthorityKeys,
   staticAuthorityKeys,
 } from "./authn/authority_keys.ts";
-import { ConfigError } from "./config/document.ts";
+import { ConfigError } from "./config/error.ts";
 import type { Options } from "./config/options.ts";
 import type { AuthorityOptions } from "./authn/authenticate.ts";
 import type { TlsMaterial, TlsOptions } from "./http/server_options.ts";

@@ -14,8 +14,11 @@ import { sha256Base64Url } from "../encoding.ts";
 import type { PresentedToken } from "./credentials.ts";
 import { type AcceptedProof, type DpopVerifier, verifyDpopProof } from "./dpop.ts";
 
+/** The sender constraints `Authority:SenderConstraint` may name. */
+export const SENDER_CONSTRAINTS = ["none", "dpop", "mtls", "dpop-or-mtls"] as const;
+
 /** Which sender constraint caller tokens must carry (a bound token is always checked). */
-export type SenderConstraint = "none" | "dpop" | "mtls" | "dpop-or-mtls";
+export type SenderConstraint = typeof SENDER_CONSTRAINTS[number];
 
 /** The token's `cnf` confirmation methods this service can check. */
 export interface Confirmation {

@@ -1,5 +1,5 @@
 /**
- * The configuration document: its key schema, and how the YAML file and `REGISTRY_TOKEN_*`
+ * The configuration document: the schema composed of its sections, and how the YAML file and `REGISTRY_TOKEN_*`
  * environment variables are merged into one typed tree.
  *
  * Keys are case-insensitive and environment variables override the file, as in .NET
@@ -12,192 +12,34 @@
  */
 
 import { parseDuration } from "./duration.ts";
+import { ConfigError } from "./error.ts";
+import { AUTHORITY_SECTION } from "./authority.ts";
+import { POLICY_FIELDS } from "./policy.ts";
+import { type Entry, type Merged, section } from "./schema.ts";
+import { SERVER_SECTION } from "./server.ts";
+import { SIGNING_SECTION } from "./signing.ts";
 
 /** Prefix of every environment variable the service reads. */
 export const ENV_PREFIX = "REGISTRY_TOKEN_";
 
-type Scalar = "string" | "integer" | "boolean" | "duration";
-type Spec = Scalar | { readonly list: Spec } | { readonly fields: Readonly<Record<string, Spec>> };
+/** The root section every key lives under. */
+export const ROOT_KEY = "RegistryTokenService";
 
-const strings = { list: "string" } as const;
-
-const SERVICE_SPEC = {
+/** Every configuration key, a section per file. */
+export const SERVICE_SCHEMA = section({
+  doc: "the token service",
   fields: {
-    Server: {
-      fields: {
-        Host: "string",
-        Port: "integer",
-        PublicBaseUrl: "string",
-        Tls: {
-          fields: {
-            CertificatePath: "string",
-            KeyPath: "string",
-            KeyPassword: "string",
-            ClientCaPath: "string",
-          },
-        },
-        TrustedProxies: strings,
-        ClientCertificateHeader: "string",
-        DrainTimeout: "duration",
-        HeadersTimeout: "duration",
-        BodyTimeout: "duration",
-        IdleTimeout: "duration",
-        RequestTimeout: "duration",
-        MaxConnections: "integer",
-        ReloadOnChange: "boolean",
-        FailedAuthLimit: { fields: { Burst: "integer", PerMinute: "integer" } },
-      },
-    },
-    Authority: {
-      fields: {
-        Issuer: "string",
-        MetadataAddress: "string",
-        JwksUri: "string",
-        JwksPath: "string",
-        Audiences: strings,
-        RequiredScopes: strings,
-        ClockSkew: "duration",
-        SenderConstraint: "string",
-        TokenCacheSize: "integer",
-        DPoP: {
-          fields: {
-            Algorithms: strings,
-            ProofMaxAge: "duration",
-            RequireNonce: "boolean",
-            NonceLifetime: "duration",
-            ReplayCacheSize: "integer",
-          },
-        },
-      },
-    },
-    Signing: {
-      fields: {
-        Issuer: "string",
-        KeyPath: "string",
-        KeyPassword: "string",
-        CertificatePath: "string",
-        Lifetime: "duration",
-        Audience: "string",
-        KeyId: "string",
-        KeyIdFormat: "string",
-        ReuseWindow: "duration",
-        PublishedKeys: {
-          list: {
-            fields: {
-              KeyPath: "string",
-              KeyPassword: "string",
-              CertificatePath: "string",
-              KeyId: "string",
-              Until: "string",
-            },
-          },
-        },
-      },
-    },
-    Registry: { fields: { Realm: "string", AllowedServices: strings } },
-    Plans: {
-      list: {
-        fields: {
-          Name: "string",
-          Repositories: {
-            list: { fields: { Type: "string", Pattern: "string", Actions: strings } },
-          },
-        },
-      },
-    },
-    DefaultPlan: "string",
-    RevokedLicenses: strings,
-    PartialGrants: "boolean",
+    Server: SERVER_SECTION,
+    Authority: AUTHORITY_SECTION,
+    Signing: SIGNING_SECTION,
+    ...POLICY_FIELDS,
   },
-} as const satisfies Spec;
+});
 
-const DOCUMENT_SPEC = { fields: { RegistryTokenService: SERVICE_SPEC } } as const satisfies Spec;
-
-/** A plan rule as written in configuration. */
-export interface RuleDocument {
-  Type?: string;
-  Pattern?: string;
-  Actions?: string[];
-}
+const DOCUMENT_SCHEMA = section({ doc: "the file", fields: { [ROOT_KEY]: SERVICE_SCHEMA } });
 
 /** The merged, type-checked configuration tree (canonical key spelling, durations in seconds). */
-export interface ServiceDocument {
-  Server?: {
-    Host?: string;
-    Port?: number;
-    PublicBaseUrl?: string;
-    Tls?: {
-      CertificatePath?: string;
-      KeyPath?: string;
-      KeyPassword?: string;
-      ClientCaPath?: string;
-    };
-    TrustedProxies?: string[];
-    ClientCertificateHeader?: string;
-    DrainTimeout?: number;
-    HeadersTimeout?: number;
-    BodyTimeout?: number;
-    IdleTimeout?: number;
-    RequestTimeout?: number;
-    MaxConnections?: number;
-    ReloadOnChange?: boolean;
-    FailedAuthLimit?: { Burst?: number; PerMinute?: number };
-  };
-  Authority?: {
-    Issuer?: string;
-    MetadataAddress?: string;
-    JwksUri?: string;
-    JwksPath?: string;
-    Audiences?: string[];
-    RequiredScopes?: string[];
-    ClockSkew?: number;
-    SenderConstraint?: string;
-    TokenCacheSize?: number;
-    DPoP?: {
-      Algorithms?: string[];
-      ProofMaxAge?: number;
-      RequireNonce?: boolean;
-      NonceLifetime?: number;
-      ReplayCacheSize?: number;
-    };
-  };
-  Signing?: {
-    Issuer?: string;
-    KeyPath?: string;
-    KeyPassword?: string;
-    CertificatePath?: string;
-    Lifetime?: number;
-    Audience?: string;
-    KeyId?: string;
-    KeyIdFormat?: string;
-    ReuseWindow?: number;
-    PublishedKeys?: {
-      KeyPath?: string;
-      KeyPassword?: string;
-      CertificatePath?: string;
-      KeyId?: string;
-      Until?: string;
-    }[];
-  };
-  Registry?: { Realm?: string; AllowedServices?: string[] };
-  Plans?: { Name?: string; Repositories?: RuleDocument[] }[];
-  DefaultPlan?: string;
-  RevokedLicenses?: string[];
-  PartialGrants?: boolean;
-}
-
-/** Invalid configuration: names the key (`RegistryTokenService:Signing:Lifetime`) and problem. */
-export class ConfigError extends Error {
-  override readonly name = "ConfigError";
-  /** Colon-separated path of the offending key. */
-  readonly key: string;
-
-  /** @param key colon-separated key path @param problem what is wrong with it */
-  constructor(key: string, problem: string) {
-    super(`${key}: ${problem}`);
-    this.key = key;
-  }
-}
+export type ServiceDocument = Merged<typeof SERVICE_SCHEMA>;
 
 /** Reads one environment variable; `undefined` when unset. */
 export type EnvReader = (name: string) => string | undefined;
@@ -207,29 +49,34 @@ export type EnvReader = (name: string) => string | undefined;
  * `ServiceDocument`. Throws `ConfigError` for unknown keys or values of the wrong type.
  */
 export function mergeDocument(yamlDocument: unknown, getEnv: EnvReader): ServiceDocument {
-  const merged = resolve(yamlDocument, DOCUMENT_SPEC, "", "", getEnv) as
-    | { RegistryTokenService?: ServiceDocument }
+  // Sound: resolve walks exactly the declaration the document type is derived from.
+  const merged = resolve(yamlDocument, DOCUMENT_SCHEMA, "", "", getEnv) as
+    | Merged<typeof DOCUMENT_SCHEMA>
     | undefined;
-  return merged?.RegistryTokenService ?? {};
+  return merged?.[ROOT_KEY] ?? {};
 }
 
 function resolve(
   value: unknown,
-  spec: Spec,
+  entry: Entry,
   path: string,
   envName: string,
   getEnv: EnvReader,
 ): unknown {
-  if (typeof spec === "string") {
-    const fromEnv = envName ? getEnv(envName) : undefined;
-    const raw = fromEnv ?? value;
-    return raw === undefined || raw === null ? undefined : coerce(raw, spec, path);
-  }
-  if ("list" in spec) return resolveList(value, spec.list, path, envName, getEnv);
-  return resolveFields(value, spec.fields, path, envName, getEnv);
+  if (entry.kind === "list") return resolveList(value, entry.item, path, envName, getEnv);
+  if (entry.kind === "section") return resolveFields(value, entry.fields, path, envName, getEnv);
+  const fromEnv = envName ? getEnv(envName) : undefined;
+  const raw = fromEnv ?? value;
+  return raw === undefined || raw === null ? undefined : coerce(raw, entry.kind, path);
 }
 
-function resolveList(value: unknown, item: Spec, path: string, envName: string, getEnv: EnvReader) {
+function resolveList(
+  value: unknown,
+  item: Entry,
+  path: string,
+  envName: string,
+  getEnv: EnvReader,
+) {
   if (value !== undefined && value !== null && !Array.isArray(value)) {
     throw new ConfigError(path, "must be a list");
   }
@@ -247,7 +94,7 @@ function resolveList(value: unknown, item: Spec, path: string, envName: string, 
 
 function resolveFields(
   value: unknown,
-  fields: Readonly<Record<string, Spec>>,
+  fields: Readonly<Record<string, Entry>>,
   path: string,
   envName: string,
   getEnv: EnvReader,
@@ -269,13 +116,13 @@ function resolveFields(
     fromFile.set(known, fieldValue);
   }
   const result: Record<string, unknown> = {};
-  for (const [key, spec] of Object.entries(fields)) {
+  for (const [key, field] of Object.entries(fields)) {
     const keyEnv = envName
       ? `${envName}__${key.toUpperCase()}`
       : `${ENV_PREFIX}${key.toUpperCase()}`;
     const resolved = resolve(
       fromFile.get(key),
-      spec,
+      field,
       path ? `${path}:${key}` : key,
       keyEnv,
       getEnv,
@@ -286,18 +133,21 @@ function resolveFields(
   return value === undefined && Object.keys(result).length === 0 ? undefined : result;
 }
 
-/** Whether any variable the spec could produce under `envName` is set (list item probing). */
-function envDefinesAny(spec: Spec, envName: string, getEnv: EnvReader): boolean {
-  if (typeof spec === "string") return getEnv(envName) !== undefined;
-  if ("list" in spec) return envDefinesAny(spec.list, `${envName}__0`, getEnv);
-  return Object.entries(spec.fields).some(([key, field]) =>
+/** Whether any variable the schema could produce under `envName` is set (list item probing). */
+function envDefinesAny(entry: Entry, envName: string, getEnv: EnvReader): boolean {
+  if (entry.kind === "list") return envDefinesAny(entry.item, `${envName}__0`, getEnv);
+  if (entry.kind !== "section") return getEnv(envName) !== undefined;
+  return Object.entries(entry.fields).some(([key, field]) =>
     envDefinesAny(field, `${envName}__${key.toUpperCase()}`, getEnv)
   );
 }
 
-function coerce(raw: unknown, kind: Scalar, path: string): string | number | boolean {
+type ScalarKind = Exclude<Entry["kind"], "list" | "section">;
+
+function coerce(raw: unknown, kind: ScalarKind, path: string): string | number | boolean {
   switch (kind) {
-    case "string":
+    case "text":
+    case "choice":
       if (typeof raw === "string") return raw;
       if (typeof raw === "number" || typeof raw === "boolean") return String(raw);
       throw new ConfigError(path, "must be a text value");
@@ -306,7 +156,7 @@ function coerce(raw: unknown, kind: Scalar, path: string): string | number | boo
       if (typeof number === "number" && Number.isSafeInteger(number)) return number;
       throw new ConfigError(path, `must be a whole number, got ${JSON.stringify(raw)}`);
     }
-    case "boolean": {
+    case "flag": {
       if (typeof raw === "boolean") return raw;
       const text = String(raw).trim().toLowerCase();
       if (text === "true" || text === "false") return text === "true";

@@ -5,7 +5,8 @@
  */
 
 import { parseDocument, visit } from "yaml";
-import { ConfigError, ENV_PREFIX, type EnvReader, mergeDocument } from "./document.ts";
+import { ENV_PREFIX, type EnvReader, mergeDocument } from "./document.ts";
+import { ConfigError } from "./error.ts";
 import { buildOptions, type Options } from "./options.ts";
 
 /** Config file used when neither `--config` nor `REGISTRY_TOKEN_CONFIG` names one. */

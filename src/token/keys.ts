@@ -36,8 +36,11 @@ export interface SigningKeySource {
   readonly keyIdFormat?: KeyIdFormat;
 }
 
-/** Formats of derived key IDs. */
-export type KeyIdFormat = "libtrust" | "thumbprint";
+/** Formats of derived key IDs: libtrust (distribution 2.x) or RFC 7638 thumbprint. */
+export const KEY_ID_FORMATS = ["libtrust", "thumbprint"] as const;
+
+/** A format of derived key IDs. */
+export type KeyIdFormat = typeof KEY_ID_FORMATS[number];
 
 /** JWS algorithms a signing key can sign with; the key's type and curve decide which. */
 export type SigningAlgorithm = "RS256" | "ES256" | "ES384";

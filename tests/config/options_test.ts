@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { ConfigError, type EnvReader, mergeDocument } from "../../src/config/document.ts";
+import { type EnvReader, mergeDocument } from "../../src/config/document.ts";
+import { ConfigError } from "../../src/config/error.ts";
 import {
   CONFIG_PATH_ENV,
   type ConfigIo,
@@ -10,7 +11,8 @@ import {
   locateConfig,
   SYSTEM_CONFIG_PATH,
 } from "../../src/config/load.ts";
-import { buildOptions, DEFAULT_DPOP_OPTIONS, type Options } from "../../src/config/options.ts";
+import { buildOptions, type Options } from "../../src/config/options.ts";
+import { DEFAULT_DPOP_OPTIONS } from "../../src/config/authority.ts";
 
 const ENV = "REGISTRY_TOKEN_REGISTRYTOKENSERVICE__";
 

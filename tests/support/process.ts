@@ -8,7 +8,7 @@
 import { fileURLToPath } from "node:url";
 import { stringify as toYaml } from "yaml";
 import denoJson from "../../deno.json" with { type: "json" };
-import { ConfigError } from "../../src/config/document.ts";
+import { ConfigError } from "../../src/config/error.ts";
 import { loadOptions } from "../../src/config/load.ts";
 import { runtimeFlags } from "../../src/permissions.ts";
 import type { TestAuthority } from "./authority.ts";
