@@ -21,19 +21,19 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { generateKeyPair, importJWK, type JWTPayload, jwtVerify } from "jose";
-import { basic, NOW, NOW_SECONDS } from "../support/authority.ts";
+import {
+  basic,
+  createTestAuthority,
+  defaultClaims,
+  NOW,
+  NOW_SECONDS,
+} from "../support/authority.ts";
 import { ORIGIN, SERVICE, startTestService, type TestService } from "../support/service.ts";
 import type { ConnectionInfo } from "../../src/http/connection.ts";
-import {
-  assertRegistryError,
-  b64url,
-  createRawAuthority,
-  defaultClaims,
-  signEs256Raw,
-  unb64url,
-} from "./raw_jwt.ts";
+import { assertRegistryError } from "../support/http.ts";
+import { b64url, signEs256Raw, unb64url } from "../support/raw_jws.ts";
 
-const authority = await createRawAuthority();
+const authority = await createTestAuthority();
 const attacker = await generateKeyPair("ES256");
 const AUDIENCE = "registry-token-service";
 const REQUIRED_SCOPE = "registry.token.issue";

@@ -19,21 +19,22 @@ import {
   jwtVerify,
   SignJWT,
 } from "jose";
-import { basic, NOW, NOW_SECONDS } from "../support/authority.ts";
+import {
+  basic,
+  createTestAuthority,
+  defaultClaims,
+  NOW,
+  NOW_SECONDS,
+} from "../support/authority.ts";
 import { fixture, SERVICE, startTestService, testOptions } from "../support/service.ts";
 import type { TestService } from "../support/service.ts";
 import { createService } from "../../src/service.ts";
 import { createLogger } from "../../src/observability/logger.ts";
 import { createTokenMetrics } from "../../src/observability/metrics.ts";
-import {
-  assertRegistryError,
-  b64url,
-  createRawAuthority,
-  defaultClaims,
-  type RegistryError,
-} from "./raw_jwt.ts";
+import { assertRegistryError, type RegistryError } from "../support/http.ts";
+import { b64url } from "../support/raw_jws.ts";
 
-const authority = await createRawAuthority();
+const authority = await createTestAuthority();
 const AUDIENCE = "registry-token-service";
 /**
  * Audiences configured, and the failed-authentication limiter off: these tests send many bad
@@ -390,7 +391,7 @@ Deno.test("an x5c header with the attacker's certificate is not trusted", async 
 });
 
 Deno.test("a token of another issuer sharing the Authority's kid is refused", async () => {
-  const other = await createRawAuthority("https://other-authority.test", authority.kid);
+  const other = await createTestAuthority("https://other-authority.test", authority.kid);
   const target = await service();
   const foreign = await other.token({ claims: { ...GOOD, iss: other.issuer } });
   // Another issuer is refused before any signature work; claiming ours fails the signature.

@@ -1,11 +1,19 @@
 /**
  * A test Authority: an ES256 key pair, its JWKS, and a caller-token factory whose claims and
- * header tests can override one by one.
+ * header tests can override one by one, or whose key signs raw header and payload text.
  *
  * @module
  */
 
-import { exportJWK, generateKeyPair, type JSONWebKeySet, type JWTPayload, SignJWT } from "jose";
+import {
+  exportJWK,
+  generateKeyPair,
+  type JSONWebKeySet,
+  type JWK,
+  type JWTPayload,
+  SignJWT,
+} from "jose";
+import { signEs256Raw } from "./raw_jws.ts";
 
 /** The fixed "now" of tests that inject a clock. */
 export const NOW = new Date("2026-11-30T12:00:00Z");
@@ -25,8 +33,25 @@ export interface TestAuthority {
   readonly issuer: string;
   readonly kid: string;
   readonly jwks: JSONWebKeySet;
+  readonly privateKey: CryptoKey;
+  readonly publicKey: CryptoKey;
+  /** The public key as published in the JWKS (with `kid`, `alg`, `use`). */
+  readonly publicJwk: JWK;
   /** Signs a caller token: defaults are a valid token for subject `ci-bot`. */
   token(overrides?: CallerTokenOverrides): Promise<string>;
+  /** Signs `base64url(header).base64url(payload)` exactly as given, with the Authority's key. */
+  signRaw(headerText: string, payloadText: string): Promise<string>;
+}
+
+/** The claims of a valid caller token of `issuer`. */
+export function defaultClaims(issuer: string): Record<string, unknown> {
+  return {
+    iss: issuer,
+    sub: "ci-bot",
+    scope: "registry.token.issue",
+    iat: NOW_SECONDS,
+    exp: NOW_SECONDS + 600,
+  };
 }
 
 /** Creates a test Authority with a fresh ES256 key. */
@@ -34,21 +59,17 @@ export async function createTestAuthority(
   issuer = "https://authority.test",
   kid = "authority-key-1",
 ): Promise<TestAuthority> {
-  const { privateKey, publicKey } = await generateKeyPair("ES256");
-  const jwks = { keys: [{ ...await exportJWK(publicKey), kid, alg: "ES256", use: "sig" }] };
+  const { privateKey, publicKey } = await generateKeyPair("ES256", { extractable: true });
+  const publicJwk = { ...await exportJWK(publicKey), kid, alg: "ES256", use: "sig" };
   return {
     issuer,
     kid,
-    jwks,
+    jwks: { keys: [publicJwk] },
+    privateKey,
+    publicKey,
+    publicJwk,
     async token(overrides = {}) {
-      const claims: JWTPayload = {
-        iss: issuer,
-        sub: "ci-bot",
-        scope: "registry.token.issue",
-        iat: NOW_SECONDS,
-        exp: NOW_SECONDS + 600,
-        ...overrides.claims,
-      };
+      const claims: JWTPayload = { ...defaultClaims(issuer), ...overrides.claims };
       for (const [name, value] of Object.entries(claims)) {
         if (value === undefined) delete claims[name];
       }
@@ -56,6 +77,7 @@ export async function createTestAuthority(
         .setProtectedHeader({ alg: "ES256", kid, ...overrides.header })
         .sign(overrides.signingKey ?? privateKey);
     },
+    signRaw: (headerText, payloadText) => signEs256Raw(privateKey, headerText, payloadText),
   };
 }
 
