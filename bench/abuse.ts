@@ -23,7 +23,7 @@ import { runFixedRate, startBenchService } from "./service.ts";
 
 const here = (path: string) => fileURLToPath(new URL(path, import.meta.url));
 const ISSUER = "https://authority.bench";
-const SERVICE = "registry.bench";
+const REGISTRY = "registry.bench";
 const RSA_KEY = here("../tests/fixtures/keys/rsa.key-and-cert.pem");
 /** Valid callers per second during every scenario. */
 const VALID_RATE = 200;
@@ -62,7 +62,7 @@ export async function runAbuseBench(seconds: number): Promise<void> {
     Array.from(
       { length: 10 },
       (_, repo) =>
-        `/token?service=${SERVICE}&scope=repository:team/app-${(i + repo) % 10}:pull\t${
+        `/token?service=${REGISTRY}&scope=repository:team/app-${(i + repo) % 10}:pull\t${
           basic(token)
         }`,
     )
@@ -170,7 +170,7 @@ async function floodBadCredentials(port: number, signal: AbortSignal, credential
   const statuses = new Map<number, number>();
   const loop = async (offset: number) => {
     for (let i = offset; !signal.aborted; i += 4) {
-      const response = await fetch(`http://127.0.0.1:${port}/token?service=${SERVICE}`, {
+      const response = await fetch(`http://127.0.0.1:${port}/token?service=${REGISTRY}`, {
         headers: { authorization: credentials[i % credentials.length] },
       }).catch(() => undefined);
       await response?.body?.cancel();

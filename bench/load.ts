@@ -26,7 +26,7 @@ import { runFixedRate, startBenchService } from "./service.ts";
 const here = (path: string) => fileURLToPath(new URL(path, import.meta.url));
 const RSA_KEY = here("../tests/fixtures/keys/rsa.key-and-cert.pem");
 const ISSUER = "https://authority.bench";
-const SERVICE = "registry.bench";
+const REGISTRY = "registry.bench";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -255,7 +255,7 @@ async function distinctLines(count: number, prefix: string, alg: CallerAlg): Pro
 
 /** One prepared request: `path<TAB>authorization`, as bench/requests.lua reads them. */
 function requestLine(token: string, repository: string): string {
-  return `/token?service=${SERVICE}&scope=repository:${repository}:pull\tBearer ${token}`;
+  return `/token?service=${REGISTRY}&scope=repository:${repository}:pull\tBearer ${token}`;
 }
 
 async function runWrk(port: number, lines: readonly string[], seconds: number) {

@@ -7,7 +7,7 @@ import type { RegistryClaims } from "../src/token/mint.ts";
 import { createMintedTokenCache } from "../src/token/reuse.ts";
 import { basic, createTestAuthority, NOW } from "./support/authority.ts";
 import { assertDenied } from "./support/denial.ts";
-import { SERVICE, testOptions } from "./support/service.ts";
+import { REGISTRY, testOptions } from "./support/service.ts";
 
 const authority = await createTestAuthority();
 
@@ -33,7 +33,7 @@ function pipeline(patch: Record<string, unknown> = {}) {
 
 function request(token: string, scopes: string[]): TokenRequestInput {
   return {
-    service: SERVICE,
+    service: REGISTRY,
     scopes,
     credential: { authorization: basic(token) },
     sender: { method: "GET", url: "https://tokens.test/token", dpopProofs: [] },
@@ -88,7 +88,7 @@ Deno.test("issueToken records what each stage learned and mints the granted acce
   assert.equal(issued.token, "signed-1");
   assert.equal(issued.plan, "ci");
   assert.deepEqual(audit, {
-    service: SERVICE,
+    service: REGISTRY,
     requested: ["repository:team/app:pull,push"],
     subject: "ci-bot",
     plan: "ci",

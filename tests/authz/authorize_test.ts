@@ -3,7 +3,7 @@ import { authorize, type CallerEntitlement } from "../../src/authz/authorize.ts"
 import { formatScope, parseScopes } from "../../src/authz/scope.ts";
 import { createTestAuthority } from "../support/authority.ts";
 import { assertDenied } from "../support/denial.ts";
-import { SERVICE, testOptions } from "../support/service.ts";
+import { REGISTRY, testOptions } from "../support/service.ts";
 
 const authority = await createTestAuthority();
 
@@ -17,7 +17,7 @@ function decide(
   caller: CallerEntitlement,
   scopes: string[],
   patch: Record<string, unknown> = {},
-  service = SERVICE,
+  service = REGISTRY,
 ) {
   return Promise.resolve().then(() =>
     authorize(caller, service, parseScopes(scopes), policy(patch))

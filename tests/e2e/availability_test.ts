@@ -31,7 +31,7 @@ import {
 import { fixture, SIGNING_KEY_PATH } from "../support/service.ts";
 
 const authority = await createTestAuthority("https://authority.test");
-const SERVICE = "registry.availability-test";
+const REGISTRY = "registry.availability-test";
 
 /** Caller tokens valid now: the process runs on the real clock. */
 function liveToken(claims: Record<string, unknown> = {}) {
@@ -95,7 +95,7 @@ async function stop(running: Running) {
 }
 
 const tokenPath = (scope = "repository:team/app:pull") =>
-  `/token?service=${SERVICE}&scope=${encodeURIComponent(scope)}`;
+  `/token?service=${REGISTRY}&scope=${encodeURIComponent(scope)}`;
 
 Deno.test("cleartext HTTP/2 is refused; unfinished bodies cost bounded memory until their deadline", async () => {
   const running = await start({ BodyTimeout: "2s", HeadersTimeout: "3s" });
@@ -360,7 +360,7 @@ Deno.test("client mistakes are 4xx: a broken Host, a garbage forwarded certifica
       assert.equal((await refused.json()).errors[0].detail.reason, "mtls_certificate_missing");
     }
 
-    const form = `grant_type=password&service=${SERVICE}&password=${await liveToken()}`;
+    const form = `grant_type=password&service=${REGISTRY}&password=${await liveToken()}`;
     const cut = await openRaw(
       running.port,
       `POST /token HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\n` +
@@ -494,7 +494,7 @@ for (const mode of ["stalled", "closed"] as const) {
         { length: 20 },
         (_, i) => `repository:team/${"a".repeat(200)}-${i}:pull`,
       );
-      const path = `/token?service=${SERVICE}&${
+      const path = `/token?service=${REGISTRY}&${
         scopes.map((s) => `scope=${encodeURIComponent(s)}`).join("&")
       }`;
       const token = await liveToken();

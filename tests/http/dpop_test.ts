@@ -2,11 +2,11 @@ import assert from "node:assert/strict";
 import { SignJWT } from "jose";
 import { basic, createTestAuthority, NOW_SECONDS } from "../support/authority.ts";
 import { createDpopKey, type DpopKey, dpopProof, jwkThumbprint } from "../support/dpop.ts";
-import { ORIGIN, SERVICE, startTestService } from "../support/service.ts";
+import { ORIGIN, REGISTRY, startTestService } from "../support/service.ts";
 
 const authority = await createTestAuthority();
 const HTU = `${ORIGIN}/token`;
-const PATH = `/token?service=${SERVICE}&scope=repository:any/repo:pull`;
+const PATH = `/token?service=${REGISTRY}&scope=repository:any/repo:pull`;
 
 /** A DPoP key and an Authority token bound to it. */
 async function boundToken(key?: DpopKey) {
@@ -258,7 +258,7 @@ Deno.test("POST /token accepts a DPoP-bound token from the form with a POST proo
       "content-type": "application/x-www-form-urlencoded",
       dpop: await proofFor(key, token, { htm: "POST" }),
     },
-    body: new URLSearchParams({ grant_type: "password", password: token, service: SERVICE }),
+    body: new URLSearchParams({ grant_type: "password", password: token, service: REGISTRY }),
   });
   assert.equal(response.status, 200);
 });
@@ -280,7 +280,7 @@ Deno.test("htu is checked against Registry:Realm, not the Host header the caller
   const { key, token } = await boundToken();
   const htu = "https://other.example/token";
   const response = await service.fetch(
-    new Request(`${htu}?service=${SERVICE}`, {
+    new Request(`${htu}?service=${REGISTRY}`, {
       headers: { authorization: `DPoP ${token}`, dpop: await proofFor(key, token, { htu }) },
     }),
   );

@@ -4,7 +4,7 @@ import { budgetKey, clientAddress } from "../../src/http/client_address.ts";
 import { Denial } from "../../src/denial.ts";
 import { MAX_HEADER_BYTES, MAX_URL_LENGTH } from "../../src/http/limits.ts";
 import { basic, createTestAuthority, NOW_SECONDS } from "../support/authority.ts";
-import { SERVICE, startTestService } from "../support/service.ts";
+import { REGISTRY, startTestService } from "../support/service.ts";
 import { reasonOf } from "../support/http.ts";
 
 const authority = await createTestAuthority();
@@ -17,7 +17,7 @@ async function forgedTokens(count: number, prefix = "attacker") {
   );
 }
 
-const tokenPath = `/token?service=${SERVICE}`;
+const tokenPath = `/token?service=${REGISTRY}`;
 
 /** A failing signature check that notes how many of its kind ran at once, at most. */
 function concurrencyCounter() {
@@ -146,11 +146,11 @@ Deno.test("many concurrent valid requests from one address are not limited", asy
 Deno.test("an oversized URL is 414 and oversized headers are 431, before any work", async () => {
   const service = await startTestService(authority);
   const longUrl = await service.request(
-    `/token?service=${SERVICE}&scope=${"a".repeat(MAX_URL_LENGTH)}`,
+    `/token?service=${REGISTRY}&scope=${"a".repeat(MAX_URL_LENGTH)}`,
   );
   assert.equal(longUrl.status, 414);
   assert.equal(await reasonOf(longUrl), "uri_too_long");
-  const bigHeaders = await service.request(`/token?service=${SERVICE}`, {
+  const bigHeaders = await service.request(`/token?service=${REGISTRY}`, {
     headers: { "x-padding": "p".repeat(MAX_HEADER_BYTES) },
   });
   assert.equal(bigHeaders.status, 431);
@@ -175,10 +175,10 @@ Deno.test("anonymous requests do not count as failed authentications", async () 
   });
   const nat = { remoteAddress: "192.0.2.50" };
   for (let i = 0; i < 5; i++) {
-    assert.equal((await service.request(`/token?service=${SERVICE}`, {}, nat)).status, 401);
+    assert.equal((await service.request(`/token?service=${REGISTRY}`, {}, nat)).status, 401);
   }
   const good = { headers: { authorization: basic(await authority.token()) } };
-  assert.equal((await service.request(`/token?service=${SERVICE}`, good, nat)).status, 200);
+  assert.equal((await service.request(`/token?service=${REGISTRY}`, good, nat)).status, 200);
 });
 
 Deno.test("IPv6 clients share one budget per /64, so address hopping within a prefix does not help", () => {

@@ -3,11 +3,11 @@ import { X509Certificate } from "node:crypto";
 import { sha256Base64Url } from "../../src/encoding.ts";
 import { parseForwardedCertificate } from "../../src/http/connection.ts";
 import { createTestAuthority } from "../support/authority.ts";
-import { fixture, SERVICE, startTestService } from "../support/service.ts";
+import { fixture, REGISTRY, startTestService } from "../support/service.ts";
 import { reasonOf } from "../support/http.ts";
 
 const authority = await createTestAuthority();
-const PATH = `/token?service=${SERVICE}&scope=repository:any/repo:pull`;
+const PATH = `/token?service=${REGISTRY}&scope=repository:any/repo:pull`;
 
 async function der(name: string): Promise<Uint8Array> {
   return new Uint8Array(

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { decodeJwt } from "jose";
 import { createTestAuthority, NOW_SECONDS } from "../support/authority.ts";
-import { SERVICE, startTestService } from "../support/service.ts";
+import { REGISTRY, startTestService } from "../support/service.ts";
 import { reasonOf } from "../support/http.ts";
 
 const authority = await createTestAuthority();
@@ -22,7 +22,7 @@ Deno.test("POST /token with grant_type=password returns an OAuth2 token response
       grant_type: "password",
       username: "oauth2accesstoken",
       password: await authority.token({ claims: { "stellaops:plan": "ci" } }),
-      service: SERVICE,
+      service: REGISTRY,
       client_id: "containerd-client",
       scope: "repository:team/app:pull,push repository:team/base:pull",
       access_type: "offline",
@@ -51,7 +51,7 @@ Deno.test("POST /token with grant_type=refresh_token takes the Authority token f
     form({
       grant_type: "refresh_token",
       refresh_token: await authority.token(),
-      service: SERVICE,
+      service: REGISTRY,
       client_id: "containerd-client",
     }),
   );
@@ -68,7 +68,7 @@ Deno.test("POST /token applies the same authorization rules and errors as GET", 
     form({
       grant_type: "password",
       password: await authority.token(),
-      service: SERVICE,
+      service: REGISTRY,
       scope: "repository:team/app:push",
     }),
   );
@@ -80,7 +80,7 @@ Deno.test("POST /token applies the same authorization rules and errors as GET", 
     form({
       grant_type: "password",
       password: await authority.token({ claims: { exp: NOW_SECONDS - 3600 } }),
-      service: SERVICE,
+      service: REGISTRY,
     }),
   );
   assert.equal(expired.status, 401);
@@ -92,14 +92,14 @@ Deno.test("POST /token applies the same authorization rules and errors as GET", 
 Deno.test("POST /token refuses malformed forms with 400 before authentication", async () => {
   const service = await startTestService(authority);
   const cases: [RequestInit, string][] = [
-    [form({ grant_type: "client_credentials", service: SERVICE }), "grant_type_unsupported"],
-    [form({ service: SERVICE, password: "x" }), "grant_type_unsupported"],
+    [form({ grant_type: "client_credentials", service: REGISTRY }), "grant_type_unsupported"],
+    [form({ service: REGISTRY, password: "x" }), "grant_type_unsupported"],
     [
       form({ grant_type: "password", password: "x", scope: "repository:a/b:pull" }),
       "service_missing",
     ],
     [
-      form({ grant_type: "password", password: "x", service: SERVICE, scope: "repo:" }),
+      form({ grant_type: "password", password: "x", service: REGISTRY, scope: "repo:" }),
       "scope_invalid",
     ],
     [
@@ -115,7 +115,7 @@ Deno.test("POST /token refuses malformed forms with 400 before authentication", 
       "request_invalid",
     ],
     [
-      form({ grant_type: "password", service: SERVICE, password: "x".repeat(70_000) }),
+      form({ grant_type: "password", service: REGISTRY, password: "x".repeat(70_000) }),
       "request_invalid",
     ],
   ];
@@ -148,7 +148,7 @@ Deno.test("POST /token without the credential field is 401 credentials_missing",
   const service = await startTestService(authority);
   const response = await service.request(
     "/token",
-    form({ grant_type: "password", username: "someone", service: SERVICE }),
+    form({ grant_type: "password", username: "someone", service: REGISTRY }),
   );
   assert.equal(response.status, 401);
   assert.equal(await reasonOf(response), "credentials_missing");
@@ -157,7 +157,7 @@ Deno.test("POST /token without the credential field is 401 credentials_missing",
 Deno.test("GET /token accepts and ignores offline_token, client_id and account", async () => {
   const service = await startTestService(authority);
   const params = new URLSearchParams({
-    service: SERVICE,
+    service: REGISTRY,
     scope: "repository:team/app:pull",
     offline_token: "true",
     client_id: "docker",

@@ -8,7 +8,7 @@ import {
   SignJWT,
 } from "jose";
 import { basic, createTestAuthority, NOW_SECONDS } from "../support/authority.ts";
-import { SERVICE, SIGNING_KEY_PATH, startTestService } from "../support/service.ts";
+import { REGISTRY, SIGNING_KEY_PATH, startTestService } from "../support/service.ts";
 import { errorOf } from "../support/http.ts";
 
 const authority = await createTestAuthority();
@@ -46,7 +46,7 @@ Deno.test("GET /token with a Bearer Authority token returns a signed registry to
   const service = await startTestService(authority);
   const response = await requestToken(
     service,
-    { service: SERVICE, scope: "repository:team/app:pull,push" },
+    { service: REGISTRY, scope: "repository:team/app:pull,push" },
     `Bearer ${await authority.token({ claims: { "stellaops:plan": "ci" } })}`,
   );
   assert.equal(response.status, 200);
@@ -65,12 +65,12 @@ Deno.test("GET /token with a Bearer Authority token returns a signed registry to
     {
       iss: "registry-token-test",
       sub: "ci-bot",
-      aud: SERVICE,
+      aud: REGISTRY,
       exp: NOW_SECONDS + 300,
       nbf: NOW_SECONDS,
       iat: NOW_SECONDS,
       jti: "string",
-      service: SERVICE,
+      service: REGISTRY,
       access: [{ type: "repository", name: "team/app", actions: ["pull", "push"] }],
     },
   );
@@ -81,7 +81,7 @@ Deno.test("GET /token accepts the Authority token as the Basic password with any
   for (const user of ["oauth2accesstoken", "someone-else", ""]) {
     const response = await requestToken(
       service,
-      { service: SERVICE, scope: "repository:team/app:pull" },
+      { service: REGISTRY, scope: "repository:team/app:pull" },
       basic(await authority.token(), user),
     );
     assert.equal(response.status, 200, `username ${JSON.stringify(user)}`);
@@ -94,7 +94,7 @@ Deno.test("GET /token ignores the account parameter for identity", async () => {
   const service = await startTestService(authority);
   const response = await requestToken(
     service,
-    { service: SERVICE, account: "admin", scope: "repository:team/app:pull" },
+    { service: REGISTRY, account: "admin", scope: "repository:team/app:pull" },
     basic(await authority.token(), "admin"),
   );
   const { payload } = await verifyRegistryToken((await response.json()).token);
@@ -112,7 +112,7 @@ Deno.test("GET /token uses Signing:Audience as a string aud and passes the licen
   });
   const response = await requestToken(
     service,
-    { service: SERVICE },
+    { service: REGISTRY },
     `Bearer ${await authority.token({ claims: { "stellaops:license": "lic-42" } })}`,
   );
   const body = await response.json();
@@ -127,7 +127,7 @@ Deno.test("GET /token without scope (docker login) returns a token with an empty
   const service = await startTestService(authority);
   const response = await requestToken(
     service,
-    { service: SERVICE },
+    { service: REGISTRY },
     basic(await authority.token()),
   );
   assert.equal(response.status, 200);
@@ -142,7 +142,7 @@ Deno.test("GET /token gives each minted token a unique jti when reuse is off", a
   const token = basic(await authority.token());
   const ids = new Set<unknown>();
   for (let i = 0; i < 3; i++) {
-    const response = await requestToken(service, { service: SERVICE }, token);
+    const response = await requestToken(service, { service: REGISTRY }, token);
     ids.add((await verifyRegistryToken((await response.json()).token)).payload.jti);
   }
   assert.equal(ids.size, 3);
@@ -153,7 +153,7 @@ Deno.test("GET /token merges repeated and space-separated scope parameters", asy
   const response = await requestToken(
     service,
     {
-      service: SERVICE,
+      service: REGISTRY,
       scope: ["repository:team/a:pull repository:team/b:push", "repository:team/a:push"],
     },
     basic(await authority.token({ claims: { "stellaops:plan": "ci" } })),
@@ -185,7 +185,7 @@ Deno.test("GET /token with service given twice is 400 request_invalid", async ()
   const service = await startTestService(authority);
   const response = await requestToken(
     service,
-    { service: [SERVICE, "other"] },
+    { service: [REGISTRY, "other"] },
     basic(await authority.token()),
   );
   assert.equal(response.status, 400);
@@ -195,7 +195,7 @@ Deno.test("GET /token with service given twice is 400 request_invalid", async ()
 Deno.test("GET /token with a malformed scope is 400 scope_invalid, before authentication", async () => {
   const service = await startTestService(authority);
   for (const scope of ["repository:Team/App:pull", "repository:a/b", "repository::pull", "x"]) {
-    const response = await requestToken(service, { service: SERVICE, scope });
+    const response = await requestToken(service, { service: REGISTRY, scope });
     assert.equal(response.status, 400, scope);
     assert.equal((await errorOf(response)).detail.reason, "scope_invalid", scope);
   }
@@ -205,11 +205,11 @@ Deno.test("GET /token with a malformed scope is 400 scope_invalid, before authen
 
 Deno.test("GET /token without credentials is 401 with a Bearer challenge naming the realm", async () => {
   const service = await startTestService(authority);
-  const response = await requestToken(service, { service: SERVICE, scope: "repository:a/b:pull" });
+  const response = await requestToken(service, { service: REGISTRY, scope: "repository:a/b:pull" });
   assert.equal(response.status, 401);
   assert.equal(
     response.headers.get("www-authenticate"),
-    `Bearer realm="https://tokens.test/token",service="${SERVICE}"`,
+    `Bearer realm="https://tokens.test/token",service="${REGISTRY}"`,
   );
   const error = await errorOf(response);
   assert.equal(error.code, "UNAUTHORIZED");
@@ -264,7 +264,7 @@ Deno.test("GET /token rejects each kind of bad Authority token with its own 401 
     ["not a JWT", "definitely-not-a-jwt", "token_malformed"],
   ];
   for (const [name, token, reason] of cases) {
-    const response = await requestToken(service, { service: SERVICE }, `Bearer ${token}`);
+    const response = await requestToken(service, { service: REGISTRY }, `Bearer ${token}`);
     assert.equal(response.status, 401, name);
     const error = await errorOf(response);
     assert.equal(error.detail.reason, reason, name);
@@ -284,7 +284,7 @@ Deno.test("GET /token rejects an unsigned alg:none token", async () => {
       exp: NOW_SECONDS + 60,
     })
   }.`;
-  const response = await requestToken(service, { service: SERVICE }, `Bearer ${token}`);
+  const response = await requestToken(service, { service: REGISTRY }, `Bearer ${token}`);
   assert.equal(response.status, 401);
   assert.equal((await errorOf(response)).detail.reason, "token_algorithm_not_allowed");
 });
@@ -293,7 +293,7 @@ Deno.test("GET /token tolerates clock skew within Authority:ClockSkew", async ()
   const service = await startTestService(authority);
   const response = await requestToken(
     service,
-    { service: SERVICE },
+    { service: REGISTRY },
     basic(await authority.token({ claims: { exp: NOW_SECONDS - 30, nbf: NOW_SECONDS + 30 } })),
   );
   assert.equal(response.status, 200);
@@ -303,7 +303,7 @@ Deno.test("GET /token with a token lacking the required scope is 403 insufficien
   const service = await startTestService(authority);
   const response = await requestToken(
     service,
-    { service: SERVICE },
+    { service: REGISTRY },
     basic(await authority.token({ claims: { scope: "openid profile" } })),
   );
   assert.equal(response.status, 403);
@@ -317,7 +317,7 @@ Deno.test("GET /token accepts required scopes given as an scp array", async () =
   const service = await startTestService(authority);
   const response = await requestToken(
     service,
-    { service: SERVICE },
+    { service: REGISTRY },
     basic(await authority.token({ claims: { scope: undefined, scp: ["registry.token.issue"] } })),
   );
   assert.equal(response.status, 200);
@@ -333,7 +333,7 @@ Deno.test("GET /token takes the subject from nameidentifier, then sub, then clie
   for (const [claims, subject] of cases) {
     const response = await requestToken(
       service,
-      { service: SERVICE },
+      { service: REGISTRY },
       basic(await authority.token({ claims })),
     );
     const { payload } = await verifyRegistryToken((await response.json()).token);
@@ -341,7 +341,7 @@ Deno.test("GET /token takes the subject from nameidentifier, then sub, then clie
   }
   const none = await requestToken(
     service,
-    { service: SERVICE },
+    { service: REGISTRY },
     basic(await authority.token({ claims: { sub: undefined } })),
   );
   assert.equal(none.status, 401);
@@ -355,13 +355,13 @@ Deno.test("GET /token falls back to DefaultPlan when the token names no plan", a
   const token = basic(await authority.token());
   const pull = await requestToken(
     service,
-    { service: SERVICE, scope: "repository:any/repo:pull" },
+    { service: REGISTRY, scope: "repository:any/repo:pull" },
     token,
   );
   assert.equal(pull.status, 200);
   const push = await requestToken(
     service,
-    { service: SERVICE, scope: "repository:any/repo:push" },
+    { service: REGISTRY, scope: "repository:any/repo:push" },
     token,
   );
   assert.equal(push.status, 403);
@@ -376,7 +376,7 @@ Deno.test("GET /token refuses a token naming an unknown plan instead of falling 
   const service = await startTestService(authority);
   const response = await requestToken(
     service,
-    { service: SERVICE, scope: "repository:any/repo:pull" },
+    { service: REGISTRY, scope: "repository:any/repo:pull" },
     basic(await authority.token({ claims: { "stellaops:plan": "platinum" } })),
   );
   assert.equal(response.status, 403);
@@ -387,7 +387,7 @@ Deno.test("GET /token refuses every plan-less token when no DefaultPlan is confi
   const service = await startTestService(authority, { DefaultPlan: undefined });
   const response = await requestToken(
     service,
-    { service: SERVICE },
+    { service: REGISTRY },
     basic(await authority.token()),
   );
   assert.equal(response.status, 403);
@@ -398,14 +398,14 @@ Deno.test("GET /token refuses a revoked licence", async () => {
   const service = await startTestService(authority, { RevokedLicenses: ["lic-revoked"] });
   const revoked = await requestToken(
     service,
-    { service: SERVICE, scope: "repository:any/repo:pull" },
+    { service: REGISTRY, scope: "repository:any/repo:pull" },
     basic(await authority.token({ claims: { "stellaops:license": "lic-revoked" } })),
   );
   assert.equal(revoked.status, 403);
   assert.equal((await errorOf(revoked)).detail.reason, "license_revoked");
   const valid = await requestToken(
     service,
-    { service: SERVICE, scope: "repository:any/repo:pull" },
+    { service: REGISTRY, scope: "repository:any/repo:pull" },
     basic(await authority.token({ claims: { "stellaops:license": "lic-valid" } })),
   );
   assert.equal(valid.status, 200);
@@ -413,10 +413,10 @@ Deno.test("GET /token refuses a revoked licence", async () => {
 
 Deno.test("GET /token refuses services outside Registry:AllowedServices", async () => {
   const service = await startTestService(authority, {
-    Registry: { Realm: "https://tokens.test/token", AllowedServices: [SERVICE] },
+    Registry: { Realm: "https://tokens.test/token", AllowedServices: [REGISTRY] },
   });
   const token = basic(await authority.token());
-  assert.equal((await requestToken(service, { service: SERVICE }, token)).status, 200);
+  assert.equal((await requestToken(service, { service: REGISTRY }, token)).status, 200);
   const other = await requestToken(service, { service: "other.registry" }, token);
   assert.equal(other.status, 403);
   assert.equal((await errorOf(other)).detail.reason, "service_not_allowed");
@@ -439,7 +439,7 @@ Deno.test("GET /token matches wildcard patterns across host:port and path separa
     "repository:team/a/b/c/build:push",
   ];
   for (const scope of allowed) {
-    const response = await requestToken(service, { service: SERVICE, scope }, token);
+    const response = await requestToken(service, { service: REGISTRY, scope }, token);
     assert.equal(response.status, 200, scope);
     const { payload } = await verifyRegistryToken((await response.json()).token);
     assert.equal(
@@ -454,7 +454,7 @@ Deno.test("GET /token matches wildcard patterns across host:port and path separa
   ];
   for (const scope of denied) {
     assert.equal(
-      (await requestToken(service, { service: SERVICE, scope }, token)).status,
+      (await requestToken(service, { service: REGISTRY, scope }, token)).status,
       403,
       scope,
     );
@@ -466,8 +466,8 @@ Deno.test("GET /token grants a requested * only where a rule lists *", async () 
   const ci = basic(await authority.token({ claims: { "stellaops:plan": "ci" } }));
   const admin = basic(await authority.token({ claims: { "stellaops:plan": "admin" } }));
   const scope = "repository:team/app:*";
-  assert.equal((await requestToken(service, { service: SERVICE, scope }, ci)).status, 403);
-  const granted = await requestToken(service, { service: SERVICE, scope }, admin);
+  assert.equal((await requestToken(service, { service: REGISTRY, scope }, ci)).status, 403);
+  const granted = await requestToken(service, { service: REGISTRY, scope }, admin);
   assert.equal(granted.status, 200);
   const { payload } = await verifyRegistryToken((await granted.json()).token);
   assert.deepEqual(payload.access, [{ type: "repository", name: "team/app", actions: ["*"] }]);
@@ -477,14 +477,14 @@ Deno.test("GET /token denies non-repository scopes unless a rule names the type"
   const service = await startTestService(authority);
   const scope = "registry:catalog:*";
   const reader = basic(await authority.token());
-  assert.equal((await requestToken(service, { service: SERVICE, scope }, reader)).status, 403);
+  assert.equal((await requestToken(service, { service: REGISTRY, scope }, reader)).status, 403);
   const admin = basic(await authority.token({ claims: { "stellaops:plan": "admin" } }));
-  assert.equal((await requestToken(service, { service: SERVICE, scope }, admin)).status, 200);
+  assert.equal((await requestToken(service, { service: REGISTRY, scope }, admin)).status, 200);
 });
 
 Deno.test("GET /token is strict by default and grants the intersection with PartialGrants", async () => {
   const params = {
-    service: SERVICE,
+    service: REGISTRY,
     scope: ["repository:team/app:pull,push", "repository:other/lib:pull"],
   };
   const token = basic(await authority.token({ claims: { "stellaops:plan": "ci" } }));
@@ -532,13 +532,13 @@ Deno.test("/metrics counts issued tokens by plan and rejections by reason, with 
   const service = await startTestService(authority);
   await requestToken(
     service,
-    { service: SERVICE },
+    { service: REGISTRY },
     basic(await authority.token({ claims: { "stellaops:plan": "ci" } })),
   );
-  await requestToken(service, { service: SERVICE });
+  await requestToken(service, { service: REGISTRY });
   await requestToken(
     service,
-    { service: SERVICE },
+    { service: REGISTRY },
     basic(await authority.token({ claims: { "stellaops:plan": "made-up-by-the-caller" } })),
   );
   const text = await (await service.request("/metrics")).text();
@@ -553,18 +553,18 @@ Deno.test("the request log has one structured line per request and never a crede
   const token = await authority.token({ claims: { "stellaops:plan": "ci" } });
   const response = await requestToken(
     service,
-    { service: SERVICE, scope: "repository:team/app:push" },
+    { service: REGISTRY, scope: "repository:team/app:push" },
     basic(token),
   );
   const registryToken = (await response.json()).token;
-  await requestToken(service, { service: SERVICE }, basic(`${token}x`));
+  await requestToken(service, { service: REGISTRY }, basic(`${token}x`));
   assert.equal(service.logs.length, 2);
   const [issued, refused] = service.logs.map((line) => JSON.parse(line));
   assert.equal(issued.msg, "request");
   assert.equal(issued.status, 200);
   assert.equal(issued.subject, "ci-bot");
   assert.equal(issued.plan, "ci");
-  assert.equal(issued.service, SERVICE);
+  assert.equal(issued.service, REGISTRY);
   assert.deepEqual(issued.requested, ["repository:team/app:push"]);
   assert.deepEqual(issued.granted, ["repository:team/app:push"]);
   assert.equal(typeof issued.duration_ms, "number");
@@ -592,7 +592,7 @@ Deno.test("GET /jwks publishes the public key that verifies minted tokens under 
   assert.equal(response.status, 200);
   const jwks = await response.json();
   assert.deepEqual(Object.keys(jwks.keys[0]).sort(), ["alg", "e", "kid", "kty", "n", "use"]);
-  const issued = await requestToken(service, { service: SERVICE }, basic(await authority.token()));
+  const issued = await requestToken(service, { service: REGISTRY }, basic(await authority.token()));
   const { protectedHeader } = await jwtVerify(
     (await issued.json()).token,
     createLocalJWKSet(jwks),
@@ -607,7 +607,7 @@ Deno.test("an identical request within Signing:ReuseWindow gets the same token a
   let now = new Date(NOW_SECONDS * 1000);
   const service = await startTestService(authority, {}, () => now);
   const token = basic(await authority.token({ claims: { exp: NOW_SECONDS + 3600 } }));
-  const params = { service: SERVICE, scope: "repository:any/repo:pull" };
+  const params = { service: REGISTRY, scope: "repository:any/repo:pull" };
   const first = await (await requestToken(service, params, token)).json();
   assert.equal(first.expires_in, 300);
 
@@ -633,7 +633,7 @@ Deno.test("an identical request within Signing:ReuseWindow gets the same token a
 
 Deno.test("token reuse never bypasses authorization: a revoked licence is refused at once", async () => {
   const service = await startTestService(authority, { RevokedLicenses: ["lic-revoked"] });
-  const params = { service: SERVICE, scope: "repository:any/repo:pull" };
+  const params = { service: REGISTRY, scope: "repository:any/repo:pull" };
   const valid = basic(await authority.token({ claims: { "stellaops:license": "lic-ok" } }));
   assert.equal((await requestToken(service, params, valid)).status, 200);
   const revoked = basic(await authority.token({ claims: { "stellaops:license": "lic-revoked" } }));
@@ -642,7 +642,7 @@ Deno.test("token reuse never bypasses authorization: a revoked licence is refuse
 
 Deno.test("a reused token never carries another caller's licence: the licence is part of the reuse key", async () => {
   const service = await startTestService(authority);
-  const params = { service: SERVICE, scope: "repository:any/repo:pull" };
+  const params = { service: REGISTRY, scope: "repository:any/repo:pull" };
   const licensed = async (license?: string) => {
     const claims = license === undefined ? {} : { "stellaops:license": license };
     const caller = basic(await authority.token({ claims: { sub: "same-subject", ...claims } }));

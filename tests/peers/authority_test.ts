@@ -10,7 +10,7 @@ import {
 import { MAIN, productionFlags, spawnDeno, writeConfig } from "../support/process.ts";
 import { fixture, SIGNING_KEY_PATH } from "../support/service.ts";
 
-const SERVICE = "registry.oidc-test";
+const REGISTRY = "registry.oidc-test";
 const SCOPE = "repository:team/app:pull";
 
 /**
@@ -37,7 +37,7 @@ async function startService(provider: TestOidcProvider, patch: Record<string, un
   const base = `${tls ? "https" : "http"}://127.0.0.1:${port}`;
   return {
     process,
-    tokenUrl: `${base}/token?service=${SERVICE}&scope=${encodeURIComponent(SCOPE)}`,
+    tokenUrl: `${base}/token?service=${REGISTRY}&scope=${encodeURIComponent(SCOPE)}`,
     htu: `${base}/token`,
     stop: async () => assert.equal((await process.stop()).code, 0, process.stderr.join("\n")),
   };

@@ -12,18 +12,18 @@ import { callerCreds, startTokenStack, type TokenStack, writeOciImage } from "..
 import { fixture } from "../support/service.ts";
 
 const authority = await createTestAuthority("https://authority.test");
-const SERVICE = "registry.es256-test";
+const REGISTRY = "registry.es256-test";
 const ISSUER = "registry-token-es256-test";
 
 /** The service (production permissions) signing with `signing`, and a registry trusting `bundle`. */
 function startStack(signing: Record<string, unknown>, bundle: string) {
-  return startTokenStack({ authority, issuer: ISSUER, service: SERVICE, signing, bundle });
+  return startTokenStack({ authority, issuer: ISSUER, service: REGISTRY, signing, bundle });
 }
 
 /** The protected header of a registry token the stack's service issues directly. */
 async function tokenHeader(stack: TokenStack, creds: string) {
   const response = await fetch(
-    `${stack.realm}?service=${SERVICE}&scope=repository:team/app:pull`,
+    `${stack.realm}?service=${REGISTRY}&scope=repository:team/app:pull`,
     { headers: { authorization: `Basic ${btoa(creds)}` } },
   );
   assert.equal(response.status, 200, await response.clone().text());

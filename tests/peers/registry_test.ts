@@ -5,7 +5,7 @@ import { callerCreds, podmanLogin, startTokenStack, writeOciImage } from "../sup
 import { fixture } from "../support/service.ts";
 
 const authority = await createTestAuthority("https://authority.test");
-const SERVICE = "registry.peer-test";
+const REGISTRY = "registry.peer-test";
 const ISSUER = "registry-token-peer-test";
 
 /** The service (production permissions) plus a distribution 2.8 registry trusting it. */
@@ -17,7 +17,7 @@ function startStack(
   return startTokenStack({
     authority,
     issuer: ISSUER,
-    service: SERVICE,
+    service: REGISTRY,
     signing: { KeyPath: fixture(`keys/${keyFile}`) },
     bundle,
     patch: {

@@ -28,7 +28,7 @@ import {
   NOW,
   NOW_SECONDS,
 } from "../support/authority.ts";
-import { ORIGIN, SERVICE, startTestService, type TestService } from "../support/service.ts";
+import { ORIGIN, REGISTRY, startTestService, type TestService } from "../support/service.ts";
 import type { ConnectionInfo } from "../../src/http/connection.ts";
 import { assertRegistryError } from "../support/http.ts";
 import { b64url, signEs256Raw, unb64url } from "../support/raw_jws.ts";
@@ -469,13 +469,13 @@ const parameterName = fc.oneof(
   },
   {
     weight: 1,
-    arbitrary: fc.constantFrom("SERVICE", "Scope", "scope[]", "service ", "%73ervice", "scope%00"),
+    arbitrary: fc.constantFrom("REGISTRY", "Scope", "scope[]", "service ", "%73ervice", "scope%00"),
   },
   { weight: 1, arbitrary: anyText(10) },
 );
 
 const parameterValue = fc.oneof(
-  { weight: 3, arbitrary: fc.constantFrom(SERVICE, "registry.example", "") },
+  { weight: 3, arbitrary: fc.constantFrom(REGISTRY, "registry.example", "") },
   { weight: 4, arbitrary: scopeValue },
   { weight: 2, arbitrary: anyText(40) },
   {
@@ -496,7 +496,7 @@ const queryString = fc.oneof(
   {
     weight: 5,
     arbitrary: fc.tuple(
-      fc.option(fc.constantFrom(SERVICE, "registry.example"), { nil: undefined }),
+      fc.option(fc.constantFrom(REGISTRY, "registry.example"), { nil: undefined }),
       fc.array(fc.tuple(parameterName, parameterValue, encoding), { maxLength: 6 }),
       fc.constantFrom("&", "&&", ";", "&amp;"),
     ).map(([service, params, separator]) =>
@@ -676,7 +676,7 @@ Deno.test("fuzz: mutated scopes are refused or granted only as valid, requested,
           const form = new URLSearchParams({
             grant_type: "password",
             password: caller.token,
-            service: SERVICE,
+            service: REGISTRY,
           });
           for (const scope of scopes) form.append("scope", scope);
           const answer = await harness.send("/token", {
@@ -686,7 +686,7 @@ Deno.test("fuzz: mutated scopes are refused or granted only as valid, requested,
           });
           if (answer.status !== 200) return;
           await assertRegistryToken(harness.service, answer.body.access_token, {
-            service: SERVICE,
+            service: REGISTRY,
             subject: "ci-bot",
             scopeValues: new URLSearchParams(form.toString()).getAll("scope"),
             plan: caller.plan,
@@ -695,8 +695,8 @@ Deno.test("fuzz: mutated scopes are refused or granted only as valid, requested,
           return;
         }
         const query = rawQuery
-          ? `service=${SERVICE}${scopes.map((scope) => `&scope=${scope}`).join("")}`
-          : new URLSearchParams([["service", SERVICE], ...scopes.map((s) => ["scope", s])])
+          ? `service=${REGISTRY}${scopes.map((scope) => `&scope=${scope}`).join("")}`
+          : new URLSearchParams([["service", REGISTRY], ...scopes.map((s) => ["scope", s])])
             .toString();
         const path = `/token?${query}`;
         const answer = await harness.send(path, {
@@ -722,7 +722,7 @@ Deno.test("fuzz: random and mutated Authorization headers never yield a token wi
   const scope = "repository:team/app:pull";
   await fc.assert(
     fc.asyncProperty(authorization, async (value) => {
-      const path = `/token?service=${SERVICE}&scope=${scope}`;
+      const path = `/token?service=${REGISTRY}&scope=${scope}`;
       const answer = await harness.send(path, {
         headers: value === undefined ? {} : { authorization: value },
       });
@@ -730,7 +730,7 @@ Deno.test("fuzz: random and mutated Authorization headers never yield a token wi
       const genuine = genuineIn(value ?? "");
       assert.ok(genuine, `200 for ${JSON.stringify(value)}, which holds no genuine token`);
       await assertRegistryToken(harness.service, answer.body.token, {
-        service: SERVICE,
+        service: REGISTRY,
         subject: "ci-bot",
         scopeValues: [scope],
         plan: genuine.plan,
@@ -976,11 +976,11 @@ Deno.test("fuzz: random JWT structures are accepted only when the README's rules
             body: new URLSearchParams({
               grant_type: "refresh_token",
               refresh_token: token,
-              service: SERVICE,
+              service: REGISTRY,
               scope,
             }).toString(),
           })
-          : await harness.send(`/token?service=${SERVICE}&scope=${scope}`, {
+          : await harness.send(`/token?service=${REGISTRY}&scope=${scope}`, {
             headers: { authorization: how === "basic" ? basic(token) : `Bearer ${token}` },
           });
         if (answer.status !== 200) return;
@@ -991,7 +991,7 @@ Deno.test("fuzz: random JWT structures are accepted only when the README's rules
           `200, but the rules refuse (${verdict}): ${headerText} ${payloadText}`,
         );
         await assertRegistryToken(harness.service, answer.body.access_token, {
-          service: SERVICE,
+          service: REGISTRY,
           subject: verdict.subject,
           scopeValues: [scope],
           plan: verdict.plan,
@@ -1036,7 +1036,7 @@ const formField = fc.oneof(
       ),
       fc.oneof(
         fc.constantFrom("password", "refresh_token", "PASSWORD", "client_credentials", ""),
-        fc.constantFrom(SERVICE, "registry.example"),
+        fc.constantFrom(REGISTRY, "registry.example"),
         credential,
         scopeValue,
         anyText(20),
@@ -1061,7 +1061,7 @@ const formBody = fc.oneof(
       const fields: [string, string][] = [
         ["grant_type", grant],
         [grant, token],
-        ["service", SERVICE],
+        ["service", REGISTRY],
         ...extra,
       ];
       return standard
@@ -1074,7 +1074,7 @@ const formBody = fc.oneof(
   {
     weight: 1,
     arbitrary: fc.constantFrom(...HUGE_LENGTHS).map((length) =>
-      `grant_type=password&service=${SERVICE}&password=${"a".repeat(length)}`
+      `grant_type=password&service=${REGISTRY}&password=${"a".repeat(length)}`
     ),
   },
 );
@@ -1139,7 +1139,7 @@ Deno.test("fuzz: random POST /token forms never fail, and grant only for a genui
 Deno.test("fuzz: concurrent mixed requests stay independent of each other", async () => {
   const harness = await Harness.start();
   const good = GENUINE.find(({ plan }) => plan === "ci")!.token;
-  const path = `/token?service=${SERVICE}&scope=repository:team/app:pull,push`;
+  const path = `/token?service=${REGISTRY}&scope=repository:team/app:pull,push`;
   await fc.assert(
     fc.asyncProperty(fc.array(authorization, { minLength: 2, maxLength: 12 }), async (values) => {
       // Each batch interleaves a genuine request, which must succeed whatever runs beside it.
@@ -1184,7 +1184,7 @@ Deno.test("fuzz: the failed-authentication limiter follows its model exactly (fi
           // No trusted proxies: X-Forwarded-For must not move a client to another bucket.
           if (forwarded) headers["x-forwarded-for"] = forwarded;
           const answer = await harness.send(
-            `/token?service=${SERVICE}`,
+            `/token?service=${REGISTRY}`,
             { headers },
             address === undefined ? undefined : { remoteAddress: address },
           );

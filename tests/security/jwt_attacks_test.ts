@@ -26,7 +26,7 @@ import {
   NOW,
   NOW_SECONDS,
 } from "../support/authority.ts";
-import { fixture, SERVICE, startTestService, testOptions } from "../support/service.ts";
+import { fixture, REGISTRY, startTestService, testOptions } from "../support/service.ts";
 import type { TestService } from "../support/service.ts";
 import { createService } from "../../src/service.ts";
 import { createLogger } from "../../src/observability/logger.ts";
@@ -81,7 +81,7 @@ async function get(
 ): Promise<Answer> {
   const started = performance.now();
   const response = await target.request(
-    `/token?${new URLSearchParams({ service: SERVICE, scope })}`,
+    `/token?${new URLSearchParams({ service: REGISTRY, scope })}`,
     { headers: { authorization } },
   );
   const body = await response.json();
@@ -154,7 +154,7 @@ Deno.test("alg none (every spelling, empty or junk signature) is refused as an a
   }
   const token = rawToken({ alg: "none" }, GOOD);
   assertRefused(
-    await post(target, { grant_type: "password", password: token, service: SERVICE }),
+    await post(target, { grant_type: "password", password: token, service: REGISTRY }),
     "token_algorithm_not_allowed",
     "POST alg none",
   );
@@ -328,7 +328,7 @@ Deno.test("with remote Authority keys, a jku header never redirects the key fetc
   );
   const send = async (token: string) => {
     const response = await built.fetch(
-      new Request(`https://tokens.test/token?service=${SERVICE}&scope=${PULL}`, {
+      new Request(`https://tokens.test/token?service=${REGISTRY}&scope=${PULL}`, {
         headers: { authorization: `Bearer ${token}` },
       }),
     );
@@ -581,7 +581,7 @@ Deno.test("a 1 MB token is refused cleanly and fast, however it is sent", async 
     assertRefused(answer, "headers_too_large", authorization.slice(0, 6), 431);
     assert.ok(answer.elapsedMs < 1000, `answered in ${answer.elapsedMs} ms`);
   }
-  const form = await post(target, { grant_type: "password", password: big, service: SERVICE });
+  const form = await post(target, { grant_type: "password", password: big, service: REGISTRY });
   assertRefused(form, "request_invalid", "POST 1 MB form", 400);
   assert.ok(form.elapsedMs < 1000, `answered in ${form.elapsedMs} ms`);
   // Within the header and form limits but over the 16 KiB credential limit.
@@ -590,7 +590,7 @@ Deno.test("a 1 MB token is refused cleanly and fast, however it is sent", async 
     assertRefused(await get(target, authorization), "credentials_malformed", "19 KiB token");
   }
   assertRefused(
-    await post(target, { grant_type: "password", password: mid, service: SERVICE }),
+    await post(target, { grant_type: "password", password: mid, service: REGISTRY }),
     "credentials_malformed",
     "POST 19 KiB token",
   );
@@ -849,7 +849,7 @@ Deno.test("a genuine token is independently verifiable, so the refusals above ar
   assert.deepEqual(claims.access, [{ type: "repository", name: "team/app", actions: ["pull"] }]);
   assertIssued(await get(target, basic(token)), "genuine, Basic");
   assertIssued(
-    await post(target, { grant_type: "password", password: token, service: SERVICE, scope: PULL }),
+    await post(target, { grant_type: "password", password: token, service: REGISTRY, scope: PULL }),
     "genuine, POST",
   );
 });

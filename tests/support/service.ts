@@ -21,8 +21,8 @@ export function fixture(path: string): string {
 
 /** The fixture signing key: RSA-2048 with a self-signed certificate in one PEM file. */
 export const SIGNING_KEY_PATH = fixture("keys/rsa.key-and-cert.pem");
-/** Registry service name used throughout the tests. */
-export const SERVICE = "registry.test";
+/** The registry tokens are requested for (the `service` parameter) throughout the tests. */
+export const REGISTRY = "registry.test";
 /** Origin of the requests `request` sends: DPoP proofs name `${ORIGIN}/token` as `htu`. */
 export const ORIGIN = "https://tokens.test";
 /** Path under which the test Authority's JWKS is served from memory. */

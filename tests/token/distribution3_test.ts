@@ -4,14 +4,14 @@ import { createPrivateKey } from "node:crypto";
 import { registryTrust } from "../../src/token/registry_trust.ts";
 import { basic, createTestAuthority, NOW } from "../support/authority.ts";
 import { verifyLikeDistribution3 } from "../support/distribution3.ts";
-import { fixture, SERVICE, startTestService } from "../support/service.ts";
+import { fixture, REGISTRY, startTestService } from "../support/service.ts";
 
 const authority = await createTestAuthority();
 const ISSUER = "registry-token-test";
 
 async function mintWith(signing: Record<string, unknown>) {
   const service = await startTestService(authority, { Signing: { Issuer: ISSUER, ...signing } });
-  const response = await service.request(`/token?service=${SERVICE}&scope=repository:a/b:pull`, {
+  const response = await service.request(`/token?service=${REGISTRY}&scope=repository:a/b:pull`, {
     headers: { authorization: basic(await authority.token()) },
   });
   assert.equal(response.status, 200);
@@ -20,7 +20,7 @@ async function mintWith(signing: Record<string, unknown>) {
 
 const config = (rootCertBundle: string, jwks?: { readonly keys: readonly JsonWebKey[] }) => ({
   issuer: ISSUER,
-  service: SERVICE,
+  service: REGISTRY,
   rootCertBundle,
   jwks,
 });
@@ -30,7 +30,7 @@ Deno.test("distribution 3.x accepts tokens through x5c when a certificate is con
   assert.ok(decodeProtectedHeader(token).x5c);
   const bundle = await Deno.readTextFile(fixture("keys/rsa.cert.pem"));
   const claims = await verifyLikeDistribution3(token, config(bundle), NOW);
-  assert.equal(claims.aud, SERVICE);
+  assert.equal(claims.aud, REGISTRY);
 });
 
 Deno.test("distribution 3.x accepts an x5c leaf issued by a CA in the bundle", async () => {
@@ -70,7 +70,7 @@ Deno.test("the distribution 3.x verifier refuses forgeries, so its acceptances m
   const bundle = await Deno.readTextFile(fixture("keys/rsa.cert.pem"));
   const [header, ,] = token.split(".");
   const other = createPrivateKey(await Deno.readTextFile(fixture("keys/ca.pkcs8.pem")));
-  const forged = await new SignJWT({ iss: ISSUER, aud: [SERVICE], exp: NOW.getTime() / 1000 + 60 })
+  const forged = await new SignJWT({ iss: ISSUER, aud: [REGISTRY], exp: NOW.getTime() / 1000 + 60 })
     .setProtectedHeader(JSON.parse(atob(header.replace(/-/g, "+").replace(/_/g, "/"))))
     .sign(other);
   await assert.rejects(verifyLikeDistribution3(forged, config(bundle), NOW), /signature/);
