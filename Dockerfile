@@ -25,7 +25,7 @@ COPY etc/ etc/
 
 # `deno compile` downloads its `denort` base binary when the builder is online. Air-gapped
 # builders: COPY a denort of this Deno version into the stage and set ENV DENORT_BIN to it
-# (README, "Build a binary").
+# (docs/operations.md, "Build a binary").
 
 # The build-time configuration decides the permissions baked into the binary: it may read only
 # the directories of the config, key and TLS files this config names, and connect only to its

@@ -61,7 +61,7 @@ export function locateDenort(getEnv: EnvReader): { found: string } | { missing: 
   const zip = `${denoDir}/dl/release/v${Deno.version.deno}/denort-${TARGET}.zip`;
   return existsSync(zip) ? { found: zip } : {
     missing: `no denort base binary: set DENORT_BIN=/path/to/denort or place ${zip} ` +
-      `(see README, "Build a binary")`,
+      `(see docs/operations.md, "Build a binary")`,
   };
 }
 

@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
 import { DENIAL_REASONS, type DenialReason } from "../../src/denial.ts";
 
-const README = await Deno.readTextFile(new URL("../../README.md", import.meta.url));
+const API_DOC = await Deno.readTextFile(new URL("../../docs/api.md", import.meta.url));
 
-/** The rows of the README's reason table: statuses, registry code, reasons named. */
+/** The rows of docs/api.md's reason table: statuses, registry code, reasons named. */
 function reasonRows() {
-  return README.split("\n")
+  return API_DOC.split("\n")
     .filter((line) => /^\| [\d, ]+\| `[A-Z_]+` +\|/.test(line))
     .map((line) => {
       const [statuses, code, reasons] = line.split("|").slice(1, 4).map((cell) => cell.trim());
@@ -17,12 +17,12 @@ function reasonRows() {
     });
 }
 
-Deno.test("the README's reason table names every denial reason once, with its status and code", () => {
+Deno.test("docs/api.md's reason table names every denial reason once, with its status and code", () => {
   const rows = reasonRows();
   assert.ok(rows.length >= 5, "the reason table was not found");
   const documented = rows.flatMap((row) => row.reasons);
   for (const reason of documented) {
-    assert.ok(reason in DENIAL_REASONS, `the README names an unknown reason ${reason}`);
+    assert.ok(reason in DENIAL_REASONS, `docs/api.md names an unknown reason ${reason}`);
   }
   assert.deepEqual(
     [...documented].sort(),
@@ -34,7 +34,7 @@ Deno.test("the README's reason table names every denial reason once, with its st
       const { status, code } = DENIAL_REASONS[reason as DenialReason];
       assert.ok(
         row.statuses.includes(status),
-        `${reason} is ${status}, the README says ${row.statuses}`,
+        `${reason} is ${status}, docs/api.md says ${row.statuses}`,
       );
       assert.equal(code, row.code, `${reason}'s code`);
     }

@@ -5,12 +5,12 @@ import { SIGNING_KEY_PATH } from "../support/service.ts";
 import { runFixedRate } from "../../bench/service.ts";
 
 /**
- * Shortened soak for CI; the full one is `deno task bench --soak 180` (README, Performance).
+ * Shortened soak for CI; the full one is `deno task bench --soak 180` (docs/performance.md).
  * Long enough for V8's first full collection (about 20 s in at this rate), before which RSS
  * climbs whether or not anything leaks.
  */
 const SECONDS = 45;
-/** Highest RSS accepted at any point: the README's peak under load. */
+/** Highest RSS accepted at any point: about the peak under load in docs/performance.md. */
 const PEAK_MB = 160;
 const RATE = 400;
 

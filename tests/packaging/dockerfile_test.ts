@@ -235,9 +235,20 @@ Deno.test("the build context leaves out VCS data, tests, build output, dependenc
 Deno.test("the image's Deno version is the one .ci/run and the README pin", async () => {
   const [build] = await dockerStages();
   const image = denoVersionOfImage(build.image);
+  const pinsOf = async (file: string) =>
+    [...(await readRepoFile(file)).matchAll(/deno@(\d+\.\d+\.\d+)/g)].map((m) => m[1]);
   for (const file of [".ci/run", "README.md"]) {
-    const pins = [...(await readRepoFile(file)).matchAll(/deno@(\d+\.\d+\.\d+)/g)].map((m) => m[1]);
+    const pins = await pinsOf(file);
     assert.ok(pins.length > 0, `${file} pins no deno@X.Y.Z`);
     assert.deepEqual(new Set(pins), new Set([image]), `${file} pins ${pins}, the image ${image}`);
+  }
+  // The other documents need not pin, but any pin they show is the same one.
+  const docs = [...Deno.readDirSync(new URL("docs/", ROOT))]
+    .filter((entry) => entry.isFile && entry.name.endsWith(".md"))
+    .map((entry) => `docs/${entry.name}`);
+  for (const file of ["CONTRIBUTING.md", "SECURITY.md", ...docs]) {
+    for (const pin of await pinsOf(file)) {
+      assert.equal(pin, image, `${file} pins deno@${pin}, the image ${image}`);
+    }
   }
 });

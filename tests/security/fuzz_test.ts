@@ -7,7 +7,7 @@
  *   reason whose status and code match the answer;
  * - a 200 is checked by an independent oracle: the caller credential must contain the signed
  *   part of a token the test Authority really issued (or, for random JWT structures, pass an
- *   independent re-implementation of the README's rules), the registry token must verify with
+ *   independent re-implementation of docs/api.md's rules), the registry token must verify with
  *   the service's public key, and every granted access entry must be a syntactically valid
  *   distribution resource, literally requested, and allowed by the caller's plan;
  * - no unhandled rejection, and exactly one request log line per request (no other lines, so no
@@ -878,7 +878,7 @@ const jsonText = <T>(value: fc.Arbitrary<T>) =>
 
 type SignatureMode = "real" | "attacker" | "garbage" | "empty" | "zeros";
 
-/** What the README's rules say about a token whose signature is the Authority's own. */
+/** What docs/api.md's rules say about a token whose signature is the Authority's own. */
 function oracleAccepts(
   headerText: string,
   payloadText: string,
@@ -936,7 +936,7 @@ function oracleAccepts(
   return { subject, plan: (plan as string | undefined) ?? DEFAULT_PLAN };
 }
 
-Deno.test("fuzz: random JWT structures are accepted only when the README's rules accept them", async () => {
+Deno.test("fuzz: random JWT structures are accepted only when docs/api.md's rules accept them", async () => {
   const plain = await Harness.start();
   const audience = await Harness.start(WITH_AUDIENCE);
   const scope = "repository:team/app:pull";

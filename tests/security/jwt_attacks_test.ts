@@ -769,7 +769,7 @@ Deno.test("an enormous or non-numeric nbf is refused", async () => {
 
 Deno.test("iat is not a validity check: far-future iat is accepted, a non-numeric one refused", async () => {
   const target = await service();
-  // The README's rules are exp, nbf, iss and aud; iat carries no rule beyond being a number
+  // docs/api.md's rules are exp, nbf, iss and aud; iat carries no rule beyond being a number
   // (jose checks its type). A far-future iat with valid exp/nbf is therefore accepted.
   for (const iat of [NOW_SECONDS + 1e9, 1e300]) {
     assertIssued(
