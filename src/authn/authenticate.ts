@@ -33,6 +33,8 @@ export interface AuthorityOptions {
   readonly clockSkewSeconds: number;
   readonly senderConstraint: SenderConstraint;
   readonly dpop: DpopOptions;
+  /** The caller-token claim naming the caller's plan. */
+  readonly planClaim: string;
   /** Most verified caller tokens remembered (0: verify every time). */
   readonly tokenCacheSize: number;
 }
@@ -42,8 +44,8 @@ const NAME_IDENTIFIER_CLAIMS = [
   "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/nameidentifier",
   "nameidentifier",
 ];
-/** Claim naming the caller's plan. */
-const PLAN_CLAIM = "stellaops:plan";
+/** Claim naming the caller's plan unless `Authority:PlanClaim` names another. */
+export const DEFAULT_PLAN_CLAIM = "stellaops:plan";
 /** Claim carrying the caller's licence identifier. */
 export const LICENSE_CLAIM = "stellaops:license";
 
@@ -129,7 +131,7 @@ export async function authenticate(
   requireScopes(payload, authority.requiredScopes);
   return {
     subject: subjectOf(payload),
-    plan: optionalString(payload, PLAN_CLAIM),
+    plan: optionalString(payload, authority.planClaim),
     license: optionalString(payload, LICENSE_CLAIM),
     confirmation: confirmationOf(payload),
     // jwtVerify has checked both are numbers (exp is required).

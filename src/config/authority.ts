@@ -4,7 +4,7 @@
  * @module
  */
 
-import type { AuthorityOptions } from "../authn/authenticate.ts";
+import { type AuthorityOptions, DEFAULT_PLAN_CLAIM } from "../authn/authenticate.ts";
 import type { AuthorityKeyLocation } from "../authn/authority_keys.ts";
 import type { DpopOptions } from "../authn/dpop.ts";
 import { SENDER_CONSTRAINTS } from "../authn/sender.ts";
@@ -29,7 +29,8 @@ const DPOP_SECTION = section({
     Algorithms: list({
       item: text({ doc: "an asymmetric JWS algorithm" }),
       default: ["ES256", "ES384", "RS256", "PS256", "EdDSA"],
-      doc: "proof signature algorithms accepted",
+      doc:
+        "proof signature algorithms accepted ([DPoP profile](sender-constraints.md#dpop-profile))",
     }),
     ProofMaxAge: duration({ default: 60, min: 1, max: 600, doc: "how old a proof's `iat` may be" }),
     RequireNonce: flag({
@@ -77,14 +78,21 @@ export const AUTHORITY_SECTION = section({
     SenderConstraint: choice({
       values: SENDER_CONSTRAINTS,
       default: "none",
-      doc: "binding every caller token must have",
+      doc: "binding every caller token must have " +
+        "([Sender-constrained callers](sender-constraints.md))",
+    }),
+    PlanClaim: text({
+      default: DEFAULT_PLAN_CLAIM,
+      required: true,
+      doc: "the caller-token claim that names the caller's plan",
     }),
     TokenCacheSize: integer({
       default: 10_000,
       min: 0,
       max: 1_000_000,
       unit: "tokens",
-      doc: "verified caller tokens remembered until their `exp` (`0`: verify every time)",
+      doc: "verified caller tokens kept until their `exp` (`0`: none); " +
+        "[why that is safe](performance.md#what-is-cached-and-why-that-is-safe)",
     }),
     DPoP: DPOP_SECTION,
   },
@@ -111,6 +119,7 @@ export function authorityOptions(authority: AuthoritySection, path: string): Aut
     clockSkewSeconds: authority.ClockSkew,
     senderConstraint: authority.SenderConstraint,
     dpop: dpopOptions(authority.DPoP, `${path}:DPoP`),
+    planClaim: authority.PlanClaim,
     tokenCacheSize: authority.TokenCacheSize,
   };
 }

@@ -50,7 +50,8 @@ export const POLICY_FIELDS = {
     }),
   }),
   DefaultPlan: text({
-    doc: "plan for tokens without `stellaops:plan`; must name a configured plan",
+    doc:
+      "plan for tokens without a plan claim (`Authority:PlanClaim`); must name a configured plan",
   }),
   RevokedLicenses: list({
     item: text({ doc: "a licence" }),

@@ -87,7 +87,8 @@ function typeOf(entry: Entry): string {
 
 function defaultOf(entry: Entry): string {
   if (entry.defaultText !== undefined) return entry.defaultText;
-  if ("required" in entry && entry.required) return "**required**";
+  // A required key with a default can only be refused when set blank.
+  if ("required" in entry && entry.required && entry.default === undefined) return "**required**";
   if (entry.kind === "list") {
     return `\`[${(entry.default ?? []).join(", ")}]\``;
   }

@@ -21,7 +21,7 @@ interface Described {
 export interface TextEntry extends Described {
   readonly kind: "text";
   readonly default?: string;
-  /** Absent or blank is a config error ("is required"). */
+  /** Blank is a config error ("is required"), and so is absent when there is no default. */
   readonly required?: boolean;
 }
 

@@ -23,9 +23,9 @@ export const SERVER_SECTION = section({
       doc: "listen port (`0` picks a free one, logged at startup)",
     }),
     PublicBaseUrl: text({
-      defaultText: "`Registry:Realm`; with neither, DPoP-bound tokens are refused",
-      doc: "public URL of the service (behind a proxy), for DPoP `htu`; required (or `Realm`) " +
-        "with a DPoP constraint",
+      defaultText: "`Registry:Realm`",
+      doc: "public URL callers use (behind a proxy), for DPoP `htu`; with neither it nor " +
+        "`Realm`, DPoP-bound tokens are refused",
     }),
     Tls: section({
       optional: true,
@@ -43,8 +43,8 @@ export const SERVER_SECTION = section({
     }),
     TrustedProxies: list({
       item: text({ doc: "an IP address" }),
-      doc: "peer addresses allowed to forward a client certificate and to name the client in " +
-        "`X-Forwarded-For`",
+      doc: "peers that may forward a client certificate or name the client in " +
+        "`X-Forwarded-For` ([Limits](operations.md#limits-and-availability))",
     }),
     ClientCertificateHeader: text({
       doc: "header a trusted proxy forwards the client certificate in",
@@ -99,8 +99,7 @@ export const SERVER_SECTION = section({
           min: 0,
           max: 100_000,
           unit: "checks",
-          doc: "failed signature checks per client before its checks run one at a time (`429` " +
-            "past 16 waiting); `0` switches the budget off",
+          doc: "failed signature checks per client before its checks run one at a time; `0`: off",
         }),
         PerMinute: integer({
           default: 60,

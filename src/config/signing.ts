@@ -48,9 +48,8 @@ export const SIGNING_SECTION = section({
     }),
     KeyPath: text({
       required: true,
-      doc: "signing key: RSA ≥ 2048 bits (RS256) or EC P-256 (ES256) / P-384 (ES384); PEM " +
-        "(PKCS#8, PKCS#1/SEC1, encrypted PKCS#8) or PFX/PKCS#12 (modern AES or `-legacy` " +
-        "3DES/RC2), optionally followed by `CERTIFICATE` blocks",
+      doc: "the signing key: RSA ≥ 2048 bits or EC P-256/P-384, PEM or PFX " +
+        "([key files](#signing-key-files))",
     }),
     KeyPassword: text({ doc: KEY_PASSWORD_DOC }),
     CertificatePath: text({ doc: CERTIFICATE_PATH_DOC }),
@@ -68,16 +67,18 @@ export const SIGNING_SECTION = section({
       values: KEY_ID_FORMATS,
       default: "libtrust",
       doc: "how the default `kid` is derived: `libtrust` (distribution 2.x) or `thumbprint` " +
-        "(RFC 7638; distribution 3.x with a bundle only)",
+        "(RFC 7638; 3.x with a bundle only)",
     }),
     ReuseWindow: duration({
       min: 0,
       max: 1800,
-      defaultText: "`Lifetime / 5` (60 s for 5 min), at most `Lifetime / 2`",
-      doc: "an identical request within this time gets the token already minted (`0`: never)",
+      defaultText: "`Lifetime / 5`",
+      doc: "an identical request within this gets the token already minted (`0`: never); at " +
+        "most `Lifetime / 2`",
     }),
     PublishedKeys: list({
-      doc: "keys published in `/jwks` and the trust export but never used to sign",
+      doc: "keys published in `/jwks` and the trust export, never used to sign " +
+        "([rotation](operations.md#reload-and-rotate-keys))",
       item: section({
         doc: "a published key",
         fields: {

@@ -50,6 +50,15 @@ Deno.test("authenticate returns the plan and licence claims", async () => {
   });
 });
 
+Deno.test("authenticate reads the plan from the claim Authority:PlanClaim names, and only that one", async () => {
+  const token = await claims({ "stellaops:plan": "ci", plan: "gold" });
+  assert.equal((await verify(token, { planClaim: "plan" })).plan, "gold");
+  assert.equal(
+    (await verify(await claims({ "stellaops:plan": "ci" }), { planClaim: "plan" })).plan,
+    undefined,
+  );
+});
+
 Deno.test("authenticate accepts RS256 and EdDSA signatures", async () => {
   for (const alg of ["RS256", "EdDSA"]) {
     const { privateKey, publicKey } = await generateKeyPair(alg, { extractable: true });

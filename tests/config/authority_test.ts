@@ -15,6 +15,18 @@ Deno.test("buildOptions derives the discovery URL from the Authority issuer", ()
   });
 });
 
+Deno.test("buildOptions reads Authority:PlanClaim, stellaops:plan by default, never blank", () => {
+  assert.equal(build(doc()).authority.planClaim, "stellaops:plan");
+  const withClaim = (PlanClaim: string) =>
+    doc({ Authority: { Issuer: "https://authority.test", PlanClaim } });
+  assert.equal(build(withClaim("plan")).authority.planClaim, "plan");
+  assertConfigError(
+    () => build(withClaim(" ")),
+    "RegistryTokenService:Authority:PlanClaim",
+    /is required/,
+  );
+});
+
 Deno.test("buildOptions keeps an explicit empty RequiredScopes list instead of the default", () => {
   const options = build(doc({
     Authority: { Issuer: "https://authority.test", RequiredScopes: [] },
