@@ -29,23 +29,26 @@ export function registryError(
 export interface ChallengeContext {
   readonly realm: string;
   readonly service?: string;
-  /** Challenge with `DPoP` even for denials that are not about a proof (DPoP is required). */
+  /** Every token must be DPoP-bound: reasons whose challenge is `preferred` challenge with `DPoP`. */
   readonly preferDpop: boolean;
   /** `algs` of a DPoP challenge. */
   readonly dpopAlgorithms: readonly string[];
 }
 
-/** Renders a denial: status, registry error body and, for 401/403, a Bearer or DPoP challenge. */
+/**
+ * Renders a denial as its reason's row says: status, registry error body, a `WWW-Authenticate`
+ * challenge when the row declares one, `Retry-After` when the row declares it.
+ */
 export function denialResponse(denial: Denial, context: ChallengeContext): Response {
-  const { status, code, challengeError, dpopChallenge } = denial.rendering;
+  const { status, code, challenge, challengeError, retryAfter } = denial.rendering;
   const headers: Record<string, string> = {};
-  if (typeof denial.detail.retry_after === "number") {
-    headers["retry-after"] = String(denial.detail.retry_after);
-  }
-  if (status === 401 || (status === 403 && challengeError)) {
-    headers["www-authenticate"] = challenge(
+  // Echoed in the body too: clients that only read the JSON learn when to come back.
+  const retry = retryAfter ? { retry_after: denial.retryAfterSeconds } : {};
+  if (retryAfter) headers["retry-after"] = String(denial.retryAfterSeconds);
+  if (challenge) {
+    headers["www-authenticate"] = challengeHeader(
       context,
-      dpopChallenge ?? context.preferDpop,
+      challenge === "dpop" || context.preferDpop,
       challengeError,
       denial.message,
     );
@@ -54,7 +57,7 @@ export function denialResponse(denial: Denial, context: ChallengeContext): Respo
     status,
     code,
     denial.message,
-    { reason: denial.reason, ...denial.detail },
+    { reason: denial.reason, ...retry, ...denial.detail },
     headers,
   );
 }
@@ -79,7 +82,7 @@ export function oauthTokenResponse(issued: IssuedToken): Response {
   }, { headers: NO_STORE });
 }
 
-function challenge(
+function challengeHeader(
   context: ChallengeContext,
   dpop: boolean,
   error: string | undefined,
