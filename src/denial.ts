@@ -70,8 +70,8 @@ const invalidProof = {
   challengeError: "invalid_dpop_proof",
 } as const satisfies ReasonRendering;
 
-/** Every reason a token request can be refused for; metric labels come only from here. */
-export const DENIAL_REASONS = {
+/** The rows with their literal types, from which the reasons that need seconds are computed. */
+const ROWS = {
   // parse
   service_missing: badRequest,
   request_invalid: badRequest,
@@ -123,14 +123,20 @@ export const DENIAL_REASONS = {
 } as const satisfies Record<string, ReasonRendering>;
 
 /** A member of the closed list of denial reasons. */
-export type DenialReason = keyof typeof DENIAL_REASONS;
+export type DenialReason = keyof typeof ROWS;
+
+/**
+ * Every reason a token request can be refused for; metric labels come only from here. Each row
+ * reads as a whole `ReasonRendering`, so any field can be asked of any reason.
+ */
+export const DENIAL_REASONS: { readonly [R in DenialReason]: ReasonRendering } = ROWS;
 
 /** Extra, non-secret facts for the client, merged into `errors[0].detail`. */
 type DenialDetail = Readonly<Record<string, unknown>>;
 
 /** The reasons whose row declares `retryAfter`. */
 type RetryLaterReason = {
-  [R in DenialReason]: (typeof DENIAL_REASONS)[R] extends { retryAfter: true } ? R : never;
+  [R in DenialReason]: (typeof ROWS)[R] extends { retryAfter: true } ? R : never;
 }[DenialReason];
 
 /**
