@@ -1,18 +1,22 @@
 /**
  * Response rendering: registry error bodies, `WWW-Authenticate` challenges, token bodies.
  *
+ * Every registry error is rendered from a row of `DENIAL_REASONS` or `ROUTE_ERRORS`, so none
+ * is written out by hand elsewhere.
+ *
  * @module
  */
 
 import { formatScope } from "../authz/scope.ts";
 import type { Denial } from "../denial.ts";
 import type { IssuedToken } from "../issue.ts";
+import { ROUTE_ERRORS, type RouteError, type RouteErrorFacts } from "./route_errors.ts";
 
 /** Headers every token-endpoint answer carries: tokens and errors must never be cached. */
 const NO_STORE = { "cache-control": "no-store", pragma: "no-cache" };
 
 /** A body in the registry's error form: `{"errors":[{code,message,detail}]}`. */
-export function registryError(
+function registryError(
   status: number,
   code: string,
   message: string,
@@ -60,6 +64,18 @@ export function denialResponse(denial: Denial, context: ChallengeContext): Respo
     { reason: denial.reason, ...retry, ...denial.detail },
     headers,
   );
+}
+
+/**
+ * Renders a route error as its row says; `allow` is given exactly for rows that declare it
+ * (the type sees to that), and becomes the `Allow` header.
+ */
+export function routeErrorResponse<E extends RouteError>(
+  error: E,
+  ...[allow]: RouteErrorFacts<E>
+): Response {
+  const { status, code, message } = ROUTE_ERRORS[error];
+  return registryError(status, code, message, undefined, allow === undefined ? {} : { allow });
 }
 
 /** Renders a minted token in the shape docker, podman, skopeo and containerd expect. */
