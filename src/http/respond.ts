@@ -33,7 +33,7 @@ function registryError(
 export interface ChallengeContext {
   readonly realm: string;
   readonly service?: string;
-  /** Every token must be DPoP-bound: reasons whose challenge is `preferred` challenge with `DPoP`. */
+  /** Every token must be DPoP-bound, so rows whose challenge is `preferred` challenge with DPoP. */
   readonly preferDpop: boolean;
   /** `algs` of a DPoP challenge. */
   readonly dpopAlgorithms: readonly string[];
