@@ -20,7 +20,12 @@ import {
 } from "../issue.ts";
 import type { Logger } from "../observability/logger.ts";
 import type { TokenMetrics } from "../observability/metrics.ts";
-import { denialResponse, oauthTokenResponse, registryError, tokenResponse } from "./respond.ts";
+import {
+  denialResponse,
+  oauthTokenResponse,
+  routeErrorResponse,
+  tokenResponse,
+} from "./respond.ts";
 import type { VerificationBudget } from "./failure_limit.ts";
 import type { ServerOptions } from "./server_options.ts";
 import { budgetKey, clientAddress } from "./client_address.ts";
@@ -116,7 +121,9 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.use(
     "/token",
     (c, next) =>
-      c.req.method === "HEAD" ? Promise.resolve(methodNotAllowed(allowed["/token"])) : next(),
+      c.req.method === "HEAD"
+        ? Promise.resolve(routeErrorResponse("method_not_allowed", allowed["/token"]))
+        : next(),
   );
   const { server, realm } = deps.options;
   app.get("/token", (c) => answer(c, () => queryRequest(c, server, realm), tokenResponse));
@@ -136,22 +143,20 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     c.body(await deps.metrics.render(), 200, {
       "content-type": "text/plain; version=0.0.4; charset=utf-8",
     }));
-  for (const [path, allow] of Object.entries(allowed)) app.all(path, () => methodNotAllowed(allow));
+  for (const [path, allow] of Object.entries(allowed)) {
+    app.all(path, () => routeErrorResponse("method_not_allowed", allow));
+  }
 
-  app.notFound(() => registryError(404, "NOT_FOUND", "not found"));
+  app.notFound(() => routeErrorResponse("not_found"));
   app.onError((error, c) => {
     c.set("reason", "internal_error");
     deps.logger.log("error", "unhandled error", {
       request_id: c.get("requestId"),
       error: error instanceof Error ? `${error.name}: ${error.message}` : String(error),
     });
-    return registryError(500, "UNKNOWN", "internal error; see the service log");
+    return routeErrorResponse("internal_error");
   });
   return app;
-}
-
-function methodNotAllowed(allow: string): Response {
-  return registryError(405, "UNSUPPORTED", "method not allowed", undefined, { allow });
 }
 
 /** The challenges' `realm`: `Registry:Realm`, else this service's own `/token` URL. */

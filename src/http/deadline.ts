@@ -17,9 +17,12 @@ export async function withinDeadline<T>(work: Promise<T>, seconds: number): Prom
     timer = setTimeout(
       () =>
         reject(
-          new Denial("request_timeout", `the request could not be answered within ${seconds}s`, {
-            retry_after: 1,
-          }),
+          new Denial(
+            "request_timeout",
+            `the request could not be answered within ${seconds}s`,
+            {},
+            1,
+          ),
         ),
       seconds * 1000,
     );

@@ -8,6 +8,7 @@
 import type { DenialReason } from "../denial.ts";
 import type { Audit } from "../issue.ts";
 import type { ConnectionInfo } from "./connection.ts";
+import type { RouteError } from "./route_errors.ts";
 
 /** Bindings from the transport, variables set along the request. */
 export type AppEnv = {
@@ -15,7 +16,8 @@ export type AppEnv = {
   Variables: {
     requestId: string;
     audit: Audit;
-    reason?: DenialReason | "internal_error";
+    /** Logged as the request's reason; of the route errors, only a crash names one. */
+    reason?: DenialReason | Extract<RouteError, "internal_error">;
     /** The client's address as resolved through trusted proxies. */
     client?: string;
   };

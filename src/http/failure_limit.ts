@@ -57,9 +57,12 @@ export function createVerificationBudget(
     if (!lane) return void lanes.set(client, { waiting: [] });
     if (lane.waiting.length >= MAX_WAITING_CHECKS) {
       const retryAfter = Math.max(1, Math.ceil((1 - level(client, now)) / refillPerSecond));
-      throw new Denial("rate_limited", "too many failed authentications; try again later", {
-        retry_after: retryAfter,
-      });
+      throw new Denial(
+        "rate_limited",
+        "too many failed authentications; try again later",
+        {},
+        retryAfter,
+      );
     }
     await new Promise<void>((resolve) => lane.waiting.push(resolve));
   };

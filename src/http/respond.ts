@@ -1,18 +1,22 @@
 /**
  * Response rendering: registry error bodies, `WWW-Authenticate` challenges, token bodies.
  *
+ * Every registry error is rendered from a row of `DENIAL_REASONS` or `ROUTE_ERRORS`, so none
+ * is written out by hand elsewhere.
+ *
  * @module
  */
 
 import { formatScope } from "../authz/scope.ts";
 import type { Denial } from "../denial.ts";
 import type { IssuedToken } from "../issue.ts";
+import { ROUTE_ERRORS, type RouteError, type RouteErrorFacts } from "./route_errors.ts";
 
 /** Headers every token-endpoint answer carries: tokens and errors must never be cached. */
 const NO_STORE = { "cache-control": "no-store", pragma: "no-cache" };
 
 /** A body in the registry's error form: `{"errors":[{code,message,detail}]}`. */
-export function registryError(
+function registryError(
   status: number,
   code: string,
   message: string,
@@ -29,23 +33,26 @@ export function registryError(
 export interface ChallengeContext {
   readonly realm: string;
   readonly service?: string;
-  /** Challenge with `DPoP` even for denials that are not about a proof (DPoP is required). */
+  /** Every token must be DPoP-bound, so rows whose challenge is `preferred` challenge with DPoP. */
   readonly preferDpop: boolean;
   /** `algs` of a DPoP challenge. */
   readonly dpopAlgorithms: readonly string[];
 }
 
-/** Renders a denial: status, registry error body and, for 401/403, a Bearer or DPoP challenge. */
+/**
+ * Renders a denial as its reason's row says: status, registry error body, a `WWW-Authenticate`
+ * challenge when the row declares one, `Retry-After` when the row declares it.
+ */
 export function denialResponse(denial: Denial, context: ChallengeContext): Response {
-  const { status, code, challengeError, dpopChallenge } = denial.rendering;
+  const { status, code, challenge, challengeError, retryAfter } = denial.rendering;
   const headers: Record<string, string> = {};
-  if (typeof denial.detail.retry_after === "number") {
-    headers["retry-after"] = String(denial.detail.retry_after);
-  }
-  if (status === 401 || (status === 403 && challengeError)) {
-    headers["www-authenticate"] = challenge(
+  // Echoed in the body too: clients that only read the JSON learn when to come back.
+  const retry = retryAfter ? { retry_after: denial.retryAfterSeconds } : {};
+  if (retryAfter) headers["retry-after"] = String(denial.retryAfterSeconds);
+  if (challenge) {
+    headers["www-authenticate"] = challengeHeader(
       context,
-      dpopChallenge ?? context.preferDpop,
+      challenge === "dpop" || context.preferDpop,
       challengeError,
       denial.message,
     );
@@ -54,9 +61,21 @@ export function denialResponse(denial: Denial, context: ChallengeContext): Respo
     status,
     code,
     denial.message,
-    { reason: denial.reason, ...denial.detail },
+    { reason: denial.reason, ...retry, ...denial.detail },
     headers,
   );
+}
+
+/**
+ * Renders a route error as its row says; `allow` is given exactly for rows that declare it
+ * (the type sees to that), and becomes the `Allow` header.
+ */
+export function routeErrorResponse<E extends RouteError>(
+  error: E,
+  ...[allow]: RouteErrorFacts<E>
+): Response {
+  const { status, code, message } = ROUTE_ERRORS[error];
+  return registryError(status, code, message, undefined, allow === undefined ? {} : { allow });
 }
 
 /** Renders a minted token in the shape docker, podman, skopeo and containerd expect. */
@@ -79,7 +98,7 @@ export function oauthTokenResponse(issued: IssuedToken): Response {
   }, { headers: NO_STORE });
 }
 
-function challenge(
+function challengeHeader(
   context: ChallengeContext,
   dpop: boolean,
   error: string | undefined,

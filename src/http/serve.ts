@@ -25,7 +25,7 @@ import type { ConnectionLimits, ServerOptions, TlsMaterial } from "./server_opti
 import { canonicalAddress, normaliseAddress } from "../address.ts";
 import type { ConnectionInfo } from "./connection.ts";
 import { MAX_PARSED_HEADER_BYTES } from "./limits.ts";
-import { registryError } from "./respond.ts";
+import { routeErrorResponse } from "./respond.ts";
 
 /** The service's request handler. */
 export type ConnectionHandler = (
@@ -65,7 +65,7 @@ export function listen(
     {
       overrideGlobalObjects: false,
       // Reached only when the adapter cannot build a Request (a malformed Host or target).
-      errorHandler: () => registryError(400, "INVALID_REQUEST", "malformed request target or Host"),
+      errorHandler: () => routeErrorResponse("request_target_malformed"),
     },
   );
   const nodeOptions = serverOptions(server.limits);
