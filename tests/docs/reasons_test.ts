@@ -40,3 +40,13 @@ Deno.test("docs/api.md's reason table names every denial reason once, with its s
     }
   }
 });
+
+Deno.test("docs/api.md names exactly the reasons whose row sends Retry-After", () => {
+  const sentence = API_DOC.match(/^`\d{3} [a-z_]+`(?: and `\d{3} [a-z_]+`)* carry `Retry-After`/m);
+  assert.ok(sentence, "the Retry-After sentence was not found");
+  const named = [...sentence[0].matchAll(/`\d{3} ([a-z_]+)`/g)].map((match) => match[1]);
+  const declared = Object.entries(DENIAL_REASONS)
+    .filter(([, row]) => row.retryAfter)
+    .map(([reason]) => reason);
+  assert.deepEqual(named.sort(), declared.sort());
+});
