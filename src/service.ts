@@ -77,11 +77,61 @@ export interface DpopState {
   readonly nonces?: NonceSource;
 }
 
+/** The stateful parts a reload hands on to the next service; the others are built afresh. */
+export interface CarriedState {
+  readonly authorityKeys?: AuthorityKeys;
+  readonly replay?: ReplayCache;
+  readonly nonces?: NonceSource;
+  readonly failures?: VerificationBudget;
+}
+
+/**
+ * Decides, in this one place, what of `previous` survives a reload to `options`: whatever a
+ * changed setting would have built differently is left behind.
+ */
+export function carryOver(previous: Service | undefined, options: Options): CarriedState {
+  if (!previous) return {};
+  const [before, after] = [previous.options, options];
+  const [limitBefore, limitAfter] = [before.server.failedAuthLimit, after.server.failedAuthLimit];
+  return {
+    authorityKeys: sameRemoteKeys(before.authority, after.authority)
+      ? previous.authorityKeys
+      : undefined,
+    // Whatever its configured size: a fresh cache would forget proofs that could then be
+    // replayed across the reload.
+    replay: previous.dpopState.replay,
+    // A nonce handed out just before the reload stays acceptable while its lifetime is unchanged.
+    nonces: after.authority.dpop.requireNonce &&
+        before.authority.dpop.nonceLifetimeSeconds === after.authority.dpop.nonceLifetimeSeconds
+      ? previous.dpopState.nonces
+      : undefined,
+    // A reload must not refill the buckets of clients that are failing signature checks.
+    failures:
+      limitBefore.burst === limitAfter.burst && limitBefore.perMinute === limitAfter.perMinute
+        ? previous.failures
+        : undefined,
+  };
+}
+
+/** Remote keys fetched for one issuer from one location serve a reload that changed neither. */
+function sameRemoteKeys(before: AuthorityOptions, after: AuthorityOptions): boolean {
+  if (before.issuer !== after.issuer) return false;
+  const [was, is] = [before.keys, after.keys];
+  switch (is.kind) {
+    case "discovery":
+      return was.kind === "discovery" && was.metadataAddress === is.metadataAddress;
+    case "jwks-uri":
+      return was.kind === "jwks-uri" && was.jwksUri === is.jwksUri;
+    case "jwks-file":
+      // Re-read on every reload: the operator may have replaced the file.
+      return false;
+  }
+}
+
 /**
  * Loads keys and builds the app; throws `ConfigError` naming the key whose file is bad.
- * A reload passes the running service as `previous`, whose caches are carried over: the DPoP
- * replay cache (so a proof cannot be replayed across a reload) and remote Authority keys when
- * their location is unchanged.
+ * A reload passes the running service as `previous`, whose stateful parts are carried over as
+ * `carryOver` decides.
  */
 export async function createService(
   options: Options,
@@ -99,16 +149,18 @@ export async function createService(
     ),
     until: published.until,
   })));
-  const authorityKeys = reusableAuthorityKeys(options, previous) ??
-    await loadAuthorityKeys(options.authority, io);
+  const carried = carryOver(previous, options);
+  const authorityKeys = carried.authorityKeys ?? await loadAuthorityKeys(options.authority, io);
   const tls = options.server.tls && await loadTls(options.server.tls, io.readFile);
-  const dpopState = dpopStateFor(options, io, previous);
+  const { dpop } = options.authority;
+  const dpopState: DpopState = {
+    replay: carried.replay ?? createReplayCache(dpop.replayCacheSize),
+    nonces: dpop.requireNonce
+      ? carried.nonces ?? createNonceSource(dpop.nonceLifetimeSeconds, io.randomId)
+      : undefined,
+  };
   const { burst, perMinute } = options.server.failedAuthLimit;
-  const sameLimit = JSON.stringify(previous?.options.server.failedAuthLimit) ===
-    JSON.stringify(options.server.failedAuthLimit);
-  const failures = previous && sameLimit
-    ? previous.failures
-    : createVerificationBudget(burst, perMinute);
+  const failures = carried.failures ?? createVerificationBudget(burst, perMinute);
   io.metrics.setPlans(options.policy.plans.keys());
   const app = createApp({
     options,
@@ -163,28 +215,6 @@ async function loadKey(
     const key = error.path === source.certificatePath ? "CertificatePath" : "KeyPath";
     throw new ConfigError(`RegistryTokenService:${section}:${key}`, error.message);
   }
-}
-
-function reusableAuthorityKeys(options: Options, previous?: Service): AuthorityKeys | undefined {
-  if (!previous) return undefined;
-  const [before, after] = [previous.options.authority, options.authority];
-  // A JWKS file is re-read on every reload: the operator may have replaced it.
-  const sameRemote = after.keys.kind !== "jwks-file" && before.issuer === after.issuer &&
-    JSON.stringify(before.keys) === JSON.stringify(after.keys);
-  return sameRemote ? previous.authorityKeys : undefined;
-}
-
-function dpopStateFor(options: Options, io: ServiceIo, previous?: Service): DpopState {
-  const dpop = options.authority.dpop;
-  const sameNonces =
-    previous?.options.authority.dpop.nonceLifetimeSeconds === dpop.nonceLifetimeSeconds;
-  return {
-    replay: previous?.dpopState.replay ?? createReplayCache(dpop.replayCacheSize),
-    nonces: !dpop.requireNonce
-      ? undefined
-      : (sameNonces ? previous?.dpopState.nonces : undefined) ??
-        createNonceSource(dpop.nonceLifetimeSeconds, io.randomId),
-  };
 }
 
 async function loadTls(tls: TlsOptions, readFile: ServiceIo["readFile"]): Promise<TlsMaterial> {
