@@ -69,6 +69,13 @@ export interface Service {
   readonly tls?: TlsMaterial;
   /** Answers one request; `connection` is what the server adapter knows about its connection. */
   readonly fetch: (request: Request, connection?: ConnectionInfo) => Response | Promise<Response>;
+  /**
+   * Releases the stateful parts, except those `successor` carried over: a reload hands them on,
+   * and whichever service drops them closes them. Given a successor, the requests this service
+   * is still answering finish first, since they use these parts; without one (a stop) it
+   * releases at once, as the drain has already waited for requests as long as it may.
+   */
+  readonly close: (successor?: Service) => Promise<void>;
 }
 
 /** State of DPoP checking that outlives one configuration. */
@@ -190,7 +197,9 @@ export async function createService(
       ...dpopState,
     },
   });
-  return {
+  // A service a reload replaced still answers the requests it took, with its own parts.
+  const answering = new Set<Promise<Response>>();
+  const service: Service = {
     options,
     signingKey,
     publishedKeys,
@@ -198,8 +207,28 @@ export async function createService(
     dpopState,
     failures,
     tls,
-    fetch: (request, connection) => app.fetch(request, connection ?? {}),
+    fetch: (request, connection) => {
+      const answer = Promise.resolve(app.fetch(request, connection ?? {}));
+      answering.add(answer);
+      const answered = () => void answering.delete(answer);
+      answer.then(answered, answered);
+      return answer;
+    },
+    close: async (successor) => {
+      if (successor) await Promise.allSettled(answering);
+      const handedOn = new Set(successor ? statefulParts(successor) : []);
+      await Promise.all(
+        statefulParts(service).filter((part) => !handedOn.has(part)).map((part) => part.close()),
+      );
+    },
   };
+  return service;
+}
+
+/** The parts `carryOver` may hand on: the ones that hold state, and so something to close. */
+function statefulParts(service: Service): { close(): Promise<void> }[] {
+  const { authorityKeys, dpopState: { replay, nonces }, failures } = service;
+  return nonces ? [authorityKeys, replay, nonces, failures] : [authorityKeys, replay, failures];
 }
 
 async function loadKey(

@@ -2,8 +2,8 @@ import assert from "node:assert/strict";
 import { carryOver, createService, type Service, type ServiceIo } from "../src/service.ts";
 import { createLogger } from "../src/observability/logger.ts";
 import { createTokenMetrics } from "../src/observability/metrics.ts";
-import { createTestAuthority, NOW, NOW_SECONDS } from "./support/authority.ts";
-import { testOptions } from "./support/service.ts";
+import { basic, createTestAuthority, NOW, NOW_SECONDS } from "./support/authority.ts";
+import { SERVICE, testOptions } from "./support/service.ts";
 
 const authority = await createTestAuthority();
 
@@ -18,6 +18,8 @@ function build(
   patch: Record<string, unknown> = {},
   previous?: Service,
   reads: string[] = [],
+  fetch: typeof globalThis.fetch = () =>
+    Promise.reject(new Error("tests must not reach the network")),
 ): Promise<Service> {
   const jwks = new TextEncoder().encode(JSON.stringify(authority.jwks));
   const io: ServiceIo = {
@@ -25,7 +27,7 @@ function build(
       reads.push(path);
       return path === JWKS_PATH ? Promise.resolve(jwks) : Deno.readFile(path);
     },
-    fetch: () => Promise.reject(new Error("tests must not reach the network")),
+    fetch,
     now: () => NOW,
     randomId: () => crypto.randomUUID(),
     logger: createLogger(() => {}, () => NOW),
@@ -131,4 +133,88 @@ Deno.test("a changed issuer or key location fetches Authority keys afresh", asyn
     const next = await build({ Authority: section }, first);
     assert.notEqual(next.authorityKeys, first.authorityKeys, change);
   }
+});
+
+/** Names the stateful parts of `service` as their `close` is called. */
+function closedParts(service: Service): string[] {
+  const closed: string[] = [];
+  const { authorityKeys, dpopState: { replay, nonces }, failures } = service;
+  for (const [name, part] of Object.entries({ authorityKeys, replay, nonces, failures })) {
+    if (!part) continue;
+    const close = part.close;
+    part.close = () => (closed.push(name), close());
+  }
+  return closed;
+}
+
+/** A fetch that answers with the Authority's JWKS once released, noting fetches aborted meanwhile. */
+function heldAuthority() {
+  const { promise: released, resolve: release } = Promise.withResolvers<void>();
+  const aborted: string[] = [];
+  const fetch = async (input: string | URL | Request, init?: RequestInit) => {
+    const signal = init?.signal;
+    let answered = false;
+    const cutShort = new Promise((_, reject) =>
+      signal?.addEventListener("abort", () => {
+        if (!answered) aborted.push(String(input));
+        reject(signal.reason);
+      })
+    );
+    await Promise.race([released, cutShort]);
+    answered = true;
+    return Response.json(authority.jwks);
+  };
+  return { fetch, release, aborted };
+}
+
+Deno.test("closing a replaced service leaves what its successor carried over to the successor", async () => {
+  const first = await build({ Server: { FailedAuthLimit: { Burst: 5, PerMinute: 10 } } });
+  const closed = closedParts(first);
+  const next = await build({ Server: { FailedAuthLimit: { Burst: 6, PerMinute: 10 } } }, first);
+  await first.close(next);
+  assert.deepEqual(closed, ["authorityKeys", "failures"], "the JWKS file keys and the old budget");
+
+  await next.close();
+  assert.deepEqual(closed, ["authorityKeys", "failures", "replay"], "a stop closes the rest");
+});
+
+Deno.test("carried-over Authority keys keep fetching; keys left behind abort their fetch quietly", async () => {
+  const authorityNet = heldAuthority();
+  const first = await build({ Authority: remoteAuthority }, undefined, [], authorityNet.fetch);
+  const prefetch = first.authorityKeys.refresh();
+  const next = await build({ Authority: remoteAuthority, DefaultPlan: "ci" }, first);
+  await first.close(next);
+  assert.deepEqual(authorityNet.aborted, [], "the successor still uses the fetch under way");
+
+  const moved = await build({ Authority: { ...remoteAuthority, JwksUri: `${JWKS_URI}/2` } }, next);
+  await next.close(moved);
+  assert.deepEqual(authorityNet.aborted, [JWKS_URI]);
+  await prefetch; // settles without an error: nobody is left to report it to
+  assert.equal(first.authorityKeys.ready(), false);
+  await moved.close();
+});
+
+Deno.test("a replaced service answers the requests it took before it closes", async () => {
+  const authorityNet = heldAuthority();
+  const first = await build({ Authority: remoteAuthority }, undefined, [], authorityNet.fetch);
+  const token = await authority.token();
+  const events: string[] = [];
+  const answer = Promise.resolve(
+    first.fetch(
+      new Request(`https://tokens.test/token?service=${SERVICE}`, {
+        headers: { authorization: basic(token) },
+      }),
+    ),
+  ).then((response) => (events.push("answered"), response));
+  const moved = await build({ Authority: { ...remoteAuthority, JwksUri: `${JWKS_URI}/2` } }, first);
+  const closing = first.close(moved).then(() => events.push("closed"));
+  await new Promise((resolve) => setTimeout(resolve, 10));
+  assert.deepEqual(events, [], "the request still waits for the Authority's keys");
+
+  authorityNet.release();
+  await closing;
+  assert.deepEqual(events, ["answered", "closed"]);
+  assert.equal((await answer).status, 200);
+  assert.deepEqual(authorityNet.aborted, [], "its key fetch was never cut short");
+  await moved.close();
 });
