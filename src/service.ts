@@ -1,6 +1,7 @@
 /**
  * Assembles a runnable service from validated options: loads signing and Authority keys once,
- * at startup, and wires them into the HTTP application.
+ * at startup, and wires them into the HTTP application. A reload builds a new service that
+ * takes over the running one's state where its settings allow (`carryOver`).
  *
  * @module
  */
@@ -93,8 +94,9 @@ export interface CarriedState {
 }
 
 /**
- * Decides, in this one place, what of `previous` survives a reload to `options`: whatever a
- * changed setting would have built differently is left behind.
+ * Decides, in this one place, what of `previous` survives a reload to `options`: a part is left
+ * behind when a setting it was built from changed, and keys from a JWKS file always are; the
+ * replay cache always survives.
  */
 export function carryOver(previous: Service | undefined, options: Options): CarriedState {
   if (!previous) return {};
