@@ -1,6 +1,7 @@
 /**
  * Assembles a runnable service from validated options: loads signing and Authority keys once,
- * at startup, and wires them into the HTTP application.
+ * at startup, and wires them into the HTTP application. A reload builds a new service that
+ * takes over the running one's state where its settings allow (`carryOver`).
  *
  * @module
  */
@@ -69,6 +70,13 @@ export interface Service {
   readonly tls?: TlsMaterial;
   /** Answers one request; `connection` is what the server adapter knows about its connection. */
   readonly fetch: (request: Request, connection?: ConnectionInfo) => Response | Promise<Response>;
+  /**
+   * Releases the stateful parts, except those `successor` carried over: a reload hands them on,
+   * and whichever service drops them closes them. Given a successor, the requests this service
+   * is still answering finish first, since they use these parts; without one (a stop) it
+   * releases at once, as the drain has already waited for requests as long as it may.
+   */
+  readonly close: (successor?: Service) => Promise<void>;
 }
 
 /** State of DPoP checking that outlives one configuration. */
@@ -77,11 +85,62 @@ export interface DpopState {
   readonly nonces?: NonceSource;
 }
 
+/** The stateful parts a reload hands on to the next service; the others are built afresh. */
+export interface CarriedState {
+  readonly authorityKeys?: AuthorityKeys;
+  readonly replay?: ReplayCache;
+  readonly nonces?: NonceSource;
+  readonly failures?: VerificationBudget;
+}
+
+/**
+ * Decides, in this one place, what of `previous` survives a reload to `options`: a part is left
+ * behind when a setting it was built from changed, and keys from a JWKS file always are; the
+ * replay cache always survives.
+ */
+export function carryOver(previous: Service | undefined, options: Options): CarriedState {
+  if (!previous) return {};
+  const [before, after] = [previous.options, options];
+  const [limitBefore, limitAfter] = [before.server.failedAuthLimit, after.server.failedAuthLimit];
+  return {
+    authorityKeys: sameRemoteKeys(before.authority, after.authority)
+      ? previous.authorityKeys
+      : undefined,
+    // Whatever its configured size: a fresh cache would forget proofs that could then be
+    // replayed across the reload.
+    replay: previous.dpopState.replay,
+    // A nonce handed out just before the reload stays acceptable while its lifetime is unchanged.
+    nonces: after.authority.dpop.requireNonce &&
+        before.authority.dpop.nonceLifetimeSeconds === after.authority.dpop.nonceLifetimeSeconds
+      ? previous.dpopState.nonces
+      : undefined,
+    // A reload must not refill the buckets of clients that are failing signature checks.
+    failures:
+      limitBefore.burst === limitAfter.burst && limitBefore.perMinute === limitAfter.perMinute
+        ? previous.failures
+        : undefined,
+  };
+}
+
+/** Remote keys fetched for one issuer from one location serve a reload that changed neither. */
+function sameRemoteKeys(before: AuthorityOptions, after: AuthorityOptions): boolean {
+  if (before.issuer !== after.issuer) return false;
+  const [was, is] = [before.keys, after.keys];
+  switch (is.kind) {
+    case "discovery":
+      return was.kind === "discovery" && was.metadataAddress === is.metadataAddress;
+    case "jwks-uri":
+      return was.kind === "jwks-uri" && was.jwksUri === is.jwksUri;
+    case "jwks-file":
+      // Re-read on every reload: the operator may have replaced the file.
+      return false;
+  }
+}
+
 /**
  * Loads keys and builds the app; throws `ConfigError` naming the key whose file is bad.
- * A reload passes the running service as `previous`, whose caches are carried over: the DPoP
- * replay cache (so a proof cannot be replayed across a reload) and remote Authority keys when
- * their location is unchanged.
+ * A reload passes the running service as `previous`, whose stateful parts are carried over as
+ * `carryOver` decides.
  */
 export async function createService(
   options: Options,
@@ -99,16 +158,18 @@ export async function createService(
     ),
     until: published.until,
   })));
-  const authorityKeys = reusableAuthorityKeys(options, previous) ??
-    await loadAuthorityKeys(options.authority, io);
+  const carried = carryOver(previous, options);
+  const authorityKeys = carried.authorityKeys ?? await loadAuthorityKeys(options.authority, io);
   const tls = options.server.tls && await loadTls(options.server.tls, io.readFile);
-  const dpopState = dpopStateFor(options, io, previous);
+  const { dpop } = options.authority;
+  const dpopState: DpopState = {
+    replay: carried.replay ?? createReplayCache(dpop.replayCacheSize),
+    nonces: dpop.requireNonce
+      ? carried.nonces ?? createNonceSource(dpop.nonceLifetimeSeconds, io.randomId)
+      : undefined,
+  };
   const { burst, perMinute } = options.server.failedAuthLimit;
-  const sameLimit = JSON.stringify(previous?.options.server.failedAuthLimit) ===
-    JSON.stringify(options.server.failedAuthLimit);
-  const failures = previous && sameLimit
-    ? previous.failures
-    : createVerificationBudget(burst, perMinute);
+  const failures = carried.failures ?? createVerificationBudget(burst, perMinute);
   io.metrics.setPlans(options.policy.plans.keys());
   const app = createApp({
     options,
@@ -138,7 +199,9 @@ export async function createService(
       ...dpopState,
     },
   });
-  return {
+  // A service a reload replaced still answers the requests it took, with its own parts.
+  const answering = new Set<Promise<Response>>();
+  const service: Service = {
     options,
     signingKey,
     publishedKeys,
@@ -146,8 +209,28 @@ export async function createService(
     dpopState,
     failures,
     tls,
-    fetch: (request, connection) => app.fetch(request, connection ?? {}),
+    fetch: (request, connection) => {
+      const answer = Promise.resolve(app.fetch(request, connection ?? {}));
+      answering.add(answer);
+      const answered = () => void answering.delete(answer);
+      answer.then(answered, answered);
+      return answer;
+    },
+    close: async (successor) => {
+      if (successor) await Promise.allSettled(answering);
+      const handedOn = new Set(successor ? statefulParts(successor) : []);
+      await Promise.all(
+        statefulParts(service).filter((part) => !handedOn.has(part)).map((part) => part.close()),
+      );
+    },
   };
+  return service;
+}
+
+/** The parts `carryOver` may hand on: the ones that hold state, and so something to close. */
+function statefulParts(service: Service): { close(): Promise<void> }[] {
+  const { authorityKeys, dpopState: { replay, nonces }, failures } = service;
+  return nonces ? [authorityKeys, replay, nonces, failures] : [authorityKeys, replay, failures];
 }
 
 async function loadKey(
@@ -163,28 +246,6 @@ async function loadKey(
     const key = error.path === source.certificatePath ? "CertificatePath" : "KeyPath";
     throw new ConfigError(`RegistryTokenService:${section}:${key}`, error.message);
   }
-}
-
-function reusableAuthorityKeys(options: Options, previous?: Service): AuthorityKeys | undefined {
-  if (!previous) return undefined;
-  const [before, after] = [previous.options.authority, options.authority];
-  // A JWKS file is re-read on every reload: the operator may have replaced it.
-  const sameRemote = after.keys.kind !== "jwks-file" && before.issuer === after.issuer &&
-    JSON.stringify(before.keys) === JSON.stringify(after.keys);
-  return sameRemote ? previous.authorityKeys : undefined;
-}
-
-function dpopStateFor(options: Options, io: ServiceIo, previous?: Service): DpopState {
-  const dpop = options.authority.dpop;
-  const sameNonces =
-    previous?.options.authority.dpop.nonceLifetimeSeconds === dpop.nonceLifetimeSeconds;
-  return {
-    replay: previous?.dpopState.replay ?? createReplayCache(dpop.replayCacheSize),
-    nonces: !dpop.requireNonce
-      ? undefined
-      : (sameNonces ? previous?.dpopState.nonces : undefined) ??
-        createNonceSource(dpop.nonceLifetimeSeconds, io.randomId),
-  };
 }
 
 async function loadTls(tls: TlsOptions, readFile: ServiceIo["readFile"]): Promise<TlsMaterial> {

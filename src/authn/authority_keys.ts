@@ -25,6 +25,8 @@ export interface AuthorityKeys {
   refresh(): Promise<void>;
   /** Changes whenever a new key set is loaded, so refusals found with an old one can lapse. */
   version(): number;
+  /** Called once no service uses the keys: aborts a fetch under way, and any later one. */
+  close(): Promise<void>;
 }
 
 /** Timing of remote key fetches, in milliseconds. */
@@ -73,10 +75,19 @@ export function parseJwks(document: unknown, source: string): JSONWebKeySet {
   return { keys };
 }
 
-/** Authority keys from a fixed key set (a local JWKS file, or the development profile). */
+/**
+ * Authority keys from a fixed key set (a local JWKS file, or the development profile), held in
+ * memory only, so `close` has nothing to release.
+ */
 export function staticAuthorityKeys(jwks: JSONWebKeySet): AuthorityKeys {
   const getKey = createLocalJWKSet(jwks);
-  return { getKey, ready: () => true, refresh: () => Promise.resolve(), version: () => 0 };
+  return {
+    getKey,
+    ready: () => true,
+    refresh: () => Promise.resolve(),
+    version: () => 0,
+    close: () => Promise.resolve(),
+  };
 }
 
 /** Authority keys fetched from a JWKS URL or through OIDC discovery, with caching. */
@@ -91,11 +102,12 @@ export function remoteAuthorityKeys(
   let attemptedAt = -Infinity;
   let inFlight: Promise<void> | undefined;
   let loads = 0;
+  const closing = new AbortController();
 
   async function fetchJson(url: string): Promise<unknown> {
     const response = await io.fetch(url, {
       headers: { accept: "application/json" },
-      signal: AbortSignal.timeout(timing.timeoutMs),
+      signal: AbortSignal.any([closing.signal, AbortSignal.timeout(timing.timeoutMs)]),
     });
     if (!response.ok) {
       await response.body?.cancel();
@@ -145,7 +157,12 @@ export function remoteAuthorityKeys(
   }
 
   function refresh(): Promise<void> {
-    inFlight ??= load().finally(() => inFlight = undefined);
+    inFlight ??= load()
+      // A fetch cut short by close() is no failure to report: nothing uses these keys any more.
+      .catch((error) => {
+        if (!closing.signal.aborted) throw error;
+      })
+      .finally(() => inFlight = undefined);
     return inFlight;
   }
 
@@ -178,5 +195,14 @@ export function remoteAuthorityKeys(
     }
   };
 
-  return { getKey, ready: () => resolver !== undefined, refresh, version: () => loads };
+  return {
+    getKey,
+    ready: () => resolver !== undefined,
+    refresh,
+    version: () => loads,
+    close: () => {
+      closing.abort();
+      return inFlight ?? Promise.resolve();
+    },
+  };
 }

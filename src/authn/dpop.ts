@@ -71,6 +71,8 @@ export interface ReplayCache {
     expiresAt: number,
     now: number,
   ): "fresh" | "replayed" | "full";
+  /** Releases what the cache holds once no service uses it (a shared backend's connection). */
+  close(): Promise<void>;
 }
 
 /** Issues and recognises server nonces. */
@@ -79,6 +81,8 @@ export interface NonceSource {
   current(now: number): string;
   /** Whether `nonce` is the current or the previous one. */
   accepts(nonce: string, now: number): boolean;
+  /** Releases what the source holds once no service uses it (a shared backend's connection). */
+  close(): Promise<void>;
 }
 
 /** What the proof check needs besides the request. */

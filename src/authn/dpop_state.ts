@@ -12,6 +12,7 @@ import type { NonceSource, ReplayCache } from "./dpop.ts";
  * expired ones are swept from the oldest end; when the cache is full of live entries it refuses
  * the newcomer ("full") rather than forget a proof that could then be replayed. No single proof
  * key (owner) may hold more than a tenth of it, so one caller cannot crowd out all the others.
+ * It holds nothing but memory, so `close` has nothing to release.
  */
 export function createReplayCache(capacity: number): ReplayCache {
   const entries = new Map<string, { owner: string; expiresAt: number }>();
@@ -40,12 +41,14 @@ export function createReplayCache(capacity: number): ReplayCache {
       perOwner.set(owner, (perOwner.get(owner) ?? 0) + 1);
       return "fresh";
     },
+    close: () => Promise.resolve(),
   };
 }
 
 /**
  * Server nonces that change every `lifetimeSeconds`; the previous one is still accepted, so a
- * client that fetched a nonce just before the change is not turned away.
+ * client that fetched a nonce just before the change is not turned away. They are held in
+ * memory only, so `close` has nothing to release.
  */
 export function createNonceSource(
   lifetimeSeconds: number,
@@ -68,5 +71,6 @@ export function createNonceSource(
       const epoch = epochOf(now);
       return nonce === nonceFor(epoch) || nonce === byEpoch.get(epoch - 1);
     },
+    close: () => Promise.resolve(),
   };
 }

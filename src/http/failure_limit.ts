@@ -26,9 +26,14 @@ export interface VerificationBudget {
    * (the token's own fault) is charged to the client.
    */
   check<T>(client: string, now: number, verify: () => Promise<T>): Promise<T>;
+  /** Releases what the budget holds once no service uses it (a shared backend's connection). */
+  close(): Promise<void>;
 }
 
-/** Budgets of `burst` checks refilling at `perMinute`; at most `clients` tracked at once. */
+/**
+ * Budgets of `burst` checks refilling at `perMinute`; at most `clients` tracked at once. They
+ * are held in memory only, so `close` has nothing to release.
+ */
 export function createVerificationBudget(
   burst: number,
   perMinute: number,
@@ -97,5 +102,6 @@ export function createVerificationBudget(
         leaveLane(client);
       }
     },
+    close: () => Promise.resolve(),
   };
 }

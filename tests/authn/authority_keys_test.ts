@@ -395,3 +395,14 @@ Deno.test("remoteAuthorityKeys lets concurrent verifications with a new kid shar
   assert.equal(authority.count(JWKS_URL), 2);
   assert.deepEqual(outcomes, ["ci-bot", "ci-bot"]);
 });
+
+Deno.test("remoteAuthorityKeys close aborts a fetch under way and reports no failure", async () => {
+  const authority = new FakeAuthority(current);
+  authority.mode = "hang";
+  const keys = authority.keys();
+  const refresh = keys.refresh();
+  await keys.close();
+  await refresh;
+  await assertDenied(verify(keys, current), "authority_unavailable");
+  assert.deepEqual(authority.errors, []);
+});
