@@ -71,6 +71,8 @@ export async function supervise(
     );
   };
   let reloading = Promise.resolve();
+  // Set once a stop begins: a reload then would build a service nothing ever closes.
+  let stopping = false;
   let watch: FileWatch | undefined;
   const rewatch = () => {
     watch?.close();
@@ -80,6 +82,7 @@ export async function supervise(
   };
   const reload = () => {
     reloading = reloading.then(async () => {
+      if (stopping) return;
       if (!supervision.reload) {
         return logger.log("warn", "reload ignored: the development profile has no config file");
       }
@@ -119,6 +122,7 @@ export async function supervise(
   for (const warning of configurationWarnings(current.options)) logger.log("warn", warning);
   if (supervision.notice) console.error(supervision.notice);
   const failure = await Promise.race([stopped, server.failed]);
+  stopping = true;
   if (failure) {
     logger.log("error", `cannot serve any more, exiting for a restart: ${failure}`);
     await current.close();

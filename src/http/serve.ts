@@ -10,8 +10,8 @@
  *
  * Both node servers stop accepting for good once `accept` fails with `EMFILE`, even after
  * descriptors are free again. The accept watchdog below notices (its own loopback connection is
- * never accepted) and reports the server failed; main then exits with `EXIT_RESTART` and the
- * supervisor (the launcher, systemd, Kubernetes) starts a fresh process.
+ * never accepted) and reports the server failed; `supervise()` then returns `EXIT_RESTART` and
+ * whatever runs the process (the launcher, systemd, Kubernetes) starts a fresh one.
  *
  * @module
  */
