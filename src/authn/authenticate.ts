@@ -55,6 +55,8 @@ export interface Caller {
   /** Plan named by the token, if any (the default plan applies otherwise). */
   readonly plan?: string;
   readonly license?: string;
+  /** The verified token's claims, for rules that name them (`${claim:NAME}`). */
+  readonly claims: Readonly<Record<string, unknown>>;
   /** What the token is bound to (`cnf`), if anything. */
   readonly confirmation?: Confirmation;
   /** The token's `exp` and `nbf`, for remembering the verification no longer than it holds. */
@@ -133,6 +135,7 @@ export async function authenticate(
     subject: subjectOf(payload),
     plan: optionalString(payload, authority.planClaim),
     license: optionalString(payload, LICENSE_CLAIM),
+    claims: payload,
     confirmation: confirmationOf(payload),
     // jwtVerify has checked both are numbers (exp is required).
     validity: { expiresAt: payload.exp!, notBefore: payload.nbf },

@@ -8,6 +8,7 @@ import { Denial } from "../../src/denial.ts";
 
 const caller = (expiresAt: number, notBefore?: number): Caller => ({
   subject: "ci-bot",
+  claims: {},
   validity: { expiresAt, notBefore },
 });
 const at = (seconds: number) => new Date(seconds * 1000);
