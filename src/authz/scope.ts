@@ -165,6 +165,14 @@ function isPath(path: string): boolean {
   return path.split("/").every(isPathComponent);
 }
 
+/**
+ * Whether every `/`-separated part of `text` is a repository path component (no domain): what
+ * a rule template's value must be to stand in a pattern.
+ */
+export function isRepositoryPath(text: string): boolean {
+  return isPath(text);
+}
+
 // component := [a-z0-9]+ (separator [a-z0-9]+)*, separator := "." | "_" | "__" | "-"+.
 // Scanned by hand: the equivalent backtracking regex is exponential on inputs like "aaaa…!".
 function isPathComponent(component: string): boolean {
