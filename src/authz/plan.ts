@@ -1,28 +1,37 @@
 /**
- * The grant decision: which of the requested scopes a plan allows.
+ * Plans and their rules, and the grant: which of the requested scopes a plan allows.
  *
  * @module
  */
 
 import { Denial } from "../denial.ts";
-import { matchesPattern, type RepositoryPattern } from "./pattern.ts";
+import { explainAccess, type ScopeDecision, summarizeDecisions } from "./explain.ts";
+import type { RepositoryPattern } from "./pattern.ts";
 import { formatScope, type ResourceScope } from "./scope.ts";
+import type { TemplateSource } from "./template.ts";
 
-/** One rule of a plan: the actions it allows on the resources its pattern matches. */
+/** What a rule does to the actions it lists. */
+export type Effect = "allow" | "deny";
+
+/** One rule of a plan: what it does to the listed actions on the resources its pattern matches. */
 export interface PlanRule {
   /** Resource type the rule applies to; the configuration defaults it to `repository`. */
   readonly type: string;
   /** Which resource names of that type the rule covers. */
   readonly pattern: RepositoryPattern;
-  /** Allowed actions; `*` allows every action, including a requested `*`. */
+  /** Listed actions; `*` stands for every action, including a requested `*`. */
   readonly actions: readonly string[];
+  /** The `service` values the rule applies to; absent: every service. */
+  readonly services?: ReadonlySet<string>;
+  /** `allow` (also when absent) grants the actions; `deny` refuses them whatever allows them. */
+  readonly effect?: Effect;
 }
 
 /** A named set of rules from the plan catalogue. */
 export interface Plan {
   /** Plan name, quoted in denial messages. */
   readonly name: string;
-  /** Rules whose grants are united. */
+  /** Rules; their index (from 0) is how explanations name them. */
   readonly rules: readonly PlanRule[];
 }
 
@@ -36,15 +45,10 @@ export interface AccessEntry {
   readonly actions: readonly string[];
 }
 
-const ANY_ACTION = "*";
-
 /**
- * Decides which of the requested scopes `plan` grants.
- *
- * An action is allowed when any rule of the scope's type whose pattern matches the name lists
- * it or lists `*`; a requested `*` therefore needs a rule listing `*`. Resource types no rule
- * names are never granted. Entries keep the request order and granted actions the requested
- * order; with `partialGrants` refused actions are dropped (and entries left empty omitted).
+ * Decides which of the requested scopes `plan` grants to `caller` for `service` (see
+ * `explainAccess` for the rule semantics). Without a caller no template has a value; without a
+ * service, rules limited to `Services` never apply.
  *
  * @throws {Denial} `access_denied` listing every refused scope, unless `partialGrants`.
  */
@@ -52,30 +56,44 @@ export function decideAccess(
   plan: Plan,
   requested: readonly ResourceScope[],
   partialGrants: boolean,
+  caller: TemplateSource = {},
+  service = "",
+): AccessEntry[] {
+  return grantedAccess(plan.name, explainAccess(plan, caller, service, requested), partialGrants);
+}
+
+/**
+ * The access the decisions grant. Resource types no rule names are never granted. Entries keep
+ * the request order and granted actions the requested order; with `partialGrants` refused
+ * actions are dropped (and entries left empty omitted).
+ *
+ * @throws {Denial} `access_denied` with `detail.denied` (every refused scope) and
+ *   `detail.decisions` (what refused each), unless `partialGrants`.
+ */
+export function grantedAccess(
+  plan: string,
+  decisions: readonly ScopeDecision[],
+  partialGrants: boolean,
 ): AccessEntry[] {
   const granted: AccessEntry[] = [];
   const refused: AccessEntry[] = [];
-  for (const scope of requested) {
-    const rules = plan.rules.filter((rule) =>
-      rule.type === scope.type && matchesPattern(rule.pattern, scope.name)
-    );
-    const allowed: string[] = [];
-    const denied: string[] = [];
-    for (const action of scope.actions) {
-      const ok = rules.some((rule) =>
-        rule.actions.includes(action) || rule.actions.includes(ANY_ACTION)
-      );
-      (ok ? allowed : denied).push(action);
-    }
-    if (allowed.length > 0) granted.push({ type: scope.type, name: scope.name, actions: allowed });
-    if (denied.length > 0) refused.push({ type: scope.type, name: scope.name, actions: denied });
+  for (const decision of decisions) {
+    const entry = (ok: boolean) => ({
+      type: decision.type,
+      name: decision.name,
+      actions: decision.actions.filter((a) => a.granted === ok).map((a) => a.action),
+    });
+    const allowed = entry(true);
+    const denied = entry(false);
+    if (allowed.actions.length > 0) granted.push(allowed);
+    if (denied.actions.length > 0) refused.push(denied);
   }
   if (!partialGrants && refused.length > 0) {
     const scopes = refused.map(formatScope);
     throw new Denial(
       "access_denied",
-      `plan ${JSON.stringify(plan.name)} does not allow ${scopes.join(", ")}`,
-      { denied: scopes },
+      `plan ${JSON.stringify(plan)} does not allow ${scopes.join(", ")}`,
+      { denied: scopes, decisions: summarizeDecisions(decisions).filter((d) => !d.granted) },
     );
   }
   return granted;

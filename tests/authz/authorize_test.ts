@@ -1,5 +1,10 @@
 import assert from "node:assert/strict";
-import { authorize, type CallerEntitlement } from "../../src/authz/authorize.ts";
+import {
+  authorize,
+  type CallerEntitlement,
+  explainAuthorization,
+  grantOf,
+} from "../../src/authz/authorize.ts";
 import { formatScope, parseScopes } from "../../src/authz/scope.ts";
 import { createTestAuthority } from "../support/authority.ts";
 import { assertDenied } from "../support/denial.ts";
@@ -75,4 +80,48 @@ Deno.test("authorize refuses a partly permitted request whole, unless PartialGra
   assert.ok(denial.detail.denied, "the refused scopes are named");
   const partial = await decide({ plan: "ci" }, scopes, { PartialGrants: true });
   assert.deepEqual(partial.access.map(formatScope), ["repository:team/app:pull"]);
+});
+
+Deno.test("authorize hands the caller's subject and claims to rule templates", async () => {
+  const patch = {
+    Plans: [{
+      Name: "teams",
+      Repositories: [
+        { Pattern: "users/${subject}/*", Actions: ["pull", "push"] },
+        { Pattern: "${claim:/org/teams}/*", Actions: ["pull"] },
+      ],
+    }],
+    DefaultPlan: "teams",
+  };
+  const caller = { subject: "ci-bot", claims: { org: { teams: ["web", "db"] } } };
+  const grant = await decide(
+    caller,
+    ["repository:users/ci-bot/app:push", "repository:db/x:pull"],
+    patch,
+  );
+  assert.deepEqual(grant.access.map(formatScope), [
+    "repository:users/ci-bot/app:push",
+    "repository:db/x:pull",
+  ]);
+  assert.deepEqual(grant.decisions.map((d) => d.actions[0].rule?.index), [0, 1]);
+  await assertDenied(decide(caller, ["repository:users/other/app:pull"], patch), "access_denied");
+  await assertDenied(decide({}, ["repository:db/x:pull"], patch), "access_denied", "no claims");
+});
+
+Deno.test("explainAuthorization decides every scope without refusing, for the log or a CLI", () => {
+  const authorization = explainAuthorization(
+    { plan: "ci" },
+    REGISTRY,
+    parseScopes(["repository:team/app:pull,delete"]),
+    policy(),
+  );
+  assert.equal(authorization.plan, "ci");
+  assert.deepEqual(
+    authorization.decisions[0].actions.map((a) => [a.action, a.granted, a.because]),
+    [["pull", true, "allow rule"], ["delete", false, "no allow rule matched"]],
+  );
+  assert.throws(() => grantOf(authorization, false), /does not allow repository:team\/app:delete/);
+  assert.deepEqual(grantOf(authorization, true).access.map(formatScope), [
+    "repository:team/app:pull",
+  ]);
 });

@@ -60,6 +60,24 @@ Deno.test("refuses in strict mode, naming each refused scope and only its refuse
   );
   assert.deepEqual(denial.detail, {
     denied: ["repository:acme/lib:push", "repository:other/app:pull"],
+    decisions: [
+      {
+        scope: "repository:acme/lib:push",
+        actions: ["push"],
+        granted: false,
+        plan: "pro",
+        rule: null,
+        because: "no allow rule matched",
+      },
+      {
+        scope: "repository:other/app:pull",
+        actions: ["pull"],
+        granted: false,
+        plan: "pro",
+        rule: null,
+        because: "no allow rule matched",
+      },
+    ],
   });
   assert.equal(
     denial.message,
