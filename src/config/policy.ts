@@ -9,7 +9,7 @@ import { compilePattern } from "../authz/pattern.ts";
 import type { Plan, PlanRule } from "../authz/plan.ts";
 import { isAction, isResourceType } from "../authz/scope.ts";
 import { ConfigError } from "./error.ts";
-import { flag, list, section, type Settled, text } from "./schema.ts";
+import { choice, flag, list, section, type Settled, text } from "./schema.ts";
 
 const RULE_SECTION = section({
   doc: "a plan rule",
@@ -17,9 +17,23 @@ const RULE_SECTION = section({
     Type: text({ default: "repository", doc: "resource type the rule applies to" }),
     Pattern: text({
       required: true,
-      doc: "resource names the rule covers; `*` matches any run of characters, `/` included",
+      doc: "resource names the rule covers; `*` matches any run of characters, `/` included; " +
+        "`${subject}` and `${claim:NAME}` stand for the caller's values",
     }),
-    Actions: list({ item: text({ doc: "an action" }), doc: "allowed actions; `*` allows all" }),
+    Actions: list({
+      item: text({ doc: "an action" }),
+      doc: "actions the rule allows (or denies); `*` stands for all",
+    }),
+    Services: list({
+      item: text({ doc: "a registry `service` name" }),
+      defaultText: "`[]` (all)",
+      doc: "`service` values the rule applies to",
+    }),
+    Effect: choice({
+      values: ["allow", "deny"],
+      default: "allow",
+      doc: "`deny` refuses the listed actions whatever allow rules say",
+    }),
   },
 });
 
@@ -40,12 +54,16 @@ export const POLICY_FIELDS = {
     },
   }),
   Plans: list({
-    doc: "the plan catalogue: `- Name: …` with `Repositories: [{Pattern, Actions, Type}]`",
+    doc:
+      "the plan catalogue: `- Name: …` with `Repositories: [{Pattern, Actions, Type, Services, Effect}]`",
     item: section({
       doc: "a plan",
       fields: {
         Name: text({ required: true, doc: "the plan's name, as caller tokens carry it" }),
-        Repositories: list({ item: RULE_SECTION, doc: "rules whose grants are united" }),
+        Repositories: list({
+          item: RULE_SECTION,
+          doc: "rules: allow rules' grants are united, deny rules take actions away",
+        }),
       },
     }),
   }),
@@ -67,6 +85,10 @@ export const POLICY_FIELDS = {
 export type PolicySection = Settled<
   { kind: "section"; fields: typeof POLICY_FIELDS }
 >;
+
+// What a request's `service` parameter may be (as `issue.ts` checks it): anything else in a
+// rule's `Services` could never match, so it is a mistake worth reporting at load.
+const SERVICE = /^[\x21-\x7e]{1,255}$/;
 
 /** Builds the authorization policy; `path` is the document root's key. */
 export function policyOptions(document: PolicySection, path: string): PolicyOptions {
@@ -115,5 +137,20 @@ function planRule(rule: Settled<typeof RULE_SECTION>, path: string): PlanRule {
       throw new ConfigError(`${path}:Actions:${index}`, `"${action}" is not an action (a-z or *)`);
     }
   });
-  return { type: rule.Type, pattern, actions: rule.Actions };
+  rule.Services.forEach((service, index) => {
+    if (!SERVICE.test(service)) {
+      throw new ConfigError(
+        `${path}:Services:${index}`,
+        `"${service}" is not a service name (printable ASCII, no spaces, at most 255)`,
+      );
+    }
+  });
+  return {
+    type: rule.Type,
+    pattern,
+    actions: rule.Actions,
+    // `[]` reads as "all", as `Registry:AllowedServices` does: an absent list settles to it too.
+    ...(rule.Services.length ? { services: new Set(rule.Services) } : {}),
+    effect: rule.Effect,
+  };
 }

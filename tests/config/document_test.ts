@@ -171,7 +171,7 @@ Deno.test("mergeDocument rejects an unknown key (typo) and lists the known ones"
         fakeEnv(),
       ),
     "RegistryTokenService:Plans:0:Repositories:0:Patern",
-    /unknown key \(known: Type, Pattern, Actions\)/,
+    /unknown key \(known: Type, Pattern, Actions, Services, Effect\)/,
   );
   assertConfigError(
     () => mergeDocument({ RegistryTokenServce: {} }, fakeEnv()),

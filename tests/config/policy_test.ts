@@ -127,3 +127,95 @@ Deno.test("buildOptions rejects a plan without a name and a plan defined twice",
     /"ci" is defined twice/,
   );
 });
+
+Deno.test("a rule's Services default to all and Effect to allow; both are read", () => {
+  const options = build(doc({
+    Plans: [{
+      Name: "ci",
+      Repositories: [
+        { Pattern: "*", Actions: ["pull"] },
+        { Pattern: "prod/*", Actions: ["push"], Effect: "Deny", Services: ["prod.test"] },
+        { Pattern: "x/*", Actions: ["pull"], Services: [] },
+      ],
+    }],
+  }));
+  const [plain, frozen, empty] = options.policy.plans.get("ci")!.rules;
+  assert.equal(plain.effect, "allow");
+  assert.equal(plain.services, undefined, "absent: every service");
+  assert.equal(frozen.effect, "deny", "matched without regard to case");
+  assert.deepEqual([...frozen.services!], ["prod.test"]);
+  assert.equal(empty.services, undefined, "[] reads as all, like Registry:AllowedServices");
+});
+
+Deno.test("buildOptions rejects an Effect other than allow or deny, and a blank service", () => {
+  const withRule = (rule: Record<string, unknown>) =>
+    doc({ Plans: [{ Name: "ci", Repositories: [{ Pattern: "*", Actions: ["pull"], ...rule }] }] });
+  assertConfigError(
+    () => build(withRule({ Effect: "block" })),
+    "RegistryTokenService:Plans:0:Repositories:0:Effect",
+    /must be allow or deny, got "block"/,
+  );
+  assertConfigError(
+    () => build(withRule({ Services: ["registry.test", "has space"] })),
+    "RegistryTokenService:Plans:0:Repositories:0:Services:1",
+    /not a service name/,
+  );
+  assertConfigError(
+    () => build(withRule({ Services: [""] })),
+    "RegistryTokenService:Plans:0:Repositories:0:Services:0",
+    /not a service name/,
+  );
+});
+
+Deno.test("buildOptions accepts templates in a pattern and keeps it as written", () => {
+  const options = build(doc({
+    Plans: [{
+      Name: "ci",
+      Repositories: [{ Pattern: "${claim:/realm_access/groups}/${subject}/*", Actions: ["pull"] }],
+    }],
+  }));
+  const [rule] = options.policy.plans.get("ci")!.rules;
+  assert.equal(rule.pattern.source, "${claim:/realm_access/groups}/${subject}/*");
+  assert.deepEqual(rule.pattern.templates.map((t) => t.source), [
+    "claim:/realm_access/groups",
+    "subject",
+  ]);
+});
+
+Deno.test("buildOptions rejects a bad template naming the rule's Pattern key", () => {
+  const cases: [string, RegExp][] = [
+    ["users/${user}/*", /unknown template \$\{user\}/],
+    ["users/${subject", /unterminated "\$\{"/],
+    ["${claim:}/*", /claim name must not be empty/],
+    ["${claim:/a~x}/*", /not a JSON Pointer/],
+  ];
+  for (const [Pattern, problem] of cases) {
+    assertConfigError(
+      () =>
+        build(doc({
+          Plans: [
+            { Name: "ok", Repositories: [{ Pattern: "*", Actions: ["pull"] }] },
+            {
+              Name: "ci",
+              Repositories: [{ Pattern: "*", Actions: ["pull"] }, { Pattern, Actions: ["pull"] }],
+            },
+          ],
+        })),
+      "RegistryTokenService:Plans:1:Repositories:1:Pattern",
+      problem,
+    );
+  }
+});
+
+Deno.test("a rule's Effect and Services can be set through the environment", () => {
+  const options = build(
+    doc({ Plans: [{ Name: "ci", Repositories: [{ Pattern: "x", Actions: ["pull"] }] }] }),
+    {
+      [`${ENV}PLANS__0__REPOSITORIES__0__EFFECT`]: "deny",
+      [`${ENV}PLANS__0__REPOSITORIES__0__SERVICES__0`]: "prod.test",
+    },
+  );
+  const [rule] = options.policy.plans.get("ci")!.rules;
+  assert.equal(rule.effect, "deny");
+  assert.deepEqual([...rule.services!], ["prod.test"]);
+});
