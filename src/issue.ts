@@ -13,7 +13,8 @@ import type { AuthorityKeys } from "./authn/authority_keys.ts";
 import { authorityTokenOf, type CallerCredential } from "./authn/credentials.ts";
 import { type DpopVerifier, recordProof } from "./authn/dpop.ts";
 import { confirmSender, type SenderEvidence } from "./authn/sender.ts";
-import { authorize } from "./authz/authorize.ts";
+import { explainAuthorization, grantOf } from "./authz/authorize.ts";
+import { type DecisionSummary, summarizeDecisions } from "./authz/explain.ts";
 import type { AccessEntry } from "./authz/plan.ts";
 import { formatScope, parseScopes } from "./authz/scope.ts";
 import type { AuthorityOptions } from "./authn/authenticate.ts";
@@ -46,6 +47,8 @@ export interface Audit {
   subject?: string;
   plan?: string;
   granted?: string[];
+  /** Per scope, what decided its granted and its refused actions (rule, or none matched). */
+  decisions?: DecisionSummary[];
 }
 
 /** A minted registry token. */
@@ -120,8 +123,12 @@ export async function issueToken(
     nowSeconds,
   );
 
-  const grant = authorize(caller, service, scopes, deps.options.policy);
-  audit.plan = grant.plan;
+  const { policy } = deps.options;
+  const authorization = explainAuthorization(caller, service, scopes, policy);
+  // Recorded before the refusal, so a refused request's log line says what refused it.
+  audit.plan = authorization.plan;
+  audit.decisions = summarizeDecisions(authorization.decisions);
+  const grant = grantOf(authorization, policy.partialGrants);
   audit.granted = grant.access.map(formatScope);
   // Only now: a proof that cannot be replayed into a grant never takes room in the cache.
   // With the clock read now: verification may have taken a while, and the cache must not

@@ -93,6 +93,14 @@ Deno.test("issueToken records what each stage learned and mints the granted acce
     subject: "ci-bot",
     plan: "ci",
     granted: ["repository:team/app:pull,push"],
+    decisions: [{
+      scope: "repository:team/app:pull,push",
+      actions: ["pull", "push"],
+      granted: true,
+      plan: "ci",
+      rule: { plan: "ci", index: 0, pattern: "team/*" },
+      because: "allow rule",
+    }],
   });
   assert.equal(signed[0].sub, "ci-bot");
   assert.deepEqual(signed[0].access, [{
@@ -100,4 +108,21 @@ Deno.test("issueToken records what each stage learned and mints the granted acce
     name: "team/app",
     actions: ["pull", "push"],
   }]);
+});
+
+Deno.test("issueToken records the decisions and the plan of a refused request too", async () => {
+  const { deps, signed } = pipeline();
+  const audit: Audit = {};
+  const ci = await authority.token({ claims: { "stellaops:plan": "ci" } });
+  await assertDenied(
+    issueToken(request(ci, ["repository:team/app:pull,delete"]), deps, audit),
+    "access_denied",
+  );
+  assert.deepEqual(signed, []);
+  assert.equal(audit.plan, "ci");
+  assert.equal(audit.granted, undefined, "nothing was granted");
+  assert.deepEqual(audit.decisions?.map((d) => [d.scope, d.granted, d.rule?.index ?? null]), [
+    ["repository:team/app:pull", true, 0],
+    ["repository:team/app:delete", false, null],
+  ]);
 });

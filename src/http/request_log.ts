@@ -1,6 +1,7 @@
 /**
  * The request log: a request id (a well-formed `X-Request-Id`, else a fresh one, echoed back)
- * and one JSON line per request with what the pipeline learned. Never a header value besides
+ * and one JSON line per request with what the pipeline learned, `decisions` included (the rule
+ * that granted or refused each scope, never the claims it read). Never a header value besides
  * the id, so credentials cannot reach it.
  *
  * @module

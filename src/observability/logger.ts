@@ -10,10 +10,18 @@
 /** Severity of a log record. */
 export type LogLevel = "info" | "warn" | "error";
 
+/** A value a log field may carry: plain JSON data (e.g. the request log's decisions). */
+export type LogValue =
+  | string
+  | number
+  | boolean
+  | null
+  | undefined
+  | readonly LogValue[]
+  | { readonly [key: string]: LogValue };
+
 /** Field values a log record may carry. */
-export type LogFields = Readonly<
-  Record<string, string | number | boolean | null | undefined | readonly string[]>
->;
+export type LogFields = Readonly<Record<string, LogValue>>;
 
 /** Writes structured records. */
 export interface Logger {

@@ -654,3 +654,111 @@ Deno.test("a reused token never carries another caller's licence: the licence is
   assert.equal(await licensed(), undefined, "no licence: no licence claim");
   assert.equal(await licensed("lic-a"), "lic-a");
 });
+
+Deno.test("a 403 explains each refused scope: the deny rule that refused it, or no allow rule", async () => {
+  const service = await startTestService(authority, {
+    Plans: [{
+      Name: "teams",
+      Repositories: [
+        { Pattern: "${claim:groups}/*", Actions: ["pull", "push"] },
+        { Pattern: "${claim:groups}/release-*", Actions: ["push"], Effect: "deny" },
+      ],
+    }],
+    DefaultPlan: "teams",
+  });
+  const token = basic(await authority.token({ claims: { groups: ["web", "db"] } }));
+  const response = await requestToken(service, {
+    service: REGISTRY,
+    scope: [
+      "repository:web/release-1:pull,push",
+      "repository:ops/app:pull",
+      "repository:db/x:push",
+    ],
+  }, token);
+  assert.equal(response.status, 403);
+  const error = await errorOf(response);
+  assert.equal(error.detail.reason, "access_denied");
+  assert.deepEqual(error.detail.denied, [
+    "repository:web/release-1:push",
+    "repository:ops/app:pull",
+  ]);
+  assert.deepEqual(error.detail.decisions, [
+    {
+      scope: "repository:web/release-1:push",
+      actions: ["push"],
+      granted: false,
+      plan: "teams",
+      rule: { plan: "teams", index: 1, pattern: "${claim:groups}/release-*" },
+      because: "deny rule",
+    },
+    {
+      scope: "repository:ops/app:pull",
+      actions: ["pull"],
+      granted: false,
+      plan: "teams",
+      rule: null,
+      because: "no allow rule matched",
+    },
+  ]);
+
+  const [line] = service.logs.map((text) => JSON.parse(text));
+  assert.equal(line.reason, "access_denied");
+  assert.equal(line.plan, "teams");
+  assert.deepEqual(
+    line.decisions.map((d: { scope: string; granted: boolean; because: string }) =>
+      `${d.scope} ${d.granted ? "granted" : "denied"} (${d.because})`
+    ),
+    [
+      "repository:web/release-1:pull granted (allow rule)",
+      "repository:web/release-1:push denied (deny rule)",
+      "repository:ops/app:pull denied (no allow rule matched)",
+      "repository:db/x:push granted (allow rule)",
+    ],
+    "the log records granted and refused scopes alike",
+  );
+  assert.ok(!service.logs[0].includes('"groups"'), "the log names rules, not the claims");
+});
+
+Deno.test("rule Services and templates decide per request, through the whole pipeline", async () => {
+  const service = await startTestService(authority, {
+    Plans: [{
+      Name: "users",
+      Repositories: [
+        { Pattern: "users/${subject}/*", Actions: ["pull", "push"] },
+        { Pattern: "*", Actions: ["pull"], Services: ["mirror.test"] },
+      ],
+    }],
+    DefaultPlan: "users",
+  });
+  const token = basic(await authority.token({ claims: { sub: "alice" } }));
+  const own = await requestToken(
+    service,
+    { service: REGISTRY, scope: "repository:users/alice/app:push" },
+    token,
+  );
+  assert.equal(own.status, 200);
+  const { payload } = await verifyRegistryToken((await own.json()).token);
+  assert.deepEqual(payload.access, [{
+    type: "repository",
+    name: "users/alice/app",
+    actions: ["push"],
+  }]);
+  const elsewhere = { scope: "repository:library/alpine:pull" };
+  assert.equal(
+    (await requestToken(service, { service: REGISTRY, ...elsewhere }, token)).status,
+    403,
+  );
+  assert.equal(
+    (await requestToken(service, { service: "mirror.test", ...elsewhere }, token)).status,
+    200,
+  );
+  const [, , issued] = service.logs.map((text) => JSON.parse(text));
+  assert.deepEqual(issued.decisions, [{
+    scope: "repository:library/alpine:pull",
+    actions: ["pull"],
+    granted: true,
+    plan: "users",
+    rule: { plan: "users", index: 1, pattern: "*" },
+    because: "allow rule",
+  }]);
+});
