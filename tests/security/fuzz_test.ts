@@ -13,6 +13,10 @@
  * - no unhandled rejection, and exactly one request log line per request (no other lines, so no
  *   "unhandled error").
  *
+ * Plan rules with templates, `Services` and deny are checked differentially: random plans,
+ * subjects, claims, services and scopes, decided by the service (directly and through HTTP,
+ * 403 explanations included) and by a reference model written from docs/policy.md.
+ *
  * Bounded: a few hundred runs per property, the whole file well under 20 s.
  *
  * @module
@@ -28,7 +32,15 @@ import {
   NOW,
   NOW_SECONDS,
 } from "../support/authority.ts";
-import { ORIGIN, REGISTRY, startTestService, type TestService } from "../support/service.ts";
+import {
+  ORIGIN,
+  REGISTRY,
+  startTestService,
+  testOptions,
+  type TestService,
+} from "../support/service.ts";
+import { explainAuthorization } from "../../src/authz/authorize.ts";
+import { parseScopes, type ResourceScope } from "../../src/authz/scope.ts";
 import type { ConnectionInfo } from "../../src/http/connection.ts";
 import { assertRegistryError } from "../support/http.ts";
 import { b64url, signEs256Raw, unb64url } from "../support/raw_jws.ts";
@@ -1203,4 +1215,331 @@ Deno.test("fuzz: the failed-authentication limiter follows its model exactly (fi
     ),
     { numRuns: 60 },
   );
+});
+
+// ---------------------------------------------------------------------------------------------
+// Differential model of plan rules: templates, Services and deny, against a reference written
+// from docs/policy.md — regex matching over brute-force expansions, its own JSON Pointer
+// reader, its own value grammar — never from src/authz.
+
+const CAP = 64; // docs/policy.md: the alternatives one rule tries per request
+const RULE_SERVICES = ["registry.test", "other.test"];
+const PATH_VALUE = new RegExp(`^${PATH_COMPONENT}(?:/${PATH_COMPONENT})*$`);
+
+interface RefRule {
+  Type: string;
+  Pattern: string;
+  Actions: string[];
+  Services?: string[];
+  Effect?: string;
+}
+
+interface RefCaller {
+  subject: string;
+  claims: Record<string, unknown>;
+}
+
+interface RefDecision {
+  action: string;
+  granted: boolean;
+  because: string;
+  index: number | null;
+  overCap: boolean;
+}
+
+function refPointer(claims: unknown, name: string): unknown {
+  if (!name.startsWith("/")) {
+    return Object.prototype.hasOwnProperty.call(claims, name)
+      ? (claims as Record<string, unknown>)[name]
+      : undefined;
+  }
+  let here: unknown = claims;
+  for (const raw of name.slice(1).split("/")) {
+    const key = raw.replace(/~1/g, "/").replace(/~0/g, "~");
+    if (Array.isArray(here)) {
+      here = /^(?:0|[1-9][0-9]*)$/.test(key) ? here[Number(key)] : undefined;
+    } else if (here !== null && typeof here === "object") {
+      here = Object.prototype.hasOwnProperty.call(here, key)
+        ? (here as Record<string, unknown>)[key]
+        : undefined;
+    } else {
+      return undefined;
+    }
+  }
+  return here;
+}
+
+/** The usable values of a template body (`subject` or `claim:NAME`), distinct, in order. */
+function refValues(body: string, caller: RefCaller): string[] {
+  const raw = body === "subject" ? caller.subject : refPointer(caller.claims, body.slice(6));
+  const list = Array.isArray(raw) ? raw : [raw];
+  const usable = list.filter((v): v is string =>
+    typeof v === "string" && v.length <= 255 && PATH_VALUE.test(v)
+  );
+  return [...new Set(usable)];
+}
+
+/** Every combination of the templates' values, first template outermost (brute force). */
+function refCombinations(bodies: string[], caller: RefCaller): Map<string, string>[] {
+  let combos: Map<string, string>[] = [new Map()];
+  for (const body of bodies) {
+    const values = refValues(body, caller);
+    combos = combos.flatMap((combo) => values.map((value) => new Map([...combo, [body, value]])));
+  }
+  return combos;
+}
+
+const escapeRegex = (text: string) => text.replace(/[.*+?^${}()|[\]\\/-]/g, "\\$&");
+
+/** Whether the rule's pattern matches `name` for `caller`, and whether it was cut at the cap. */
+function refMatch(pattern: string, name: string, caller: RefCaller) {
+  const tokens = pattern.split(/(\$\{[^}]*\}|\*)/).filter((token) => token !== "");
+  const bodies = [
+    ...new Set(tokens.filter((t) => t.startsWith("${")).map((t) => t.slice(2, -1))),
+  ];
+  const combos = refCombinations(bodies, caller);
+  const matched = combos.slice(0, CAP).some((combo) => {
+    const source = tokens.map((token) =>
+      token === "*"
+        ? "[\\s\\S]*"
+        : token.startsWith("${")
+        ? escapeRegex(combo.get(token.slice(2, -1))!)
+        : escapeRegex(token)
+    ).join("");
+    return new RegExp(`^${source}$`).test(name);
+  });
+  return { matched, overCap: combos.length > CAP };
+}
+
+function refDecide(
+  rules: RefRule[],
+  caller: RefCaller,
+  service: string,
+  scope: ResourceScope,
+): RefDecision[] {
+  const allows: number[] = [];
+  const denies: number[] = [];
+  const overCap = new Set<number>();
+  rules.forEach((rule, index) => {
+    if (rule.Type !== scope.type) return;
+    if (rule.Services?.length && !rule.Services.includes(service)) return;
+    const { matched, overCap: cut } = refMatch(rule.Pattern, scope.name, caller);
+    if ((rule.Effect ?? "allow").toLowerCase() === "allow") {
+      if (matched) allows.push(index);
+    } else if (matched || cut) {
+      denies.push(index);
+      if (!matched) overCap.add(index);
+    }
+  });
+  const lists = (index: number, action: string) =>
+    rules[index].Actions.includes(action) || rules[index].Actions.includes("*");
+  return scope.actions.map((action) => {
+    const deny = denies.find((index) => action === "*" || lists(index, action));
+    if (deny !== undefined) {
+      return {
+        action,
+        granted: false,
+        because: "deny rule",
+        index: deny,
+        overCap: overCap.has(deny),
+      };
+    }
+    const allow = allows.find((index) => lists(index, action));
+    return allow === undefined
+      ? { action, granted: false, because: "no allow rule matched", index: null, overCap: false }
+      : { action, granted: true, because: "allow rule", index: allow, overCap: false };
+  });
+}
+
+// Generators: a small vocabulary, so patterns, claims and names meet often.
+
+const WORDS = ["dev", "ops", "web", "group", "project", "ci-bot", "alice", "team", "a.b", "x"];
+const BAD_VALUES = ["*", "${subject}", "${claim:groups}", "..", ".", "a//b", "Dev", "", "x y"];
+const TEMPLATES = [
+  "${subject}",
+  "${claim:groups}",
+  "${claim:team}",
+  "${claim:https://example.com/roles}",
+  "${claim:/realm/roles}",
+  "${claim:/realm/a~1b}",
+  "${claim:/list/1}",
+  "${claim:missing}",
+];
+
+const word = fc.constantFrom(...WORDS);
+const path = fc.array(word, { minLength: 1, maxLength: 3 }).map((parts) => parts.join("/"));
+const claimString = fc.oneof(
+  { weight: 4, arbitrary: word },
+  { weight: 2, arbitrary: path },
+  { weight: 2, arbitrary: fc.constantFrom(...BAD_VALUES, "../dev", "dev/", "team/*", "DEV/x") },
+);
+const claimValue: fc.Arbitrary<unknown> = fc.oneof(
+  { weight: 4, arbitrary: claimString },
+  {
+    weight: 4,
+    arbitrary: fc.array(fc.oneof(claimString, fc.constantFrom(1, null, {}, ["dev"])), {
+      maxLength: 5,
+    }),
+  },
+  // Past the cap: distinct valid values, some shared with the names below.
+  {
+    weight: 1,
+    arbitrary: fc.integer({ min: CAP - 2, max: CAP + 6 }).map((n) =>
+      Array.from({ length: n }, (_, i) => (i === 3 ? "dev" : `g${i}`))
+    ),
+  },
+  { weight: 1, arbitrary: fc.constantFrom(undefined, 7, true, null, { dev: "ops" }) },
+);
+const claimsSet = fc.record({
+  groups: claimValue,
+  team: claimValue,
+  "https://example.com/roles": claimValue,
+  realm: fc.record({ roles: claimValue, "a/b": claimValue }),
+  list: fc.array(claimValue, { maxLength: 3 }),
+}).map((claims) => JSON.parse(JSON.stringify(claims)) as Record<string, unknown>);
+const subjectText = fc.oneof(word, path, fc.constantFrom("Alice", "*", "a@b.c", "g3"));
+
+const patternText = fc.array(
+  fc.oneof(
+    { weight: 3, arbitrary: fc.constantFrom(...WORDS, "/", "-", "release-", "g") },
+    { weight: 2, arbitrary: fc.constant("*") },
+    { weight: 3, arbitrary: fc.constantFrom(...TEMPLATES) },
+  ),
+  { minLength: 1, maxLength: 5 },
+).map((tokens) => tokens.join(""));
+
+const ACTIONS = ["pull", "push", "delete", "*"];
+const refRule: fc.Arbitrary<RefRule> = fc.record({
+  Type: fc.constantFrom("repository", "repository", "repository", "registry"),
+  Pattern: patternText,
+  Actions: fc.subarray(ACTIONS, { minLength: 1 }),
+  Services: fc.option(fc.subarray(RULE_SERVICES), { nil: undefined }),
+  Effect: fc.option(fc.constantFrom("allow", "deny", "Deny"), { nil: undefined }),
+}, { requiredKeys: ["Type", "Pattern", "Actions"] });
+
+const requestedScope: fc.Arbitrary<ResourceScope> = fc.tuple(
+  fc.constantFrom("repository", "repository", "repository", "registry"),
+  fc.oneof(
+    { weight: 4, arbitrary: path },
+    { weight: 1, arbitrary: fc.tuple(word, word).map(([a, b]) => `${a}/release-${b}`) },
+    { weight: 1, arbitrary: fc.nat(CAP + 6).map((i) => `g${i}/x`) },
+  ),
+  fc.subarray(ACTIONS, { minLength: 1 }),
+).map(([type, name, actions]) => ({ type, name, actions }));
+
+const ruleCase = fc.record({
+  rules: fc.array(refRule, { maxLength: 6 }),
+  subject: subjectText,
+  claims: claimsSet,
+  service: fc.constantFrom(...RULE_SERVICES),
+  scopes: fc.array(requestedScope, { minLength: 1, maxLength: 4 }),
+});
+
+/** The configuration patch of one generated plan, named `p`. */
+function rulePolicy(rules: RefRule[]) {
+  return {
+    Plans: [{ Name: "p", Repositories: rules }],
+    DefaultPlan: "p",
+    Registry: { Realm: "https://tokens.test/token" },
+  };
+}
+
+Deno.test("fuzz: rule decisions with templates, Services and deny match the reference model", () => {
+  let granted = 0;
+  let deniedByRule = 0;
+  let cut = 0;
+  fc.assert(
+    fc.property(ruleCase, ({ rules, subject, claims, service, scopes }) => {
+      const policy = testOptions(authority, rulePolicy(rules)).policy;
+      const caller = { subject, claims };
+      const { decisions } = explainAuthorization({ plan: "p", ...caller }, service, scopes, policy);
+      decisions.forEach((decision, i) => {
+        const expected = refDecide(rules, caller, service, scopes[i]);
+        const actual = decision.actions.map((d) => ({
+          action: d.action,
+          granted: d.granted,
+          because: d.because,
+          index: d.rule?.index ?? null,
+          overCap: d.overCap === true,
+        }));
+        const what = JSON.stringify({ rules, subject, claims, service, scope: scopes[i] });
+        assert.deepEqual(actual, expected, what);
+        for (const d of decision.actions) {
+          if (d.rule) assert.equal(d.rule.pattern, rules[d.rule.index].Pattern, what);
+          granted += d.granted ? 1 : 0;
+          deniedByRule += d.because === "deny rule" ? 1 : 0;
+          cut += d.overCap ? 1 : 0;
+        }
+      });
+    }),
+    { numRuns: 1500 },
+  );
+  assert.ok(granted > 100 && deniedByRule > 50 && cut > 0, `${granted} ${deniedByRule} ${cut}`);
+});
+
+Deno.test("fuzz: through HTTP, templated and deny rules grant and explain as the reference says", async () => {
+  let issued = 0;
+  let refusedCount = 0;
+  await fc.assert(
+    fc.asyncProperty(ruleCase, fc.boolean(), async (generated, partial) => {
+      const { rules, subject, claims, service, scopes } = generated;
+      const harness = await Harness.start({
+        ...NO_LIMIT,
+        ...rulePolicy(rules),
+        PartialGrants: partial,
+      });
+      const token = await authority.token({ claims: { ...claims, sub: subject } });
+      const scopeValues = scopes.map((s) => `${s.type}:${s.name}:${s.actions.join(",")}`);
+      const query = new URLSearchParams([
+        ["service", service],
+        ...scopeValues.map((value) => ["scope", value]),
+      ]);
+      const answer = await harness.send(`/token?${query}`, {
+        headers: { authorization: `Bearer ${token}` },
+      });
+      const caller = { subject, claims: { ...claims, sub: subject } };
+      const expected = parseScopes(scopeValues).map((scope) => ({
+        scope,
+        decisions: refDecide(rules, caller, service, scope),
+      }));
+      const entries = (granted: boolean) =>
+        expected.flatMap(({ scope, decisions }) => {
+          const actions = decisions.filter((d) => d.granted === granted).map((d) => d.action);
+          return actions.length ? [{ type: scope.type, name: scope.name, actions }] : [];
+        });
+      const refused = entries(false).map((e) => `${e.type}:${e.name}:${e.actions.join(",")}`);
+      const what = JSON.stringify({ rules, subject, claims, service, scopeValues, partial });
+      if (partial || refused.length === 0) {
+        assert.equal(answer.status, 200, `${what}: ${JSON.stringify(answer.body)}`);
+        issued++;
+        registryKey ??= await importJWK(
+          { ...harness.service.signingKey.publicJwk },
+          "RS256",
+        ) as CryptoKey;
+        const { payload } = await jwtVerify(answer.body.token as string, registryKey, {
+          currentDate: NOW,
+        });
+        assert.deepEqual(payload.access, entries(true), what);
+      } else {
+        refusedCount++;
+        assert.equal(answer.status, 403, what);
+        const detail = (answer.body.errors as { detail: Record<string, unknown> }[])[0].detail;
+        assert.equal(detail.reason, "access_denied", what);
+        assert.deepEqual(detail.denied, refused, what);
+        type Explained = { scope: string; actions: string[]; rule: { index: number } | null };
+        const explained = (detail.decisions as Explained[]).flatMap((d) =>
+          d.actions.map((action) => `${d.scope} ${action} ${d.rule?.index ?? "none"}`)
+        );
+        const reference = expected.flatMap(({ scope, decisions }) => {
+          const denied = decisions.filter((d) => !d.granted);
+          const entry = `${scope.type}:${scope.name}:${denied.map((d) => d.action).join(",")}`;
+          return denied.map((d) => `${entry} ${d.action} ${d.index ?? "none"}`);
+        });
+        assert.deepEqual(explained.sort(), reference.sort(), what);
+      }
+      harness.finish();
+    }),
+    { numRuns: 150 },
+  );
+  assert.ok(issued > 20 && refusedCount > 20, `${issued} issued, ${refusedCount} refused`);
 });
