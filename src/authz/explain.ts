@@ -19,7 +19,7 @@ import type { TemplateSource } from "./template.ts";
 /** Why an action was decided the way it was. */
 export type Because = "allow rule" | "deny rule" | "no allow rule matched";
 
-/** A rule as the explanation names it: its plan, its index in `Repositories` (from 0), its pattern as written. */
+/** A rule as explanations name it: plan, index in `Repositories` (from 0), pattern as written. */
 export type RuleRef = {
   readonly plan: string;
   readonly index: number;

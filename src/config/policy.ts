@@ -54,8 +54,8 @@ export const POLICY_FIELDS = {
     },
   }),
   Plans: list({
-    doc:
-      "the plan catalogue: `- Name: …` with `Repositories: [{Pattern, Actions, Type, Services, Effect}]`",
+    doc: "the plan catalogue: `- Name: …` with " +
+      "`Repositories: [{Pattern, Actions, Type, Services, Effect}]`",
     item: section({
       doc: "a plan",
       fields: {
