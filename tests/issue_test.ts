@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import type { JSONWebKeySet } from "jose";
 import { staticAuthorityKeys } from "../src/authn/authority_keys.ts";
 import { createReplayCache } from "../src/authn/dpop_state.ts";
 import { createVerifiedTokenCache } from "../src/authn/verified_tokens.ts";
@@ -11,21 +12,30 @@ import { REGISTRY, testOptions } from "./support/service.ts";
 
 const authority = await createTestAuthority();
 
-/** Pipeline deps over the shared test policy; the signer only records what it was asked. */
-function pipeline(patch: Record<string, unknown> = {}) {
+/**
+ * Pipeline deps over the shared test policy; the signer only records what it was asked. Each
+ * Authority's keys are `jwks[Name]` (the test Authority's for `default`).
+ */
+function pipeline(
+  patch: Record<string, unknown> = {},
+  jwks: Record<string, JSONWebKeySet> = { default: authority.jwks },
+) {
   const options = testOptions(authority, patch);
   const signed: RegistryClaims[] = [];
+  const replay = createReplayCache(1_000);
   const deps: IssueDeps = {
     options,
-    authorityKeys: staticAuthorityKeys(authority.jwks),
+    authorities: new Map(options.authorities.map((trusted) => [trusted.name, {
+      keys: staticAuthorityKeys(jwks[trusted.name]),
+      verifiedTokens: createVerifiedTokenCache(100, trusted.clockSkewSeconds),
+      dpop: { options: trusted.dpop, replay },
+    }])),
     signer: (claims) => {
       signed.push(claims);
       return Promise.resolve(`signed-${signed.length}`);
     },
     now: () => NOW,
     randomId: () => `jti-${signed.length}`,
-    dpop: { options: options.authority.dpop, replay: createReplayCache(1_000) },
-    verifiedTokens: createVerifiedTokenCache(100, options.authority.clockSkewSeconds),
     mintedTokens: createMintedTokenCache(100, options.signing.reuseWindowSeconds),
   };
   return { deps, signed };
@@ -90,6 +100,7 @@ Deno.test("issueToken records what each stage learned and mints the granted acce
   assert.deepEqual(audit, {
     service: REGISTRY,
     requested: ["repository:team/app:pull,push"],
+    authority: "default",
     subject: "ci-bot",
     plan: "ci",
     granted: ["repository:team/app:pull,push"],

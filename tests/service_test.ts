@@ -107,18 +107,18 @@ Deno.test("a JWKS file is re-read on every reload", async () => {
   const first = await build({ Authority: fileAuthority }, undefined, reads);
   const next = await build({ Authority: fileAuthority }, first, reads);
   assert.equal(reads.filter((path) => path === JWKS_PATH).length, 2);
-  assert.notEqual(next.authorityKeys, first.authorityKeys);
+  assert.notEqual(next.authorityKeys.get("default"), first.authorityKeys.get("default"));
 });
 
 Deno.test("remote Authority keys survive a reload that keeps their issuer and location", async () => {
   const first = await build({ Authority: remoteAuthority });
   const next = await build({ Authority: remoteAuthority, DefaultPlan: "ci" }, first);
-  assert.equal(next.authorityKeys, first.authorityKeys);
+  assert.equal(next.authorityKeys.get("default"), first.authorityKeys.get("default"));
 
   const discovery = { Issuer: authority.issuer, MetadataAddress: `${authority.issuer}/meta` };
   const viaDiscovery = await build({ Authority: discovery });
   const again = await build({ Authority: discovery }, viaDiscovery);
-  assert.equal(again.authorityKeys, viaDiscovery.authorityKeys);
+  assert.equal(again.authorityKeys.get("default"), viaDiscovery.authorityKeys.get("default"));
 });
 
 Deno.test("a changed issuer or key location fetches Authority keys afresh", async () => {
@@ -131,14 +131,15 @@ Deno.test("a changed issuer or key location fetches Authority keys afresh", asyn
   };
   for (const [change, section] of Object.entries(changes)) {
     const next = await build({ Authority: section }, first);
-    assert.notEqual(next.authorityKeys, first.authorityKeys, change);
+    assert.notEqual(next.authorityKeys.get("default"), first.authorityKeys.get("default"), change);
   }
 });
 
 /** Names the stateful parts of `service` as their `close` is called. */
 function closedParts(service: Service): string[] {
   const closed: string[] = [];
-  const { authorityKeys, dpopState: { replay, nonces }, failures } = service;
+  const { dpopState: { replay, nonces }, failures } = service;
+  const authorityKeys = service.authorityKeys.get("default");
   for (const [name, part] of Object.entries({ authorityKeys, replay, nonces, failures })) {
     if (!part) continue;
     const close = part.close;
@@ -181,7 +182,7 @@ Deno.test("closing a replaced service leaves what its successor carried over to 
 Deno.test("carried-over Authority keys keep fetching; keys left behind abort their fetch quietly", async () => {
   const authorityNet = heldAuthority();
   const first = await build({ Authority: remoteAuthority }, undefined, [], authorityNet.fetch);
-  const prefetch = first.authorityKeys.refresh();
+  const prefetch = first.authorityKeys.get("default")!.refresh();
   const next = await build({ Authority: remoteAuthority, DefaultPlan: "ci" }, first);
   await first.close(next);
   assert.deepEqual(authorityNet.aborted, [], "the successor still uses the fetch under way");
@@ -190,7 +191,7 @@ Deno.test("carried-over Authority keys keep fetching; keys left behind abort the
   await next.close(moved);
   assert.deepEqual(authorityNet.aborted, [JWKS_URI]);
   await prefetch; // settles without an error: nobody is left to report it to
-  assert.equal(first.authorityKeys.ready(), false);
+  assert.equal(first.authorityKeys.get("default")!.ready(), false);
   await moved.close();
 });
 

@@ -4,22 +4,22 @@ import assert from "node:assert/strict";
 import { assertConfigError, build, doc } from "../support/config.ts";
 
 Deno.test("buildOptions derives the discovery URL from the Authority issuer", () => {
-  assert.deepEqual(build(doc()).authority.keys, {
+  assert.deepEqual(build(doc()).authorities[0].keys, {
     kind: "discovery",
     metadataAddress: "https://authority.test/.well-known/openid-configuration",
   });
   const withSlash = build(doc({ Authority: { Issuer: "https://id.example/realms/main/" } }));
-  assert.deepEqual(withSlash.authority.keys, {
+  assert.deepEqual(withSlash.authorities[0].keys, {
     kind: "discovery",
     metadataAddress: "https://id.example/realms/main/.well-known/openid-configuration",
   });
 });
 
 Deno.test("buildOptions reads Authority:PlanClaim, stellaops:plan by default, never blank", () => {
-  assert.equal(build(doc()).authority.planClaim, "stellaops:plan");
+  assert.equal(build(doc()).authorities[0].planClaim.source, "stellaops:plan");
   const withClaim = (PlanClaim: string) =>
     doc({ Authority: { Issuer: "https://authority.test", PlanClaim } });
-  assert.equal(build(withClaim("plan")).authority.planClaim, "plan");
+  assert.equal(build(withClaim("plan")).authorities[0].planClaim.source, "plan");
   assertConfigError(
     () => build(withClaim(" ")),
     "RegistryTokenService:Authority:PlanClaim",
@@ -31,31 +31,31 @@ Deno.test("buildOptions keeps an explicit empty RequiredScopes list instead of t
   const options = build(doc({
     Authority: { Issuer: "https://authority.test", RequiredScopes: [] },
   }));
-  assert.deepEqual(options.authority.requiredScopes, []);
+  assert.deepEqual(options.authorities[0].requiredScopes, []);
 });
 
 Deno.test("buildOptions uses MetadataAddress, JwksUri or JwksPath as the key location", () => {
   const issuer = "https://authority.test";
   assert.deepEqual(
     build(doc({ Authority: { Issuer: issuer, MetadataAddress: "https://meta.test/oidc" } }))
-      .authority.keys,
+      .authorities[0].keys,
     { kind: "discovery", metadataAddress: "https://meta.test/oidc" },
   );
   assert.deepEqual(
     build(doc({ Authority: { Issuer: issuer, JwksUri: "https://authority.test/jwks" } }))
-      .authority.keys,
+      .authorities[0].keys,
     { kind: "jwks-uri", jwksUri: "https://authority.test/jwks" },
   );
   assert.deepEqual(
     build(doc({ Authority: { Issuer: issuer, JwksPath: "/etc/authority/jwks.json" } }))
-      .authority.keys,
+      .authorities[0].keys,
     { kind: "jwks-file", path: "/etc/authority/jwks.json" },
   );
 });
 
 Deno.test("buildOptions accepts a non-URL issuer when a local JwksPath is configured", () => {
   const options = build(doc({ Authority: { Issuer: "dev-authority", JwksPath: "/jwks.json" } }));
-  assert.equal(options.authority.issuer, "dev-authority");
+  assert.equal(options.authorities[0].issuer, "dev-authority");
 });
 
 Deno.test("buildOptions requires Authority:Issuer", () => {
