@@ -8,7 +8,7 @@
  * @module
  */
 
-import { authenticate, precheck } from "./authn/authenticate.ts";
+import { authenticate, type Caller, precheck } from "./authn/authenticate.ts";
 import type { AuthorityKeys } from "./authn/authority_keys.ts";
 import { authorityTokenOf, type CallerCredential } from "./authn/credentials.ts";
 import { type DpopVerifier, recordProof } from "./authn/dpop.ts";
@@ -44,6 +44,8 @@ export type VerificationGuard = <T>(verify: () => Promise<T>) => Promise<T>;
 export interface Audit {
   service?: string;
   requested?: string[];
+  /** The `Name` of the Authority the caller token's `iss` selected. */
+  authority?: string;
   subject?: string;
   plan?: string;
   granted?: string[];
@@ -62,7 +64,8 @@ export interface IssuedToken {
 
 /** The options the pipeline reads (the service's validated options fit as they are). */
 export interface PipelineOptions {
-  readonly authority: AuthorityOptions;
+  /** Every trusted Authority; a caller token's `iss` selects one. */
+  readonly authorities: readonly AuthorityOptions[];
   readonly policy: PolicyOptions;
   readonly signing: {
     readonly issuer: string;
@@ -71,17 +74,24 @@ export interface PipelineOptions {
   };
 }
 
+/** What the pipeline holds for one trusted Authority. */
+export interface TrustedAuthority {
+  /** Its keys: a token is verified only with the keys of the Authority its `iss` selects. */
+  readonly keys: AuthorityKeys;
+  /** Its tokens that verified, so a repeated one skips the signature check. */
+  readonly verifiedTokens: VerifiedTokenCache;
+  /** Its DPoP proof policy, with the replay cache and nonces every Authority shares. */
+  readonly dpop: DpopVerifier;
+}
+
 /** The pipeline's collaborators: configuration, keys, signer, clock and randomness. */
 export interface IssueDeps {
   readonly options: PipelineOptions;
-  readonly authorityKeys: AuthorityKeys;
+  /** Keys and per-Authority state of each of `options.authorities`, by `Name`. */
+  readonly authorities: ReadonlyMap<string, TrustedAuthority>;
   readonly signer: TokenSigner;
   readonly now: () => Date;
   readonly randomId: () => string;
-  /** DPoP proof policy, replay cache and nonces. */
-  readonly dpop: DpopVerifier;
-  /** Authority tokens that verified, so a repeated one skips the signature check. */
-  readonly verifiedTokens: VerifiedTokenCache;
   /** Registry tokens minted recently, for identical requests. */
   readonly mintedTokens: MintedTokenCache;
 }
@@ -103,14 +113,17 @@ export async function issueToken(
 
   const now = deps.now();
   const presented = authorityTokenOf(input.credential);
-  const { authority } = deps.options;
-  const caller = await deps.verifiedTokens.authenticate(presented.token, now, async () => {
-    // Cheap refusals first: they cost the client nothing and the service no signature check.
-    precheck(presented.token, authority, now);
-    return await guard(() =>
-      authenticate(presented.token, deps.authorityKeys.getKey, authority, now)
-    );
-  });
+  // Cheap refusals first, the unknown issuer among them: they cost the client nothing and the
+  // service no signature check. The token's iss chooses whose keys and rules apply.
+  const authority = precheck(presented.token, deps.options.authorities, now);
+  // Logged for refusals too: which Authority's keys or rules refused the token.
+  audit.authority = authority.name;
+  const trusted = trustedAuthority(deps, authority.name);
+  const caller = await trusted.verifiedTokens.authenticate(
+    presented.token,
+    now,
+    () => guard(() => authenticate(presented.token, trusted.keys.getKey, authority, now)),
+  );
   audit.subject = caller.subject;
   audit.plan = caller.plan;
   const nowSeconds = Math.floor(now.getTime() / 1000);
@@ -119,7 +132,7 @@ export async function issueToken(
     caller.confirmation,
     input.sender,
     authority.senderConstraint,
-    deps.dpop,
+    trusted.dpop,
     nowSeconds,
   );
 
@@ -133,7 +146,10 @@ export async function issueToken(
   // Only now: a proof that cannot be replayed into a grant never takes room in the cache.
   // With the clock read now: verification may have taken a while, and the cache must not
   // forget an entry this proof would still be accepted against.
-  if (proof) recordProof(deps.dpop.replay, caller.subject, proof, deps.now().getTime() / 1000);
+  if (proof) {
+    const owner = proofOwner(authority, caller);
+    recordProof(trusted.dpop.replay, owner, proof, deps.now().getTime() / 1000);
+  }
 
   const { signing } = deps.options;
   const reuseKey = {
@@ -169,6 +185,21 @@ export async function issueToken(
     deps.mintedTokens.remember(reuseKey, token);
     return token;
   }
+}
+
+function trustedAuthority(deps: IssueDeps, name: string): TrustedAuthority {
+  const trusted = deps.authorities.get(name);
+  if (!trusted) throw new Error(`no keys for Authority "${name}"`);
+  return trusted;
+}
+
+/**
+ * Who a DPoP proof is charged to in the replay cache every Authority shares: the subject within
+ * its issuer, so equal subjects of two Authorities hold separate shares. The issuer, not the
+ * Name, so that renaming an Authority at a reload forgets no proof.
+ */
+function proofOwner(authority: AuthorityOptions, caller: Caller): string {
+  return JSON.stringify([authority.issuer, caller.subject]);
 }
 
 function parseService(service: string | undefined): string {

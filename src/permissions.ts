@@ -10,6 +10,7 @@
 
 import { dirname, resolve } from "node:path";
 import { ENV_PREFIX } from "./config/document.ts";
+import type { AuthorityOptions } from "./authn/authenticate.ts";
 import type { Options } from "./config/options.ts";
 import { configuredFiles } from "./config/files.ts";
 import { probeHost } from "./http/serve.ts";
@@ -34,8 +35,8 @@ const IGNORED_ENV = ["LOG_TOKENS", "LOG_STREAM"];
 /**
  * Flags for `deno run` and `deno compile`: read only the directories holding the config, key
  * and TLS files (directories, so that a reload can pick up a rotated key file next to the old
- * one), env only `REGISTRY_TOKEN_*`, net only the listen address and the Authority's host
- * (when keys are fetched remotely). Never write, run, FFI or system information.
+ * one), env only `REGISTRY_TOKEN_*`, net only the listen address and the host of each Authority
+ * whose keys are fetched remotely. Never write, run, FFI or system information.
  */
 export function runtimeFlags(options: Options, configPath: string | undefined): string[] {
   const { reloadable, tls } = configuredFiles(options);
@@ -91,8 +92,12 @@ function ownAddresses(options: Options): string[] {
   );
 }
 
+/** The hosts of every Authority whose keys are fetched remotely. */
 function authorityHosts(options: Options): string[] {
-  const { keys, issuer } = options.authority;
+  return options.authorities.flatMap(remoteHosts);
+}
+
+function remoteHosts({ keys, issuer }: AuthorityOptions): string[] {
   switch (keys.kind) {
     case "jwks-file":
       return [];

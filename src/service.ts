@@ -3,6 +3,13 @@
  * at startup, and wires them into the HTTP application. A reload builds a new service that
  * takes over the running one's state where its settings allow (`carryOver`).
  *
+ * Each Authority has its own keys and verified-token cache. The DPoP replay cache and the nonce
+ * source are one for all of them: a proof is charged to one token and so to one Authority, but
+ * which Authority that is depends on configuration a reload may change (a Name, the item an
+ * Issuer is in), and a proof accepted once must never be accepted again whatever the
+ * configuration says; and a response carries one `DPoP-Nonce`, offered before the caller's
+ * Authority is known.
+ *
  * @module
  */
 
@@ -22,6 +29,7 @@ import { createVerificationBudget, type VerificationBudget } from "./http/failur
 import { createNonceSource, createReplayCache } from "./authn/dpop_state.ts";
 import type { ConnectionInfo } from "./http/connection.ts";
 import { createApp } from "./http/app.ts";
+import type { TrustedAuthority } from "./issue.ts";
 import type { Logger } from "./observability/logger.ts";
 import type { TokenMetrics } from "./observability/metrics.ts";
 import {
@@ -61,8 +69,9 @@ export interface Service {
   readonly signingKey: SigningKey;
   /** Keys published besides the signing key (key rotation). */
   readonly publishedKeys: readonly PublishedKey[];
-  readonly authorityKeys: AuthorityKeys;
-  /** DPoP replay cache and nonces, carried over by a reload so proofs stay single-use. */
+  /** Each Authority's keys, by `Name`. */
+  readonly authorityKeys: ReadonlyMap<string, AuthorityKeys>;
+  /** DPoP replay cache and nonces (all Authorities'), carried over so proofs stay single-use. */
   readonly dpopState: DpopState;
   /** Signature-check budgets per client, carried over by a reload. */
   readonly failures: VerificationBudget;
@@ -79,15 +88,17 @@ export interface Service {
   readonly close: (successor?: Service) => Promise<void>;
 }
 
-/** State of DPoP checking that outlives one configuration. */
+/** State of DPoP checking that outlives one configuration, shared by every Authority. */
 export interface DpopState {
   readonly replay: ReplayCache;
+  /** Present when some Authority requires nonces. */
   readonly nonces?: NonceSource;
 }
 
 /** The stateful parts a reload hands on to the next service; the others are built afresh. */
 export interface CarriedState {
-  readonly authorityKeys?: AuthorityKeys;
+  /** Keys of the Authorities whose keys survive, by `Name`. */
+  readonly authorityKeys?: ReadonlyMap<string, AuthorityKeys>;
   readonly replay?: ReplayCache;
   readonly nonces?: NonceSource;
   readonly failures?: VerificationBudget;
@@ -96,22 +107,26 @@ export interface CarriedState {
 /**
  * Decides, in this one place, what of `previous` survives a reload to `options`: a part is left
  * behind when a setting it was built from changed, and keys from a JWKS file always are; the
- * replay cache always survives.
+ * replay cache always survives. Authority keys are matched by `Name`.
  */
 export function carryOver(previous: Service | undefined, options: Options): CarriedState {
   if (!previous) return {};
   const [before, after] = [previous.options, options];
   const [limitBefore, limitAfter] = [before.server.failedAuthLimit, after.server.failedAuthLimit];
+  const lifetime = nonceLifetimeSeconds(after);
+  const authorityKeys = new Map<string, AuthorityKeys>();
+  for (const authority of after.authorities) {
+    const was = before.authorities.find((candidate) => candidate.name === authority.name);
+    const keys = previous.authorityKeys.get(authority.name);
+    if (was && keys && sameRemoteKeys(was, authority)) authorityKeys.set(authority.name, keys);
+  }
   return {
-    authorityKeys: sameRemoteKeys(before.authority, after.authority)
-      ? previous.authorityKeys
-      : undefined,
+    authorityKeys,
     // Whatever its configured size: a fresh cache would forget proofs that could then be
     // replayed across the reload.
     replay: previous.dpopState.replay,
     // A nonce handed out just before the reload stays acceptable while its lifetime is unchanged.
-    nonces: after.authority.dpop.requireNonce &&
-        before.authority.dpop.nonceLifetimeSeconds === after.authority.dpop.nonceLifetimeSeconds
+    nonces: lifetime !== undefined && lifetime === nonceLifetimeSeconds(before)
       ? previous.dpopState.nonces
       : undefined,
     // A reload must not refill the buckets of clients that are failing signature checks.
@@ -120,6 +135,22 @@ export function carryOver(previous: Service | undefined, options: Options): Carr
         ? previous.failures
         : undefined,
   };
+}
+
+/**
+ * The lifetime of the server nonces all Authorities share: the shortest an Authority that
+ * requires nonces asks for (none: no Authority requires them).
+ */
+function nonceLifetimeSeconds(options: Options): number | undefined {
+  const lifetimes = options.authorities
+    .filter(({ dpop }) => dpop.requireNonce)
+    .map(({ dpop }) => dpop.nonceLifetimeSeconds);
+  return lifetimes.length ? Math.min(...lifetimes) : undefined;
+}
+
+/** Room in the shared replay cache: each Authority brings the proofs it is configured for. */
+function replayCacheSize(options: Options): number {
+  return options.authorities.reduce((sum, { dpop }) => sum + dpop.replayCacheSize, 0);
 }
 
 /** Remote keys fetched for one issuer from one location serve a reload that changed neither. */
@@ -159,21 +190,45 @@ export async function createService(
     until: published.until,
   })));
   const carried = carryOver(previous, options);
-  const authorityKeys = carried.authorityKeys ?? await loadAuthorityKeys(options.authority, io);
+  const authorityKeys = new Map<string, AuthorityKeys>();
+  for (const authority of options.authorities) {
+    authorityKeys.set(
+      authority.name,
+      carried.authorityKeys?.get(authority.name) ?? await loadAuthorityKeys(authority, io),
+    );
+  }
   const tls = options.server.tls && await loadTls(options.server.tls, io.readFile);
-  const { dpop } = options.authority;
+  const lifetime = nonceLifetimeSeconds(options);
   const dpopState: DpopState = {
-    replay: carried.replay ?? createReplayCache(dpop.replayCacheSize),
-    nonces: dpop.requireNonce
-      ? carried.nonces ?? createNonceSource(dpop.nonceLifetimeSeconds, io.randomId)
-      : undefined,
+    replay: carried.replay ?? createReplayCache(replayCacheSize(options)),
+    nonces: lifetime === undefined
+      ? undefined
+      : carried.nonces ?? createNonceSource(lifetime, io.randomId),
   };
+  const authorities = new Map<string, TrustedAuthority>(
+    options.authorities.map((authority) => {
+      const keys = authorityKeys.get(authority.name)!;
+      return [authority.name, {
+        keys,
+        verifiedTokens: createVerifiedTokenCache(
+          authority.tokenCacheSize,
+          authority.clockSkewSeconds,
+          keys.version,
+        ),
+        dpop: {
+          options: authority.dpop,
+          replay: dpopState.replay,
+          nonces: authority.dpop.requireNonce ? dpopState.nonces : undefined,
+        },
+      }];
+    }),
+  );
   const { burst, perMinute } = options.server.failedAuthLimit;
   const failures = carried.failures ?? createVerificationBudget(burst, perMinute);
   io.metrics.setPlans(options.policy.plans.keys());
   const app = createApp({
     options,
-    authorityKeys,
+    authorities,
     signer: createTokenSigner(signingKey),
     jwks: () => {
       const now = io.now();
@@ -184,20 +239,12 @@ export async function createService(
     randomId: io.randomId,
     metrics: io.metrics,
     logger: io.logger,
-    verifiedTokens: createVerifiedTokenCache(
-      options.authority.tokenCacheSize,
-      options.authority.clockSkewSeconds,
-      authorityKeys.version,
-    ),
     mintedTokens: createMintedTokenCache(
       MINTED_TOKEN_CACHE_SIZE,
       options.signing.reuseWindowSeconds,
     ),
     failures,
-    dpop: {
-      options: options.authority.dpop,
-      ...dpopState,
-    },
+    nonces: dpopState.nonces,
   });
   // A service a reload replaced still answers the requests it took, with its own parts.
   const answering = new Set<Promise<Response>>();
@@ -230,7 +277,8 @@ export async function createService(
 /** The parts `carryOver` may hand on: the ones that hold state, and so something to close. */
 function statefulParts(service: Service): { close(): Promise<void> }[] {
   const { authorityKeys, dpopState: { replay, nonces }, failures } = service;
-  return nonces ? [authorityKeys, replay, nonces, failures] : [authorityKeys, replay, failures];
+  const shared = nonces ? [replay, nonces, failures] : [replay, failures];
+  return [...authorityKeys.values(), ...shared];
 }
 
 async function loadKey(
@@ -273,7 +321,7 @@ async function loadAuthorityKeys(
     return remoteAuthorityKeys(location, authority.issuer, {
       fetch: io.fetch,
       now: () => io.now().getTime(),
-      onFetchError: (message) => io.logger.log("warn", message),
+      onFetchError: (message) => io.logger.log("warn", message, { authority: authority.name }),
     });
   }
   try {
@@ -281,6 +329,6 @@ async function loadAuthorityKeys(
     return staticAuthorityKeys(parseJwks(JSON.parse(text), location.path));
   } catch (error) {
     const problem = error instanceof SyntaxError ? "is not valid JSON" : (error as Error).message;
-    throw new ConfigError("RegistryTokenService:Authority:JwksPath", problem);
+    throw new ConfigError(`${authority.section}:JwksPath`, problem);
   }
 }

@@ -157,9 +157,13 @@ function watchedFiles({ service, configPath }: LoadedService): string[] {
 }
 
 function prefetchAuthorityKeys(service: Service, logger: Logger): void {
-  service.authorityKeys.refresh().catch((error) =>
-    logger.log("warn", `Authority keys not loaded yet: ${(error as Error).message}`)
-  );
+  const several = service.authorityKeys.size > 1;
+  for (const [name, keys] of service.authorityKeys) {
+    const whose = several ? `Authority "${name}" keys` : "Authority keys";
+    keys.refresh().catch((error) =>
+      logger.log("warn", `${whose} not loaded yet: ${(error as Error).message}`)
+    );
+  }
 }
 
 /** The listener is not rebuilt by a reload; say so when its settings changed. */

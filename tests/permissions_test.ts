@@ -32,3 +32,33 @@ Deno.test("a host name with a comma cannot widen the network permission", () => 
   });
   assert.throws(() => runtimeFlags(options, undefined), /contains a comma/);
 });
+
+Deno.test("net permission names the host of every remote Authority, and reads every JWKS file", () => {
+  const options = testOptions(authority, {
+    Authority: undefined,
+    Authorities: [
+      { Name: "stellaops", Issuer: "https://authority.example" },
+      { Name: "ci", Issuer: "https://ci.example", JwksUri: "https://keys.ci.example:8443/jwks" },
+      {
+        Name: "k8s",
+        Issuer: "https://kubernetes.default.svc",
+        MetadataAddress: "http://10.0.0.1:6443/.well-known/openid-configuration",
+      },
+      { Name: "offline", Issuer: "offline", JwksPath: "/etc/registry-token/offline/jwks.json" },
+      { Name: "airgap", Issuer: "airgap", JwksPath: "/srv/airgap/jwks.json" },
+    ],
+  });
+  const flags = runtimeFlags(options, "/etc/registry-token/registry-token.yaml");
+  const net = flags.find((flag) => flag.startsWith("--allow-net="))!.split("=")[1].split(",");
+  assert.deepEqual(net.slice(2), [
+    "authority.example:443",
+    "keys.ci.example:8443",
+    "10.0.0.1:6443",
+    "kubernetes.default.svc:443",
+  ]);
+  assert.ok(
+    readFlag(flags).includes("/etc/registry-token/offline") &&
+      readFlag(flags).includes("/srv/airgap"),
+    readFlag(flags),
+  );
+});

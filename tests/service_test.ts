@@ -3,6 +3,8 @@ import { carryOver, createService, type Service, type ServiceIo } from "../src/s
 import { createLogger } from "../src/observability/logger.ts";
 import { createTokenMetrics } from "../src/observability/metrics.ts";
 import { basic, createTestAuthority, NOW, NOW_SECONDS } from "./support/authority.ts";
+import { createDpopKey, dpopProof, jwkThumbprint } from "./support/dpop.ts";
+import { assertConfigErrorAsync } from "./support/config.ts";
 import { REGISTRY, testOptions } from "./support/service.ts";
 
 const authority = await createTestAuthority();
@@ -11,6 +13,19 @@ const authority = await createTestAuthority();
 const JWKS_PATH = "memory:authority-jwks.json";
 const JWKS_URI = "https://authority.test/jwks";
 const fileAuthority = { Issuer: authority.issuer, JwksPath: JWKS_PATH };
+/** A second Authority, a CI issuer, whose JWKS file is also in memory. */
+const ci = await createTestAuthority("https://ci.test", "ci-key");
+const CI_JWKS_PATH = "memory:ci-jwks.json";
+const ciAuthority = { Name: "ci", Issuer: ci.issuer, JwksPath: CI_JWKS_PATH, RequiredScopes: [] };
+const MEMORY_FILES = new Map([
+  [JWKS_PATH, new TextEncoder().encode(JSON.stringify(authority.jwks))],
+  [CI_JWKS_PATH, new TextEncoder().encode(JSON.stringify(ci.jwks))],
+]);
+
+/** A patch replacing `Authority` with the `Authorities` list `items`. */
+function listed(...items: Record<string, unknown>[]) {
+  return { Authority: undefined, Authorities: items };
+}
 const remoteAuthority = { Issuer: authority.issuer, JwksUri: JWKS_URI };
 
 /** Builds a service for `patch` as a reload of `previous` would; `reads` collects files read. */
@@ -21,11 +36,11 @@ function build(
   fetch: typeof globalThis.fetch = () =>
     Promise.reject(new Error("tests must not reach the network")),
 ): Promise<Service> {
-  const jwks = new TextEncoder().encode(JSON.stringify(authority.jwks));
   const io: ServiceIo = {
     readFile: (path) => {
       reads.push(path);
-      return path === JWKS_PATH ? Promise.resolve(jwks) : Deno.readFile(path);
+      const jwks = MEMORY_FILES.get(path);
+      return jwks ? Promise.resolve(jwks) : Deno.readFile(path);
     },
     fetch,
     now: () => NOW,
@@ -107,18 +122,18 @@ Deno.test("a JWKS file is re-read on every reload", async () => {
   const first = await build({ Authority: fileAuthority }, undefined, reads);
   const next = await build({ Authority: fileAuthority }, first, reads);
   assert.equal(reads.filter((path) => path === JWKS_PATH).length, 2);
-  assert.notEqual(next.authorityKeys, first.authorityKeys);
+  assert.notEqual(next.authorityKeys.get("default"), first.authorityKeys.get("default"));
 });
 
 Deno.test("remote Authority keys survive a reload that keeps their issuer and location", async () => {
   const first = await build({ Authority: remoteAuthority });
   const next = await build({ Authority: remoteAuthority, DefaultPlan: "ci" }, first);
-  assert.equal(next.authorityKeys, first.authorityKeys);
+  assert.equal(next.authorityKeys.get("default"), first.authorityKeys.get("default"));
 
   const discovery = { Issuer: authority.issuer, MetadataAddress: `${authority.issuer}/meta` };
   const viaDiscovery = await build({ Authority: discovery });
   const again = await build({ Authority: discovery }, viaDiscovery);
-  assert.equal(again.authorityKeys, viaDiscovery.authorityKeys);
+  assert.equal(again.authorityKeys.get("default"), viaDiscovery.authorityKeys.get("default"));
 });
 
 Deno.test("a changed issuer or key location fetches Authority keys afresh", async () => {
@@ -131,14 +146,15 @@ Deno.test("a changed issuer or key location fetches Authority keys afresh", asyn
   };
   for (const [change, section] of Object.entries(changes)) {
     const next = await build({ Authority: section }, first);
-    assert.notEqual(next.authorityKeys, first.authorityKeys, change);
+    assert.notEqual(next.authorityKeys.get("default"), first.authorityKeys.get("default"), change);
   }
 });
 
 /** Names the stateful parts of `service` as their `close` is called. */
 function closedParts(service: Service): string[] {
   const closed: string[] = [];
-  const { authorityKeys, dpopState: { replay, nonces }, failures } = service;
+  const { dpopState: { replay, nonces }, failures } = service;
+  const authorityKeys = service.authorityKeys.get("default");
   for (const [name, part] of Object.entries({ authorityKeys, replay, nonces, failures })) {
     if (!part) continue;
     const close = part.close;
@@ -181,7 +197,7 @@ Deno.test("closing a replaced service leaves what its successor carried over to 
 Deno.test("carried-over Authority keys keep fetching; keys left behind abort their fetch quietly", async () => {
   const authorityNet = heldAuthority();
   const first = await build({ Authority: remoteAuthority }, undefined, [], authorityNet.fetch);
-  const prefetch = first.authorityKeys.refresh();
+  const prefetch = first.authorityKeys.get("default")!.refresh();
   const next = await build({ Authority: remoteAuthority, DefaultPlan: "ci" }, first);
   await first.close(next);
   assert.deepEqual(authorityNet.aborted, [], "the successor still uses the fetch under way");
@@ -190,7 +206,7 @@ Deno.test("carried-over Authority keys keep fetching; keys left behind abort the
   await next.close(moved);
   assert.deepEqual(authorityNet.aborted, [JWKS_URI]);
   await prefetch; // settles without an error: nobody is left to report it to
-  assert.equal(first.authorityKeys.ready(), false);
+  assert.equal(first.authorityKeys.get("default")!.ready(), false);
   await moved.close();
 });
 
@@ -217,4 +233,113 @@ Deno.test("a replaced service answers the requests it took before it closes", as
   assert.equal((await answer).status, 200);
   assert.deepEqual(authorityNet.aborted, [], "its key fetch was never cut short");
   await moved.close();
+});
+
+// --- several Authorities ----------------------------------------------------------------------
+
+Deno.test("a reload carries each Authority's remote keys over by Name", async () => {
+  const remoteCi = { Name: "ci", Issuer: ci.issuer, JwksUri: "https://ci.test/jwks" };
+  const stellaops = { Name: "stellaops", ...remoteAuthority };
+  const first = await build(listed(stellaops, remoteCi));
+  const keys = (service: Service, name: string) => service.authorityKeys.get(name);
+  const moved = await build(
+    listed(stellaops, { ...remoteCi, JwksUri: "https://ci.test/jwks/2" }),
+    first,
+  );
+  assert.equal(keys(moved, "stellaops"), keys(first, "stellaops"), "unchanged: kept");
+  assert.notEqual(keys(moved, "ci"), keys(first, "ci"), "another location: fetched afresh");
+  const renamed = await build(listed({ ...stellaops, Name: "authority" }, remoteCi), moved);
+  assert.notEqual(keys(renamed, "authority"), keys(moved, "stellaops"), "matched by Name");
+  assert.equal(renamed.authorityKeys.has("stellaops"), false);
+  const single = await build({ Authority: remoteAuthority }, first);
+  assert.notEqual(keys(single, "default"), keys(first, "stellaops"));
+  assert.deepEqual([...single.authorityKeys.keys()], ["default"]);
+});
+
+Deno.test("close() closes every Authority's keys, except those carried over", async () => {
+  const first = await build(listed({ Name: "stellaops", ...remoteAuthority }, ciAuthority));
+  const closed: string[] = [];
+  for (const [name, keys] of first.authorityKeys) {
+    const close = keys.close;
+    keys.close = () => (closed.push(name), close());
+  }
+  const next = await build(listed({ Name: "stellaops", ...remoteAuthority }, ciAuthority), first);
+  await first.close(next);
+  assert.deepEqual(closed, ["ci"], "the JWKS file keys; the remote ones went on");
+  await next.close();
+  assert.deepEqual(closed, ["ci", "stellaops"], "a stop closes the keys it was handed, too");
+});
+
+Deno.test("a JWKS file that cannot be read names its own Authority's key", async () => {
+  await assertConfigErrorAsync(
+    build(
+      listed({ Name: "stellaops", ...fileAuthority }, {
+        ...ciAuthority,
+        JwksPath: "/nonexistent/jwks.json",
+      }),
+    ),
+    "RegistryTokenService:Authorities:1:JwksPath",
+    /No such file|not found/i,
+  );
+});
+
+Deno.test("every Authority shares one replay cache, sized for them all, and one nonce source", async () => {
+  const nonces = (lifetime: number) => ({ RequireNonce: true, NonceLifetime: lifetime });
+  const service = await build(listed(
+    { Name: "stellaops", ...fileAuthority, DPoP: { ...nonces(120), ReplayCacheSize: 1_000 } },
+    { ...ciAuthority, DPoP: { ...nonces(60), ReplayCacheSize: 1_000 } },
+    {
+      Name: "k8s",
+      Issuer: "https://k8s.test",
+      JwksPath: CI_JWKS_PATH,
+      DPoP: { ReplayCacheSize: 1_000 },
+    },
+  ));
+  // 3 × 1000 entries, a tenth per owner: 300 for one owner fit, the 301st does not.
+  const { replay, nonces: source } = service.dpopState;
+  for (let i = 0; i < 300; i++) {
+    assert.equal(replay.remember("owner", `proof-${i}`, NOW_SECONDS + 60, NOW_SECONDS), "fresh");
+  }
+  assert.equal(replay.remember("owner", "proof-300", NOW_SECONDS + 60, NOW_SECONDS), "full");
+  // The shortest lifetime: a nonce of the epoch before last is no longer accepted 120 s on.
+  const nonce = source!.current(NOW_SECONDS);
+  assert.ok(source!.accepts(nonce, NOW_SECONDS + 60));
+  assert.equal(source!.accepts(nonce, NOW_SECONDS + 120), false);
+  // Kept by a reload while that shortest lifetime is unchanged, whatever the others do.
+  const next = await build(
+    listed(
+      { Name: "stellaops", ...fileAuthority, DPoP: nonces(600) },
+      { ...ciAuthority, DPoP: nonces(60) },
+    ),
+    service,
+  );
+  assert.equal(next.dpopState.nonces, source);
+  assert.equal(next.dpopState.replay, replay);
+});
+
+Deno.test("a DPoP proof accepted once is refused after a reload renames or moves its Authority", async () => {
+  const key = await createDpopKey();
+  const token = await authority.token({
+    claims: { cnf: { jkt: await jwkThumbprint(key.publicJwk) } },
+  });
+  const proof = await dpopProof(key, {
+    htm: "GET",
+    htu: "https://tokens.test/token",
+    accessToken: token,
+    iat: NOW_SECONDS,
+  });
+  const ask = (service: Service) =>
+    Promise.resolve(service.fetch(
+      new Request(`https://tokens.test/token?service=${REGISTRY}`, {
+        headers: { authorization: `DPoP ${token}`, dpop: proof },
+      }),
+    ));
+  const first = await build({ Authority: fileAuthority });
+  assert.equal((await ask(first)).status, 200);
+  const renamed = await build(listed({ Name: "stellaops", ...fileAuthority }), first);
+  const replayed = await ask(renamed);
+  assert.equal(replayed.status, 401);
+  assert.equal((await replayed.json()).errors[0].detail.reason, "dpop_proof_replayed");
+  const moved = await build(listed(ciAuthority, { Name: "authority", ...fileAuthority }), renamed);
+  assert.equal((await (await ask(moved)).json()).errors[0].detail.reason, "dpop_proof_replayed");
 });

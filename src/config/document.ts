@@ -13,7 +13,7 @@
 
 import { parseDuration } from "./duration.ts";
 import { ConfigError } from "./error.ts";
-import { AUTHORITY_SECTION } from "./authority.ts";
+import { AUTHORITIES_LIST, AUTHORITY_SECTION } from "./authority.ts";
 import { POLICY_FIELDS } from "./policy.ts";
 import { type Entry, type Merged, section } from "./schema.ts";
 import { SERVER_SECTION } from "./server.ts";
@@ -31,6 +31,7 @@ export const SERVICE_SCHEMA = section({
   fields: {
     Server: SERVER_SECTION,
     Authority: AUTHORITY_SECTION,
+    Authorities: AUTHORITIES_LIST,
     Signing: SIGNING_SECTION,
     ...POLICY_FIELDS,
   },

@@ -9,7 +9,7 @@ import type { Options } from "./options.ts";
 
 /** Files named by `options`: those a reload re-reads, and the TLS files (restart only). */
 export interface ConfiguredFiles {
-  /** Signing and published keys and certificates, the Authority's JWKS file. */
+  /** Signing and published keys and certificates, the Authorities' JWKS files. */
   readonly reloadable: readonly string[];
   /** The listener's certificate, key and client CA: read once, at start. */
   readonly tls: readonly string[];
@@ -17,7 +17,7 @@ export interface ConfiguredFiles {
 
 /** The files `options` names, without the config file itself. */
 export function configuredFiles(options: Options): ConfiguredFiles {
-  const { signing, authority, server } = options;
+  const { signing, authorities, server } = options;
   const present = (files: (string | undefined)[]) =>
     files.filter((file): file is string => file !== undefined);
   return {
@@ -25,7 +25,7 @@ export function configuredFiles(options: Options): ConfiguredFiles {
       signing.keyPath,
       signing.certificatePath,
       ...signing.publishedKeys.flatMap((key) => [key.keyPath, key.certificatePath]),
-      authority.keys.kind === "jwks-file" ? authority.keys.path : undefined,
+      ...authorities.map(({ keys }) => keys.kind === "jwks-file" ? keys.path : undefined),
     ]),
     tls: present([server.tls?.certificatePath, server.tls?.keyPath, server.tls?.clientCaPath]),
   };

@@ -8,7 +8,7 @@
 import type { AuthorityOptions } from "../authn/authenticate.ts";
 import type { PolicyOptions } from "../authz/authorize.ts";
 import type { ServerOptions } from "../http/server_options.ts";
-import { authorityOptions } from "./authority.ts";
+import { authoritiesOptions, AUTHORITY_SECTION } from "./authority.ts";
 import { ROOT_KEY, SERVICE_SCHEMA, type ServiceDocument } from "./document.ts";
 import { ConfigError } from "./error.ts";
 import { policyOptions } from "./policy.ts";
@@ -20,7 +20,8 @@ import { optionalUrl } from "./values.ts";
 /** Everything the service needs to run, validated once at startup. */
 export interface Options {
   readonly server: ServerOptions;
-  readonly authority: AuthorityOptions;
+  /** The trusted Authorities, in configuration order; `Authority` alone is one named `default`. */
+  readonly authorities: readonly AuthorityOptions[];
   readonly signing: SigningOptions;
   /** `realm` of `WWW-Authenticate` challenges; defaults to this service's own `/token` URL. */
   readonly realm?: string;
@@ -29,15 +30,49 @@ export interface Options {
 
 /** Validates a merged document into `Options`; throws `ConfigError` naming the first bad key. */
 export function buildOptions(document: ServiceDocument): Options {
-  const settled = settle(SERVICE_SCHEMA, document, ROOT_KEY);
+  // Sound: the schema settled differs from SERVICE_SCHEMA only in requiring Authority.
+  const settled = settle(schemaFor(document) as typeof SERVICE_SCHEMA, document, ROOT_KEY);
   const key = (path: string) => `${ROOT_KEY}:${path}`;
   const server = serverOptions(settled.Server, key("Server"));
-  const authority = authorityOptions(settled.Authority, key("Authority"));
+  // An absent list settles to [], which must not count as set.
+  const authorities = authoritiesOptions(
+    settled.Authority,
+    document.Authorities === undefined ? undefined : settled.Authorities,
+    ROOT_KEY,
+  );
   const realm = optionalUrl(settled.Registry.Realm, key("Registry:Realm"));
+  const pathOf = (index: number) =>
+    document.Authorities === undefined ? key("Authority") : key(`Authorities:${index}`);
+  authorities.forEach((authority, index) =>
+    checkSenderConstraint(authority, server, realm, pathOf(index))
+  );
+  const signing = signingOptions(settled.Signing, key("Signing"));
+  const policy = policyOptions(settled, ROOT_KEY);
+  authorities.forEach((authority, index) => checkPlans(authority, policy, pathOf(index)));
+  return { server, authorities, signing, realm, policy };
+}
+
+/**
+ * The schema `document` is settled with: without `Authorities`, `Authority` is required, so its
+ * missing `Issuer` is reported in its place among the keys, as when it was the only way.
+ */
+function schemaFor(document: ServiceDocument) {
+  if (document.Authorities !== undefined) return SERVICE_SCHEMA;
+  const Authority = { ...AUTHORITY_SECTION, optional: false };
+  return { ...SERVICE_SCHEMA, fields: { ...SERVICE_SCHEMA.fields, Authority } };
+}
+
+/** A sender constraint needs what it checks against: the public URL, client certificates. */
+function checkSenderConstraint(
+  authority: AuthorityOptions,
+  server: ServerOptions,
+  realm: string | undefined,
+  path: string,
+): void {
   const constraint = authority.senderConstraint;
   if ((constraint === "dpop" || constraint === "dpop-or-mtls") && !server.publicBaseUrl && !realm) {
     throw new ConfigError(
-      key("Authority:SenderConstraint"),
+      `${path}:SenderConstraint`,
       `${constraint} needs Server:PublicBaseUrl (or Registry:Realm): DPoP proofs ` +
         "are checked against the URL callers use, never against a Host header they choose",
     );
@@ -47,15 +82,21 @@ export function buildOptions(document: ServiceDocument): Options {
     !server.tls && !server.clientCertificateHeader
   ) {
     throw new ConfigError(
-      key("Authority:SenderConstraint"),
+      `${path}:SenderConstraint`,
       `${constraint} needs client certificates: configure Server:Tls or Server:ClientCertificateHeader`,
     );
   }
-  return {
-    server,
-    authority,
-    signing: signingOptions(settled.Signing, key("Signing")),
-    realm,
-    policy: policyOptions(settled, ROOT_KEY),
+}
+
+/** Every plan an Authority's mappings and default name is in the plan catalogue. */
+function checkPlans(authority: AuthorityOptions, policy: PolicyOptions, path: string): void {
+  const check = (plan: string, key: string) => {
+    if (policy.plans.has(plan)) return;
+    const known = policy.plans.size ? [...policy.plans.keys()].join(", ") : "none are configured";
+    throw new ConfigError(key, `"${plan}" is not a configured plan (${known})`);
   };
+  authority.planMappings.forEach((mapping, index) =>
+    check(mapping.plan, `${path}:PlanMappings:${index}:Plan`)
+  );
+  if (authority.defaultPlan !== undefined) check(authority.defaultPlan, `${path}:DefaultPlan`);
 }

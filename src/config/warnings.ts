@@ -16,5 +16,14 @@ export function configurationWarnings(options: Options): string[] {
         "or Registry:Realm, the URL proofs must name; it is never taken from a request's Host",
     );
   }
+  for (const { name, section, audiences, requiredScopes } of options.authorities) {
+    if (audiences.length === 0 && requiredScopes.length === 0) {
+      // A CI issuer signs tokens for every project and job, each choosing its own aud.
+      warnings.push(
+        `${section} (Authority "${name}") checks neither Audiences nor RequiredScopes: any token ` +
+          "its issuer signs, for whichever audience, is accepted; set Audiences",
+      );
+    }
+  }
   return warnings;
 }

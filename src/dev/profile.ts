@@ -44,7 +44,7 @@ export async function developmentProfile(getEnv: EnvReader): Promise<Development
     alg: "ES256",
   };
   const callerToken = await new SignJWT({
-    scope: options.authority.requiredScopes.join(" "),
+    scope: options.authorities[0].requiredScopes.join(" "),
     "stellaops:plan": "dev",
   })
     .setProtectedHeader({ alg: "ES256", kid: authorityJwk.kid })

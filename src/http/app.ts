@@ -18,6 +18,7 @@ import {
   type TokenRequestInput,
   type VerificationGuard,
 } from "../issue.ts";
+import type { NonceSource } from "../authn/dpop.ts";
 import type { Logger } from "../observability/logger.ts";
 import type { TokenMetrics } from "../observability/metrics.ts";
 import {
@@ -47,6 +48,8 @@ export interface AppDeps extends IssueDeps {
   readonly options: AppOptions;
   /** Signature checks of uncached caller tokens, within each client's budget. */
   readonly failures: VerificationBudget;
+  /** The server nonces every Authority shares; present when some Authority requires them. */
+  readonly nonces?: NonceSource;
   /** Public keys of the registry tokens as now published at `/jwks` (rotation adds some). */
   readonly jwks: () => { readonly keys: readonly JWK[] };
   readonly metrics: TokenMetrics;
@@ -56,6 +59,11 @@ export interface AppDeps extends IssueDeps {
 /** Creates the service's Hono application. */
 export function createApp(deps: AppDeps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
+  const { authorities } = deps.options;
+  // A challenge is rendered before the caller's Authority is known, so it speaks for them all:
+  // DPoP is preferred when every Authority demands it, and offers every proof algorithm.
+  const preferDpop = authorities.every(({ senderConstraint }) => senderConstraint === "dpop");
+  const dpopAlgorithms = [...new Set(authorities.flatMap(({ dpop }) => dpop.algorithms))];
   const allowed = {
     "/token": "GET, POST",
     "/healthz": "GET, HEAD",
@@ -102,8 +110,8 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     return denialResponse(denial, {
       realm: realmOf(c, deps),
       service: c.get("audit").service,
-      preferDpop: deps.options.authority.senderConstraint === "dpop",
-      dpopAlgorithms: deps.dpop.options.algorithms,
+      preferDpop,
+      dpopAlgorithms,
     });
   }
 
@@ -112,7 +120,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
 
   /** Offers the current server nonce on every token answer when nonces are required. */
   function withNonce(response: Response): Response {
-    const nonces = deps.dpop.nonces;
+    const nonces = deps.nonces;
     if (nonces) response.headers.set("dpop-nonce", nonces.current(deps.now().getTime() / 1000));
     return response;
   }
@@ -129,15 +137,22 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.get("/token", (c) => answer(c, () => queryRequest(c, server, realm), tokenResponse));
   app.post("/token", (c) => answer(c, () => formRequest(c, server, realm), oauthTokenResponse));
   app.get("/healthz", (c) => c.json({ status: "ok" }));
-  // Ready when the Authority's keys are loaded, i.e. when callers can be authenticated.
-  app.get(
-    "/readyz",
-    (c) =>
-      deps.authorityKeys.ready() ? c.json({ status: "ready" }) : c.json(
-        { status: "not ready", reason: "the Authority's signing keys are not loaded" },
-        503,
-      ),
-  );
+  // Ready when every Authority's keys are loaded, i.e. when all callers can be authenticated.
+  app.get("/readyz", (c) => {
+    const waiting = [...deps.authorities].filter(([, { keys }]) => !keys.ready());
+    if (!waiting.length) return c.json({ status: "ready" });
+    const names = waiting.map(([name]) => `"${name}"`).join(", ");
+    return c.json(
+      {
+        status: "not ready",
+        reason: deps.authorities.size === 1
+          ? "the Authority's signing keys are not loaded"
+          : `the signing keys of ${waiting.length === 1 ? "Authority" : "Authorities"} ${names} ` +
+            "are not loaded",
+      },
+      503,
+    );
+  });
   app.get("/jwks", (c) => c.json(deps.jwks(), 200, { "cache-control": "public, max-age=300" }));
   app.get("/metrics", async (c) =>
     c.body(await deps.metrics.render(), 200, {

@@ -9,7 +9,7 @@ const authority = await createTestAuthority();
 const keys = staticAuthorityKeys(authority.jwks);
 const options = testOptions(authority, {
   Authority: { Issuer: authority.issuer, JwksPath: "memory:authority-jwks.json", ClockSkew: "30s" },
-}).authority;
+}).authorities[0];
 
 async function outcome(claims: Record<string, unknown>): Promise<string> {
   try {

@@ -39,13 +39,21 @@ async function discovery(provider: TestOidcProvider): Promise<Record<string, unk
 
 /** Verifies `token` the way a resource server would: signature from jwks_uri, iss, aud. */
 async function verify(provider: TestOidcProvider, token: string): Promise<JWTPayload> {
+  return await verifySignedWith(provider, token, "ES256");
+}
+
+async function verifySignedWith(
+  provider: TestOidcProvider,
+  token: string,
+  alg: string,
+): Promise<JWTPayload> {
   const { jwks_uri } = await discovery(provider);
   const { payload, protectedHeader } = await jwtVerify(
     token,
     createRemoteJWKSet(new URL(String(jwks_uri))),
     { issuer: provider.issuer, audience: provider.resource, typ: "at+jwt" },
   );
-  assert.equal(protectedHeader.alg, "ES256");
+  assert.equal(protectedHeader.alg, alg);
   return payload;
 }
 
@@ -100,6 +108,26 @@ Deno.test("oidc-provider harness: resource and lifetime are options", async () =
     assert.equal((claims.exp as number) - (claims.iat as number), 60);
     assert.equal(claims["stellaops:plan"], "free");
   }, { resource: "urn:other-service", accessTokenTtl: 60 });
+});
+
+Deno.test("oidc-provider harness: RS256 or EdDSA keys, CI-shaped tokens with no scope and any claims", async () => {
+  await withProvider(async (provider) => {
+    assert.equal(provider.signingAlg, "RS256");
+    const claims = await verifySignedWith(provider, await provider.bearerToken(), "RS256");
+    assert.equal(claims.scope, REGISTRY_SCOPE);
+    const jwks = await (await fetch(`${provider.issuer}/jwks`)).json();
+    assert.equal(jwks.keys[0].kty, "RSA");
+  }, { signingAlg: "RS256" });
+  await withProvider(async (provider) => {
+    const token = await provider.bearerToken({
+      extra: { project_path: "team/app", ref: "main", groups: ["developers", "release"] },
+    });
+    const claims = await verifySignedWith(provider, token, "EdDSA");
+    assert.equal("scope" in claims, false, "a CI issuer's tokens carry no scope");
+    assert.equal(claims.project_path, "team/app");
+    assert.equal(claims.ref, "main");
+    assert.deepEqual(claims.groups, ["developers", "release"]);
+  }, { signingAlg: "EdDSA", scoped: false });
 });
 
 Deno.test("oidc-provider harness: a DPoP token is bound to the proof key's thumbprint", async () => {

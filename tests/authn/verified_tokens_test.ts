@@ -7,6 +7,7 @@ import {
 import { Denial } from "../../src/denial.ts";
 
 const caller = (expiresAt: number, notBefore?: number): Caller => ({
+  authority: "default",
   subject: "ci-bot",
   claims: {},
   validity: { expiresAt, notBefore },

@@ -46,8 +46,8 @@ Deno.test("mergeDocument lets REGISTRY_TOKEN_ variables override scalars from th
     [`${ENV}AUTHORITY__ISSUER`]: "https://other-authority.test",
   });
   assert.equal(options.signing.keyPath, "/from/env.pem");
-  assert.equal(options.authority.issuer, "https://other-authority.test");
-  assert.deepEqual(options.authority.keys, {
+  assert.equal(options.authorities[0].issuer, "https://other-authority.test");
+  assert.deepEqual(options.authorities[0].keys, {
     kind: "discovery",
     metadataAddress: "https://other-authority.test/.well-known/openid-configuration",
   });
@@ -64,7 +64,7 @@ Deno.test("mergeDocument lets REGISTRY_TOKEN_ variables set nested keys absent f
   assert.equal(options.server.host, "127.0.0.1");
   assert.equal(options.server.port, 8443);
   assert.equal(options.signing.lifetimeSeconds, 120);
-  assert.equal(options.authority.clockSkewSeconds, 30);
+  assert.equal(options.authorities[0].clockSkewSeconds, 30);
   assert.equal(options.policy.partialGrants, true);
 });
 
@@ -74,7 +74,7 @@ Deno.test("mergeDocument builds the whole configuration from variables when ther
     [`${ENV}SIGNING__ISSUER`]: "registry-token",
     [`${ENV}SIGNING__KEYPATH`]: "/keys/signing.pem",
   });
-  assert.equal(options.authority.issuer, "https://authority.test");
+  assert.equal(options.authorities[0].issuer, "https://authority.test");
   assert.equal(options.signing.keyPath, "/keys/signing.pem");
 });
 
@@ -104,8 +104,8 @@ Deno.test("mergeDocument lets REGISTRY_TOKEN_ variables create a list the file d
     [`${ENV}AUTHORITY__REQUIREDSCOPES__0`]: "registry.pull",
   });
   assert.deepEqual([...options.policy.revokedLicenses], ["lic-0"]);
-  assert.deepEqual(options.authority.audiences, ["registry-token", "api://registry"]);
-  assert.deepEqual(options.authority.requiredScopes, ["registry.pull"]);
+  assert.deepEqual(options.authorities[0].audiences, ["registry-token", "api://registry"]);
+  assert.deepEqual(options.authorities[0].requiredScopes, ["registry.pull"]);
 });
 
 Deno.test("mergeDocument lets a variable override a plan rule's pattern (Plans__0__Repositories__0__Pattern)", () => {

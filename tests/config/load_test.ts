@@ -83,7 +83,7 @@ Deno.test("loadOptions reads the located YAML file and applies environment overr
   });
   const options = await loadOptions(locateConfig("/etc/rts.yaml", io.getEnv), io);
   assert.deepEqual(reads, ["/etc/rts.yaml"]);
-  assert.equal(options.authority.issuer, "https://authority.test");
+  assert.equal(options.authorities[0].issuer, "https://authority.test");
   assert.equal(options.signing.keyPath, "/keys/signing.pem");
   assert.equal(options.server.port, 9000);
 });
@@ -113,7 +113,7 @@ registrytokenservice:
     [`${ENV}REVOKEDLICENSES__0`]: "lic-env",
   });
   const options = await loadOptions(locateConfig(undefined, io.getEnv), io);
-  assert.equal(options.authority.clockSkewSeconds, 90);
+  assert.equal(options.authorities[0].clockSkewSeconds, 90);
   assert.equal(options.signing.lifetimeSeconds, 600);
   assert.deepEqual([...options.policy.revokedLicenses], ["lic-env", "lic-b"]);
 });
@@ -208,7 +208,7 @@ Deno.test("loadOptions reads real files with Deno.readTextFile", async () => {
     await Deno.writeTextFile(path, VALID_YAML);
     const io: ConfigIo = { readTextFile: Deno.readTextFile, getEnv: fakeEnv() };
     const options = await loadOptions({ path, explicit: true }, io);
-    assert.equal(options.authority.issuer, "https://authority.test");
+    assert.equal(options.authorities[0].issuer, "https://authority.test");
 
     const missing = join(dir, "missing.yaml");
     await assertConfigErrorAsync(

@@ -24,14 +24,14 @@ Deno.test("buildOptions applies the documented defaults to a minimal document", 
       maxConnections: 1024,
     },
   });
-  assert.equal(options.authority.senderConstraint, "none");
-  assert.deepEqual(options.authority.dpop, DEFAULT_DPOP_OPTIONS);
+  assert.equal(options.authorities[0].senderConstraint, "none");
+  assert.deepEqual(options.authorities[0].dpop, DEFAULT_DPOP_OPTIONS);
   assert.equal(options.signing.lifetimeSeconds, 300);
   assert.equal(options.signing.issuer, "registry-token");
   assert.equal(options.signing.keyPath, "/keys/signing.pem");
-  assert.equal(options.authority.clockSkewSeconds, 60);
-  assert.deepEqual(options.authority.requiredScopes, ["registry.token.issue"]);
-  assert.deepEqual(options.authority.audiences, []);
+  assert.equal(options.authorities[0].clockSkewSeconds, 60);
+  assert.deepEqual(options.authorities[0].requiredScopes, ["registry.token.issue"]);
+  assert.deepEqual(options.authorities[0].audiences, []);
   assert.equal(options.policy.partialGrants, false);
   assert.equal(options.policy.defaultPlan, undefined);
   assert.equal(options.policy.plans.size, 0);
@@ -99,7 +99,7 @@ Deno.test("buildOptions validates sender-constraint settings", () => {
     ...authority({ SenderConstraint: "MTLS" }),
     Server: { Tls: { CertificatePath: "/c.pem", KeyPath: "/k.pem" } },
   }));
-  assert.equal(mtls.authority.senderConstraint, "mtls");
+  assert.equal(mtls.authorities[0].senderConstraint, "mtls");
   assert.deepEqual(mtls.server.tls, {
     certificatePath: "/c.pem",
     keyPath: "/k.pem",
@@ -118,7 +118,7 @@ Deno.test("DPoP constraints need the public URL, and a public URL has no query",
     Authority: { Issuer: "https://authority.test", SenderConstraint: "dpop" },
     Registry: { Realm: "https://tokens.example/token" },
   }));
-  assert.equal(withRealm.authority.senderConstraint, "dpop");
+  assert.equal(withRealm.authorities[0].senderConstraint, "dpop");
   assertConfigError(
     () => build(doc({ Server: { PublicBaseUrl: "https://tokens.example/?x=1" } })),
     "RegistryTokenService:Server:PublicBaseUrl",

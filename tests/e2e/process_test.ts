@@ -122,7 +122,7 @@ Deno.test("--check validates configuration and keys, then exits without listenin
   assert.match(summary, /^configuration OK, signing kid [A-Z2-7]{4}(:[A-Z2-7]{4}){11}$/);
   const effective = JSON.parse(json.join("\n"));
   assert.equal(effective.signing.keyPath, SIGNING_KEY_PATH);
-  assert.equal(effective.authority.senderConstraint, "none");
+  assert.equal(effective.authorities[0].senderConstraint, "none");
   assert.deepEqual(Object.keys(effective.policy.plans), ["ci"]);
 });
 

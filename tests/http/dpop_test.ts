@@ -287,3 +287,55 @@ Deno.test("htu is checked against Registry:Realm, not the Host header the caller
   assert.equal(response.status, 401);
   assert.equal((await response.json()).errors[0].detail.reason, "dpop_proof_invalid");
 });
+
+Deno.test("with several Authorities, DPoP is preferred only when all demand it, and each keeps its own policy", async () => {
+  const ci = await createTestAuthority("https://ci.test", "ci-key");
+  const jwksPath = "memory:authority-jwks.json";
+  const items = (ciConstraint: string) => ({
+    Authority: undefined,
+    Authorities: [
+      {
+        Name: "stellaops",
+        Issuer: authority.issuer,
+        JwksPath: jwksPath,
+        SenderConstraint: "dpop",
+        DPoP: { Algorithms: ["ES256"], RequireNonce: true },
+      },
+      {
+        Name: "ci",
+        Issuer: ci.issuer,
+        JwksPath: jwksPath,
+        SenderConstraint: ciConstraint,
+        DPoP: { Algorithms: ["EdDSA", "ES256"] },
+      },
+    ],
+  });
+  const mixed = await startTestService(authority, items("none"));
+  const anonymous = await get(mixed, {});
+  const challenge = anonymous.response.headers.get("www-authenticate")!;
+  assert.match(challenge, /^Bearer realm=/, "one Authority accepts bearer tokens");
+  assert.ok(anonymous.response.headers.get("dpop-nonce"), "an Authority requires nonces");
+
+  const allDpop = await startTestService(authority, items("dpop"));
+  const dpopChallenge = (await get(allDpop, {})).response.headers.get("www-authenticate")!;
+  assert.match(dpopChallenge, /^DPoP realm=/);
+  assert.match(dpopChallenge, /algs="ES256 EdDSA"/, "every Authority's algorithms, once each");
+
+  // The StellaOps Authority's own policy: its nonce and its algorithms.
+  const { key, token } = await boundToken();
+  const withoutNonce = await get(mixed, {
+    authorization: `DPoP ${token}`,
+    dpop: await proofFor(key, token),
+  });
+  assert.equal(withoutNonce.reason, "dpop_nonce_required");
+  const edKey = await createDpopKey("EdDSA");
+  const edToken = await authority.token({
+    claims: { cnf: { jkt: await jwkThumbprint(edKey.publicJwk) } },
+  });
+  const nonce = withoutNonce.response.headers.get("dpop-nonce")!;
+  const edProof = await get(mixed, {
+    authorization: `DPoP ${edToken}`,
+    dpop: await proofFor(edKey, edToken, { nonce }),
+  });
+  assert.equal(edProof.reason, "dpop_proof_invalid", "EdDSA is the CI Authority's, not its own");
+});

@@ -169,6 +169,19 @@ Deno.test("/readyz reports whether the Authority's keys are usable", async () =>
   assert.equal((await remote.request("/healthz")).status, 200, "liveness does not depend on it");
 });
 
+Deno.test("/readyz is ready only when every Authority's keys are usable, and names those that are not", async () => {
+  const service = await startTestService(authority, {
+    Authority: undefined,
+    Authorities: [
+      { Name: "stellaops", Issuer: authority.issuer, JwksPath: "memory:authority-jwks.json" },
+      { Name: "ci", Issuer: "https://ci.test", JwksUri: "https://ci.test/jwks" },
+    ],
+  });
+  const notReady = await service.request("/readyz");
+  assert.equal(notReady.status, 503);
+  assert.equal((await notReady.json()).reason, 'the signing keys of Authority "ci" are not loaded');
+});
+
 Deno.test("anonymous requests do not count as failed authentications", async () => {
   const service = await startTestService(authority, {
     Server: { FailedAuthLimit: { Burst: 1, PerMinute: 1 } },

@@ -240,7 +240,7 @@ Deno.test("GET /token rejects each kind of bad Authority token with its own 401 
     [
       "wrong issuer",
       await authority.token({ claims: { ...good, iss: "https://evil.test" } }),
-      "token_issuer_mismatch",
+      "issuer_unknown",
     ],
     [
       "wrong audience",

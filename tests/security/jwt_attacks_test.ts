@@ -242,7 +242,7 @@ Deno.test("a registry token minted by this service is not accepted as an Authori
   const registryToken = issued.body.token as string;
   assertIssued(issued, "genuine");
   // Its iss is this service's, so it is refused before any key lookup or signature check.
-  assertRefused(await get(target, `Bearer ${registryToken}`), "token_issuer_mismatch", "replayed");
+  assertRefused(await get(target, `Bearer ${registryToken}`), "issuer_unknown", "replayed");
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -395,7 +395,7 @@ Deno.test("a token of another issuer sharing the Authority's kid is refused", as
   const target = await service();
   const foreign = await other.token({ claims: { ...GOOD, iss: other.issuer } });
   // Another issuer is refused before any signature work; claiming ours fails the signature.
-  assertRefused(await get(target, `Bearer ${foreign}`), "token_issuer_mismatch", "own iss");
+  assertRefused(await get(target, `Bearer ${foreign}`), "issuer_unknown", "own iss");
   const claimed = await other.token({ claims: { ...GOOD, iss: authority.issuer } });
   assertRefused(await get(target, `Bearer ${claimed}`), "token_signature_invalid", "our iss");
 });
@@ -450,7 +450,7 @@ Deno.test("duplicate claims: the lexically last member decides, for every claim 
         "https://evil.test",
       ]])}`,
     ),
-    "token_issuer_mismatch",
+    "issuer_unknown",
     "iss right, then wrong",
   );
   // …and a wrong one before the right one is accepted: the Authority signed the right value last.
@@ -656,7 +656,7 @@ Deno.test("a non-string or near-miss iss is an issuer mismatch", async () => {
   ];
   for (const iss of values) {
     const token = await authority.token({ claims: { ...GOOD, iss } });
-    assertRefused(await get(target, `Bearer ${token}`), "token_issuer_mismatch", String(iss));
+    assertRefused(await get(target, `Bearer ${token}`), "issuer_unknown", String(iss));
   }
 });
 
@@ -819,7 +819,7 @@ Deno.test("typ and cty oddities change nothing: the claims rules still decide", 
     );
     assertRefused(
       await get(target, `Bearer ${await sign({ ...GOOD, iss: "https://evil.test" })}`),
-      "token_issuer_mismatch",
+      "issuer_unknown",
       `${what}, wrong issuer`,
     );
     assertRefused(

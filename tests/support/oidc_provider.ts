@@ -6,7 +6,11 @@
  * Two servers share one provider: plain HTTP at the issuer, and an HTTPS alias that asks for a
  * client certificate (advertised as `mtls_endpoint_aliases.token_endpoint`).
  *
- * Custom claims (`stellaops:plan`, `stellaops:license`) are per request: the harness sends them
+ * The provider signs with an ES256, RS256 or EdDSA key, and is shaped like the StellaOps Authority
+ * (tokens carry `registry.token.issue`) or like a CI issuer (no scope at all).
+ *
+ * Custom claims (`stellaops:plan`, `stellaops:license`, or any others such as a CI issuer's
+ * `project_path` and `groups`) are per request: the harness sends them
  * JSON-encoded in the test-only `X-Test-Token-Claims` header of its token request, and the
  * provider's `extraTokenClaims` copies them into the token. That lets each test pick its own values
  * without registering a client per plan or licence.
@@ -27,7 +31,7 @@ import type { TLSSocket } from "node:tls";
 import { exportJWK, generateKeyPair } from "jose";
 import { createDpopKey, type DpopKey, dpopProof } from "./dpop.ts";
 
-/** The scope every harness token carries. */
+/** The scope every harness token carries, unless the provider is CI-shaped (`scoped: false`). */
 export const REGISTRY_SCOPE = "registry.token.issue";
 /** The default resource indicator, which becomes the tokens' `aud`. */
 export const DEFAULT_RESOURCE = "urn:registry-token";
@@ -60,7 +64,12 @@ export interface TokenClaims {
   readonly plan?: string;
   /** Becomes `stellaops:license`. */
   readonly license?: string;
+  /** Any other claims, as a CI issuer adds them (`project_path`, `ref`, `groups`…). */
+  readonly extra?: Readonly<Record<string, unknown>>;
 }
+
+/** Algorithms the provider can sign its tokens with (a fresh key of that type per provider). */
+export type ProviderSigningAlg = "ES256" | "RS256" | "EdDSA";
 
 /** Options of `startOidcProvider`. */
 export interface OidcProviderOptions {
@@ -68,6 +77,13 @@ export interface OidcProviderOptions {
   readonly resource?: string;
   /** Access token lifetime in seconds; default 600. */
   readonly accessTokenTtl?: number;
+  /** The key type and algorithm tokens are signed with; default ES256. */
+  readonly signingAlg?: ProviderSigningAlg;
+  /**
+   * Whether clients and tokens carry `registry.token.issue` (the StellaOps Authority's shape);
+   * `false` makes a CI-shaped issuer whose tokens carry no scope at all. Default `true`.
+   */
+  readonly scoped?: boolean;
 }
 
 /** A running test Authority. */
@@ -82,6 +98,8 @@ export interface TestOidcProvider {
   readonly caPem: string;
   /** The resource indicator of the tokens, i.e. their `aud`. */
   readonly resource: string;
+  /** The algorithm its tokens are signed with. */
+  readonly signingAlg: ProviderSigningAlg;
   /** A client-credentials JWT access token for a plain (bearer) client. */
   bearerToken(claims?: TokenClaims): Promise<string>;
   /** A DPoP-bound token (`cnf.jkt`) for `key`, or for a fresh ES256 key. */
@@ -111,12 +129,14 @@ export async function startOidcProvider(
 ): Promise<TestOidcProvider> {
   const resource = options.resource ?? DEFAULT_RESOURCE;
   const accessTokenTtl = options.accessTokenTtl ?? 600;
+  const signingAlg = options.signingAlg ?? "ES256";
+  const scope = options.scoped === false ? undefined : REGISTRY_SCOPE;
   const [{ Provider, errors }, caPem, serverPem, serverKey, signingJwk] = await Promise.all([
     loadOidcProvider(),
     readMtlsFixture("ca.pem"),
     readMtlsFixture("server.pem"),
     readMtlsFixture("server.key"),
-    signingKey(),
+    signingKey(signingAlg),
   ]);
 
   // Listen before the provider exists: its issuer must name the port the OS picks.
@@ -149,12 +169,12 @@ export async function startOidcProvider(
     grant_types: ["client_credentials"],
     response_types: [],
     redirect_uris: [],
-    scope: REGISTRY_SCOPE,
+    ...(scope === undefined ? {} : { scope }),
   };
   const configuration = {
     jwks: { keys: [signingJwk] },
-    // Access tokens fall back to the clients' ID token algorithm; there is only an ES256 key.
-    clientDefaults: { id_token_signed_response_alg: "ES256" },
+    // Access tokens fall back to the clients' ID token algorithm; there is only the one key.
+    clientDefaults: { id_token_signed_response_alg: signingAlg },
     clients: [
       { ...clientCredentials, client_id: BEARER_CLIENT_ID, client_secret: CLIENT_SECRET },
       {
@@ -176,7 +196,7 @@ export async function startOidcProvider(
     enabledJWA: { dPoPSigningAlgValues: DPOP_ALGORITHMS },
     // Set, not defaulted: the default function logs a notice when called.
     ttl: { ClientCredentials: () => accessTokenTtl },
-    scopes: [REGISTRY_SCOPE],
+    scopes: scope === undefined ? [] : [scope],
     features: {
       devInteractions: { enabled: false },
       clientCredentials: { enabled: true },
@@ -187,11 +207,12 @@ export async function startOidcProvider(
         getResourceServerInfo: (_ctx: unknown, indicator: string) => {
           if (indicator !== resource) throw new errors.InvalidTarget();
           return {
-            scope: REGISTRY_SCOPE,
+            // A resource server must name its scopes; a CI-shaped one has none.
+            scope: scope ?? "",
             audience: resource,
             accessTokenTTL: accessTokenTtl,
             accessTokenFormat: "jwt",
-            jwt: { sign: { alg: "ES256" } },
+            jwt: { sign: { alg: signingAlg } },
           };
         },
       },
@@ -239,7 +260,7 @@ export async function startOidcProvider(
       },
       body: new URLSearchParams({
         grant_type: "client_credentials",
-        scope: REGISTRY_SCOPE,
+        ...(scope === undefined ? {} : { scope }),
         ...init.body,
       }),
       client: init.client,
@@ -264,6 +285,7 @@ export async function startOidcProvider(
     mtlsTokenEndpoint,
     caPem,
     resource,
+    signingAlg,
     async bearerToken(claims) {
       return await requestToken(
         tokenEndpoint,
@@ -338,14 +360,18 @@ function loadOidcProvider(): Promise<OidcProviderModule> {
   return oidcProviderModule;
 }
 
-/** An ES256 signing key as a private JWK, fresh per provider (generating one takes ~1 ms). */
-async function signingKey() {
-  const { privateKey } = await generateKeyPair("ES256", { extractable: true });
-  return { ...await exportJWK(privateKey), kid: crypto.randomUUID(), alg: "ES256", use: "sig" };
+/** A signing key as a private JWK, fresh per provider (ES256 ~1 ms, RS256 some 100 ms). */
+async function signingKey(alg: ProviderSigningAlg) {
+  const { privateKey } = await generateKeyPair(alg, { extractable: true });
+  return { ...await exportJWK(privateKey), kid: crypto.randomUUID(), alg, use: "sig" };
 }
 
 function claimsHeader(claims: TokenClaims | undefined): Record<string, string> {
-  const values = { "stellaops:plan": claims?.plan, "stellaops:license": claims?.license };
+  const values = {
+    ...claims?.extra,
+    "stellaops:plan": claims?.plan,
+    "stellaops:license": claims?.license,
+  };
   const present = Object.entries(values).filter(([, value]) => value !== undefined);
   return present.length
     ? { [TEST_CLAIMS_HEADER]: JSON.stringify(Object.fromEntries(present)) }

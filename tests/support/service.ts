@@ -68,7 +68,7 @@ export function authorityOptions(
   authority: TestAuthority,
   patch: Partial<AuthorityOptions> = {},
 ): AuthorityOptions {
-  return { ...testOptions(authority).authority, tokenCacheSize: 0, ...patch };
+  return { ...testOptions(authority).authorities[0], tokenCacheSize: 0, ...patch };
 }
 
 /** A running in-process service and what it logged. */
