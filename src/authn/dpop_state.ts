@@ -26,7 +26,10 @@ export function createReplayCache(capacity: number): ReplayCache {
   };
   return {
     remember(owner, id, expiresAt, now) {
-      const key = `${owner}:${id}`;
+      // Keyed by the proof alone (its key's thumbprint and jti): the owner only decides whose
+      // share it counts against, so a proof stays used whoever it is charged to next time —
+      // after a reload that names subjects differently, say.
+      const key = id;
       const known = entries.get(key);
       if (known && known.expiresAt > now) return "replayed";
       if (known) forget(key, owner);

@@ -2,45 +2,80 @@ import assert from "node:assert/strict";
 import { createNonceSource, createReplayCache } from "../../src/authn/dpop_state.ts";
 import { normaliseHtu } from "../../src/authn/dpop.ts";
 
+/** A proof's id as `verifyDpopProof` makes it: its key's thumbprint and its `jti`. */
+const proofId = (key: string, jti: string) => `${key}:${jti}`;
+
 Deno.test("the replay cache recognises a proof until it expires", () => {
   const cache = createReplayCache(1_000);
-  assert.equal(cache.remember("key-1", "a", 160, 100), "fresh");
-  assert.equal(cache.remember("key-1", "a", 160, 150), "replayed");
-  assert.equal(cache.remember("key-2", "a", 160, 150), "fresh", "the same jti from another key");
+  assert.equal(cache.remember("caller-1", proofId("key-1", "a"), 160, 100), "fresh");
+  assert.equal(cache.remember("caller-1", proofId("key-1", "a"), 160, 150), "replayed");
   assert.equal(
-    cache.remember("key-1", "a", 260, 161),
+    cache.remember("caller-1", proofId("key-2", "a"), 160, 150),
+    "fresh",
+    "the same jti from another key",
+  );
+  assert.equal(
+    cache.remember("caller-1", proofId("key-1", "a"), 260, 161),
     "fresh",
     "an expired entry may be used again",
+  );
+});
+
+Deno.test("a proof once used is a replay whoever it is charged to next", () => {
+  const cache = createReplayCache(1_000);
+  assert.equal(cache.remember("https://ci.test ci-bot", proofId("key-1", "a"), 160, 100), "fresh");
+  // A reload that names the subject by another claim charges the same proof to another owner.
+  assert.equal(
+    cache.remember("https://ci.test team/app", proofId("key-1", "a"), 160, 101),
+    "replayed",
   );
 });
 
 Deno.test("a full replay cache sweeps expired entries and refuses rather than forgets live ones", () => {
   const cache = createReplayCache(20);
   for (let owner = 0; owner < 10; owner++) {
-    assert.equal(cache.remember(`key-${owner}`, "a", 110, 100), "fresh");
-    assert.equal(cache.remember(`key-${owner}`, "b", 200, 100), "fresh");
+    assert.equal(
+      cache.remember(`caller-${owner}`, proofId(`key-${owner}`, "a"), 110, 100),
+      "fresh",
+    );
+    assert.equal(
+      cache.remember(`caller-${owner}`, proofId(`key-${owner}`, "b"), 200, 100),
+      "fresh",
+    );
   }
-  assert.equal(cache.remember("key-new", "c", 200, 105), "full", "nothing has expired yet");
-  assert.equal(cache.remember("key-new", "c", 200, 111), "fresh", "expired entries made room");
   assert.equal(
-    cache.remember("key-3", "b", 300, 150),
+    cache.remember("caller-new", proofId("key-new", "c"), 200, 105),
+    "full",
+    "nothing has expired yet",
+  );
+  assert.equal(
+    cache.remember("caller-new", proofId("key-new", "c"), 200, 111),
+    "fresh",
+    "expired entries made room",
+  );
+  assert.equal(
+    cache.remember("caller-3", proofId("key-3", "b"), 300, 150),
     "replayed",
     "live entries were not forgotten",
   );
 });
 
-Deno.test("one proof key cannot take more than a tenth of the replay cache", () => {
+Deno.test("one owner cannot take more than a tenth of the replay cache", () => {
   const cache = createReplayCache(1_000);
   for (let i = 0; i < 100; i++) {
-    assert.equal(cache.remember("greedy", `jti-${i}`, 500, 100), "fresh");
+    assert.equal(cache.remember("greedy", proofId("greedy-key", `jti-${i}`), 500, 100), "fresh");
   }
-  assert.equal(cache.remember("greedy", "jti-100", 500, 100), "full");
+  assert.equal(cache.remember("greedy", proofId("greedy-key", "jti-100"), 500, 100), "full");
   assert.equal(
-    cache.remember("someone-else", "jti-0", 500, 100),
+    cache.remember("someone-else", proofId("other-key", "jti-0"), 500, 100),
     "fresh",
     "others are not affected",
   );
-  assert.equal(cache.remember("greedy", "jti-101", 600, 501), "fresh", "its old proofs expired");
+  assert.equal(
+    cache.remember("greedy", proofId("greedy-key", "jti-101"), 600, 501),
+    "fresh",
+    "its old proofs expired",
+  );
 });
 
 Deno.test("nonces rotate each lifetime and the previous one is still accepted", () => {
