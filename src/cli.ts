@@ -16,16 +16,39 @@ export interface CommandLine {
   readonly help: boolean;
   /** Directory to write the registry's trust files into, then exit. */
   readonly exportTrust?: string;
+  /** Decide one request from given claims and print why, then exit (`--explain`). */
+  readonly explain?: ExplainRequest;
+  /** A YAML file of policy cases to decide and compare, then exit (`--test-policy`). */
+  readonly testPolicy?: string;
+}
+
+/** What `--explain` decides: a request as the service would see it, without a signature. */
+export interface ExplainRequest {
+  /** The claims as JSON text, or `@FILE` naming a file in the working directory. */
+  readonly claims: string;
+  readonly service: string;
+  /** Every `--scope`, in order. */
+  readonly scopes: readonly string[];
+  /** The Authority by `Name`; default: the one whose `Issuer` is the claims' `iss`, else the first. */
+  readonly authority?: string;
 }
 
 /** Usage text for `--help` and for bad flags. */
 export const USAGE =
-  `usage: registry-token-service [--config PATH] [--check | --export-trust DIR] [--dev] [--version]
+  `usage: registry-token-service [--config PATH] [--check | --export-trust DIR | --explain … |
+                              --test-policy FILE] [--dev] [--version]
   --config PATH  configuration file (default: etc/registry-token.yaml, or $REGISTRY_TOKEN_CONFIG)
   --check        validate configuration and keys, then exit
   --export-trust DIR
                  write jwks.json and rootcertbundle.pem for the registry into DIR, print its
                  auth.token settings, then exit
+  --explain --claims JSON|@FILE --service S --scope SCOPE [--scope …] [--authority NAME]
+                 decide a request from the given caller claims (no signature is checked, nothing
+                 is minted), print each scope and action with the rule that decided it; exit 0
+                 when everything is granted, 3 otherwise
+  --test-policy FILE
+                 decide every case of a YAML file ({Name, Claims, Service, Scope, Expect}) and
+                 compare with Expect; exit 0 only if every case passed, 3 otherwise
   --dev          development profile: generated keys and a sample caller token (never for production)
   --version      print the version and exit`;
 
@@ -36,6 +59,12 @@ export function parseCommandLine(args: readonly string[]): CommandLine {
     options: {
       config: { type: "string" },
       "export-trust": { type: "string" },
+      explain: { type: "boolean", default: false },
+      claims: { type: "string" },
+      service: { type: "string" },
+      scope: { type: "string", multiple: true },
+      authority: { type: "string" },
+      "test-policy": { type: "string" },
       check: { type: "boolean", default: false },
       version: { type: "boolean", default: false },
       dev: { type: "boolean", default: false },
@@ -48,6 +77,16 @@ export function parseCommandLine(args: readonly string[]): CommandLine {
   if (values.dev && values["export-trust"]) {
     throw new Error("--export-trust needs the production keys, not --dev");
   }
+  if (values.dev && (values.explain || values["test-policy"] !== undefined)) {
+    throw new Error("--explain and --test-policy decide with the configuration, not --dev");
+  }
+  const commands = [
+    values.check && "--check",
+    values["export-trust"] !== undefined && "--export-trust",
+    values.explain && "--explain",
+    values["test-policy"] !== undefined && "--test-policy",
+  ].filter(Boolean);
+  if (commands.length > 1) throw new Error(`${commands.join(" and ")} cannot be combined`);
   return {
     config: values.config,
     check: values.check ?? false,
@@ -55,5 +94,31 @@ export function parseCommandLine(args: readonly string[]): CommandLine {
     dev: values.dev ?? false,
     help: values.help ?? false,
     exportTrust: values["export-trust"],
+    explain: explainRequest(values),
+    testPolicy: values["test-policy"],
   };
+}
+
+function explainRequest(values: {
+  explain?: boolean;
+  claims?: string;
+  service?: string;
+  scope?: string[];
+  authority?: string;
+}): ExplainRequest | undefined {
+  const { claims, service, scope, authority } = values;
+  if (!values.explain) {
+    const stray = [
+      claims !== undefined && "--claims",
+      service !== undefined && "--service",
+      scope !== undefined && "--scope",
+      authority !== undefined && "--authority",
+    ].filter(Boolean);
+    if (stray.length) throw new Error(`${stray.join(", ")} only go with --explain`);
+    return undefined;
+  }
+  if (claims === undefined) throw new Error("--explain needs --claims JSON or --claims @FILE");
+  if (service === undefined) throw new Error("--explain needs --service");
+  if (scope === undefined || scope.length === 0) throw new Error("--explain needs --scope");
+  return { claims, service, scopes: scope, authority };
 }

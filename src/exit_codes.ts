@@ -11,6 +11,8 @@ import type { ConfigError } from "./config/error.ts";
 export const EXIT_CONFIG = 2;
 /** Exit code when the service cannot start serving (address in use, TLS set-up, export). */
 export const EXIT_STARTUP = 1;
+/** Exit code of `--explain` when something was refused, of `--test-policy` when a case failed. */
+export const EXIT_NOT_GRANTED = 3;
 /**
  * Exit code when the listener stopped accepting connections (descriptors ran out): a fresh
  * process serves again, so the launcher, systemd and Kubernetes restart on it (EX_TEMPFAIL).

@@ -11,12 +11,17 @@
  */
 
 import { fileURLToPath } from "node:url";
-import { parseCommandLine, USAGE } from "./cli.ts";
+import { type CommandLine, parseCommandLine, USAGE } from "./cli.ts";
 import { ConfigError } from "./config/error.ts";
 import { loadConfig, locateConfig } from "./config/load.ts";
 import type { EnvReader } from "./config/document.ts";
 import { developmentOptions } from "./dev/profile.ts";
-import { devRuntimeFlags, runtimeFlags, trustExportFlags } from "./permissions.ts";
+import {
+  devRuntimeFlags,
+  policyCheckFlags,
+  runtimeFlags,
+  trustExportFlags,
+} from "./permissions.ts";
 import { EXIT_CONFIG, EXIT_RESTART, exitForConfigError } from "./exit_codes.ts";
 
 const MAIN = fileURLToPath(new URL("./main.ts", import.meta.url));
@@ -43,8 +48,19 @@ export async function planLaunch(args: string[], getEnv: EnvReader): Promise<Lau
   const { options, path } = await loadConfig(location, { readTextFile: Deno.readTextFile, getEnv });
   const flags = commandLine.exportTrust
     ? trustExportFlags(options, path, commandLine.exportTrust)
+    : commandLine.explain || commandLine.testPolicy
+    ? policyCheckFlags(options, path, policyCheckInputs(commandLine))
     : runtimeFlags(options, path);
   return { flags, args: path && !location.explicit ? ["--config", path, ...args] : args };
+}
+
+/** The files `--explain --claims @FILE` and `--test-policy FILE` read. */
+function policyCheckInputs(commandLine: CommandLine): string[] {
+  const claims = commandLine.explain?.claims;
+  return [
+    ...(claims?.startsWith("@") ? [claims.slice(1)] : []),
+    ...(commandLine.testPolicy === undefined ? [] : [commandLine.testPolicy]),
+  ];
 }
 
 async function launch(args: string[]): Promise<number> {

@@ -22,6 +22,7 @@ import { createLogger, createLogWriter } from "./observability/logger.ts";
 import { createTokenMetrics } from "./observability/metrics.ts";
 import { createService, type Service, type ServiceIo } from "./service.ts";
 import { exportTrust } from "./trust_export.ts";
+import { runExplain, runPolicyTests } from "./policy_cli.ts";
 import { EXIT_CONFIG, EXIT_STARTUP, exitForConfigError } from "./exit_codes.ts";
 import { type LoadedService, supervise } from "./supervisor.ts";
 
@@ -44,6 +45,8 @@ async function main(args: string[]): Promise<number> {
     console.log(`registry-token-service ${denoJson.version}`);
     return 0;
   }
+
+  if (commandLine.explain || commandLine.testPolicy) return await checkPolicy(commandLine);
 
   const metrics = createTokenMetrics([]);
   const output = createLogWriter(Deno.stdout, metrics.logLinesDropped);
@@ -102,6 +105,24 @@ async function main(args: string[]): Promise<number> {
     });
   } finally {
     await output.flush(LOG_FLUSH_TIMEOUT_MS);
+  }
+}
+
+/** `--explain` / `--test-policy`: the configuration's options only, no keys, no network. */
+async function checkPolicy(commandLine: CommandLine): Promise<number> {
+  const getEnv = (name: string) => Deno.env.get(name);
+  const io = { readTextFile: Deno.readTextFile, print: (line: string) => console.log(line) };
+  try {
+    const { options } = await loadConfig(locateConfig(commandLine.config, getEnv), {
+      readTextFile: Deno.readTextFile,
+      getEnv,
+    });
+    return commandLine.explain
+      ? await runExplain(options, commandLine.explain, io)
+      : await runPolicyTests(options, commandLine.testPolicy!, io);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    return exitForConfigError(error);
   }
 }
 

@@ -59,6 +59,23 @@ export function trustExportFlags(
   ];
 }
 
+/**
+ * Flags for `--explain` and `--test-policy`: the service's reads plus the `inputs` (a claims
+ * file, a cases file) named on the command line, and no network — they check no signature.
+ */
+export function policyCheckFlags(
+  options: Options,
+  configPath: string | undefined,
+  inputs: readonly string[],
+): string[] {
+  const [reads, ...rest] = runtimeFlags(options, configPath);
+  const directories = reads.slice("--allow-read=".length).split(",");
+  return [
+    `--allow-read=${unique([...directories, ...inputs.map(readableDirectory)]).join(",")}`,
+    ...rest.filter((flag) => !flag.startsWith("--allow-net=")),
+  ];
+}
+
 /** Flags for the development profile: it reads no files and only listens. */
 export function devRuntimeFlags(options: Options): string[] {
   return baseFlags(ownAddresses(options));

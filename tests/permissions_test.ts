@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { runtimeFlags } from "../src/permissions.ts";
+import { policyCheckFlags, runtimeFlags } from "../src/permissions.ts";
 import { createTestAuthority } from "./support/authority.ts";
 import { testOptions } from "./support/service.ts";
 
@@ -60,5 +60,22 @@ Deno.test("net permission names the host of every remote Authority, and reads ev
     readFlag(flags).includes("/etc/registry-token/offline") &&
       readFlag(flags).includes("/srv/airgap"),
     readFlag(flags),
+  );
+});
+
+Deno.test("--explain and --test-policy may read their input files but reach no network", () => {
+  const options = testOptions(authority, {
+    Authority: { Issuer: "https://authority.example", JwksUri: "https://keys.example/jwks" },
+    Signing: { Issuer: "x", KeyPath: "/etc/registry-token/signing.pem" },
+  });
+  const flags = policyCheckFlags(options, "/etc/registry-token/registry-token.yaml", [
+    "cases/policy.yaml",
+  ]);
+  assert.equal(readFlag(flags), `--allow-read=/etc/registry-token,${Deno.cwd()}/cases`);
+  assert.ok(!flags.some((flag) => flag.startsWith("--allow-net")), flags.join(" "));
+  const serving = runtimeFlags(options, undefined).find((flag) => flag.startsWith("--allow-net="));
+  assert.ok(
+    serving?.includes("keys.example:443"),
+    "serving reaches the Authority; checking does not",
   );
 });

@@ -68,12 +68,13 @@ export const POLICY_FIELDS = {
     }),
   }),
   DefaultPlan: text({
-    doc:
-      "plan for tokens without a plan claim (`Authority:PlanClaim`); must name a configured plan",
+    doc: "plan for callers whose Authority decides none (no plan claim, mapping or Authority " +
+      "`DefaultPlan`); must name a configured plan",
   }),
   RevokedLicenses: list({
     item: text({ doc: "a licence" }),
-    doc: "`stellaops:license` values that are refused",
+    doc: "licence values (the Authority's `LicenseClaim`, default `stellaops:license`) that are " +
+      "refused",
   }),
   PartialGrants: flag({
     default: false,
