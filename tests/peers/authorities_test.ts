@@ -2,7 +2,10 @@
  * Two real OpenID providers trusted at once by one service process under its production
  * permissions: one shaped like the StellaOps Authority (RS256, `registry.token.issue`,
  * `stellaops:plan`), one like a CI issuer (EdDSA, no scope, `project_path`, `ref` and a `groups`
- * array, its plan from a group mapping). The providers and the process are shared by the steps.
+ * array, its plan from a group mapping). The providers and the process are shared by the steps,
+ * which also run the policy cookbook's recipes against real tokens: per-user and per-team
+ * namespaces from templates, a pull-only mirror, a deny carve-out, and claim values that try to
+ * widen a grant.
  */
 
 import assert from "node:assert/strict";
@@ -13,6 +16,7 @@ import { MAIN, productionFlags, spawnDeno, writeConfig } from "../support/proces
 import { SIGNING_KEY_PATH } from "../support/service.ts";
 
 const REGISTRY = "registry.authorities-test";
+const MIRROR = "mirror.authorities-test";
 
 Deno.test("one service trusts two real OpenID providers, each with its own keys, scopes and claim mapping", async (t) => {
   const [stellaops, ci] = await Promise.all([
@@ -43,6 +47,7 @@ Deno.test("one service trusts two real OpenID providers, each with its own keys,
           PlanMappings: [
             { Claim: "groups", Value: "release-engineers", Plan: "release" },
             { Claim: "ref", Value: "main", Plan: "enterprise" },
+            { Claim: "groups", Value: "builders", Plan: "ci-own" },
           ],
           DefaultPlan: "reader",
         },
@@ -52,6 +57,23 @@ Deno.test("one service trusts two real OpenID providers, each with its own keys,
         { Name: "reader", Repositories: [{ Pattern: "*", Actions: ["pull"] }] },
         { Name: "enterprise", Repositories: [{ Pattern: "team/*", Actions: ["pull", "push"] }] },
         { Name: "release", Repositories: [{ Pattern: "releases/*", Actions: ["pull", "push"] }] },
+        {
+          Name: "developer",
+          Repositories: [
+            { Pattern: "users/${subject}/*", Actions: ["pull", "push"] },
+            { Pattern: "teams/${claim:groups}/*", Actions: ["pull", "push"] },
+            { Pattern: "*", Actions: ["pull"] },
+            { Pattern: "*", Services: [MIRROR], Effect: "deny", Actions: ["push", "delete"] },
+            { Pattern: "teams/*/releases/*", Effect: "deny", Actions: ["push", "delete"] },
+          ],
+        },
+        {
+          Name: "ci-own",
+          Repositories: [
+            { Pattern: "${subject}", Actions: ["pull", "push"] },
+            { Pattern: "teams/${claim:groups}/*", Actions: ["push"] },
+          ],
+        },
       ],
     },
   });
@@ -61,9 +83,9 @@ Deno.test("one service trusts two real OpenID providers, each with its own keys,
     const { port } = await process.waitForLog("listening");
     const base = `http://127.0.0.1:${port}`;
     /** Asks for `scope` with `token`; the answer's status, reason and registry-token claims. */
-    const ask = async (token: string, scope: string) => {
+    const ask = async (token: string, scope: string, service = REGISTRY) => {
       const response = await fetch(
-        `${base}/token?service=${REGISTRY}&scope=${encodeURIComponent(scope)}`,
+        `${base}/token?service=${service}&scope=${encodeURIComponent(scope)}`,
         { headers: { authorization: `Bearer ${token}` } },
       );
       const body = await response.json();
@@ -71,6 +93,9 @@ Deno.test("one service trusts two real OpenID providers, each with its own keys,
         status: response.status,
         challenge: response.headers.get("www-authenticate"),
         reason: body.errors?.[0]?.detail?.reason as string | undefined,
+        decisions: body.errors?.[0]?.detail?.decisions as
+          | { rule: { index: number; pattern: string } | null; because: string }[]
+          | undefined,
         claims: body.token ? decodeJwt(body.token) : undefined,
       };
     };
@@ -147,6 +172,71 @@ Deno.test("one service trusts two real OpenID providers, each with its own keys,
         extra: { project_path: "x" },
       });
       assert.equal((await ask(service, "repository:team/app:pull")).claims!.sub, "ci-bot");
+    });
+
+    await t.step(
+      "per-user and per-team namespaces come from the subject and the groups",
+      async () => {
+        const token = await stellaops.bearerToken({
+          plan: "developer",
+          extra: { groups: ["payments", "staff"] },
+        });
+        assert.equal((await ask(token, "repository:users/ci-bot/tools:push")).status, 200);
+        assert.equal((await ask(token, "repository:teams/payments/api:push")).status, 200);
+        assert.equal((await ask(token, "repository:teams/staff/wiki:push")).status, 200);
+        for (
+          const scope of ["repository:users/someone/tools:push", "repository:teams/hr/api:push"]
+        ) {
+          const refused = await ask(token, scope);
+          assert.equal(refused.status, 403, scope);
+          assert.equal(refused.decisions?.[0].because, "no allow rule matched", scope);
+        }
+        assert.equal(
+          (await ask(token, "repository:teams/hr/api:pull")).status,
+          200,
+          "pull anything",
+        );
+      },
+    );
+
+    await t.step("the mirror only pulls, and nobody pushes to a team's releases", async () => {
+      const token = await stellaops.bearerToken({
+        plan: "developer",
+        extra: { groups: ["payments"] },
+      });
+      assert.equal((await ask(token, "repository:users/ci-bot/tools:pull", MIRROR)).status, 200);
+      const mirrorPush = await ask(token, "repository:users/ci-bot/tools:push", MIRROR);
+      assert.equal(mirrorPush.status, 403);
+      assert.deepEqual(mirrorPush.decisions?.[0].rule, {
+        plan: "developer",
+        index: 3,
+        pattern: "*",
+      });
+      const release = await ask(token, "repository:teams/payments/releases/api:push");
+      assert.equal(release.status, 403, "deny wins over the team's allow rule");
+      assert.equal(release.decisions?.[0].rule?.pattern, "teams/*/releases/*");
+    });
+
+    await t.step("claim values with * or /../ never widen a CI grant", async () => {
+      const job = (project_path: string, groups: unknown[] = ["builders"]) =>
+        ci.bearerToken({ extra: { project_path, ref: "feature/z", groups } });
+      assert.equal((await ask(await job("team/app"), "repository:team/app:push")).status, 200);
+      for (
+        const [path, scope] of [
+          ["team/*", "repository:team/app:push"],
+          ["*", "repository:anything:push"],
+          ["team/../admin", "repository:admin:push"],
+          ["team/app/../../admin", "repository:admin:push"],
+          ["Team/App", "repository:team/app:push"],
+        ]
+      ) {
+        const answer = await ask(await job(path), scope);
+        assert.equal(answer.status, 403, `project_path ${path} asking ${scope}`);
+        assert.equal(answer.reason, "access_denied");
+      }
+      const wildGroup = await job("team/app", ["builders", "*", "../x", 7, { a: 1 }]);
+      assert.equal((await ask(wildGroup, "repository:teams/anything/x:push")).status, 403);
+      assert.equal((await ask(wildGroup, "repository:teams/builders/x:push")).status, 200);
     });
 
     await t.step(
