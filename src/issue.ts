@@ -8,7 +8,8 @@
  * @module
  */
 
-import { authenticate, type Caller, precheck } from "./authn/authenticate.ts";
+import { authenticate, precheck } from "./authn/authenticate.ts";
+import { type Caller } from "./authn/caller.ts";
 import type { AuthorityKeys } from "./authn/authority_keys.ts";
 import { authorityTokenOf, type CallerCredential } from "./authn/credentials.ts";
 import { type DpopVerifier, recordProof } from "./authn/dpop.ts";
@@ -17,7 +18,7 @@ import { explainAuthorization, grantOf } from "./authz/authorize.ts";
 import { type DecisionSummary, summarizeDecisions } from "./authz/explain.ts";
 import type { AccessEntry } from "./authz/plan.ts";
 import { formatScope, parseScopes } from "./authz/scope.ts";
-import type { AuthorityOptions } from "./authn/authenticate.ts";
+import type { AuthorityOptions } from "./authn/caller.ts";
 import type { PolicyOptions } from "./authz/authorize.ts";
 import { Denial } from "./denial.ts";
 import { registryClaims, type TokenSigner } from "./token/mint.ts";

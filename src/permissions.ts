@@ -10,7 +10,7 @@
 
 import { dirname, resolve } from "node:path";
 import { ENV_PREFIX } from "./config/document.ts";
-import type { AuthorityOptions } from "./authn/authenticate.ts";
+import type { AuthorityOptions } from "./authn/caller.ts";
 import type { Options } from "./config/options.ts";
 import { configuredFiles } from "./config/files.ts";
 import { probeHost } from "./http/serve.ts";

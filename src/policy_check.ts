@@ -7,7 +7,7 @@
  * @module
  */
 
-import { callerFromClaims } from "./authn/authenticate.ts";
+import { callerFromClaims } from "./authn/caller.ts";
 import { explainAuthorization } from "./authz/authorize.ts";
 import type { ScopeDecision } from "./authz/explain.ts";
 import { formatScope, parseScopes } from "./authz/scope.ts";

@@ -21,7 +21,7 @@ import {
 } from "./authn/authority_keys.ts";
 import { ConfigError } from "./config/error.ts";
 import type { Options } from "./config/options.ts";
-import type { AuthorityOptions } from "./authn/authenticate.ts";
+import type { AuthorityOptions } from "./authn/caller.ts";
 import type { TlsMaterial, TlsOptions } from "./http/server_options.ts";
 import { createVerifiedTokenCache } from "./authn/verified_tokens.ts";
 import { createMintedTokenCache, MINTED_TOKEN_CACHE_SIZE } from "./token/reuse.ts";

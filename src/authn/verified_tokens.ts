@@ -14,7 +14,7 @@
 
 import { sha256Base64Url } from "../encoding.ts";
 import { createLruCache } from "../lru.ts";
-import type { Caller } from "./authenticate.ts";
+import type { Caller } from "./caller.ts";
 import { Denial } from "../denial.ts";
 
 /** How long a final refusal of a token is remembered. */

@@ -7,7 +7,8 @@
 
 import { Denial } from "../denial.ts";
 import { explainAccess, type ScopeDecision } from "./explain.ts";
-import { type AccessEntry, grantedAccess, type Plan } from "./plan.ts";
+import { type AccessEntry, grantedAccess } from "./plan.ts";
+import type { Plan } from "./rules.ts";
 import type { ResourceScope } from "./scope.ts";
 
 /** Plan catalogue and the licence/service policy applied to every request. */

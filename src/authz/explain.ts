@@ -12,7 +12,7 @@
  */
 
 import { expandPattern, type Expansion, matchesExpansion } from "./pattern.ts";
-import type { Plan, PlanRule } from "./plan.ts";
+import type { Plan, PlanRule } from "./rules.ts";
 import { formatScope, type ResourceScope } from "./scope.ts";
 import type { TemplateSource } from "./template.ts";
 

@@ -1,39 +1,14 @@
 /**
- * Plans and their rules, and the grant: which of the requested scopes a plan allows.
+ * The grant: which of the requested scopes a plan allows, from the decisions of `explain.ts`.
  *
  * @module
  */
 
 import { Denial } from "../denial.ts";
 import { explainAccess, type ScopeDecision, summarizeDecisions } from "./explain.ts";
-import type { RepositoryPattern } from "./pattern.ts";
+import type { Plan } from "./rules.ts";
 import { formatScope, type ResourceScope } from "./scope.ts";
 import type { TemplateSource } from "./template.ts";
-
-/** What a rule does to the actions it lists. */
-export type Effect = "allow" | "deny";
-
-/** One rule of a plan: what it does to the listed actions on the resources its pattern matches. */
-export interface PlanRule {
-  /** Resource type the rule applies to; the configuration defaults it to `repository`. */
-  readonly type: string;
-  /** Which resource names of that type the rule covers. */
-  readonly pattern: RepositoryPattern;
-  /** Listed actions; `*` stands for every action, including a requested `*`. */
-  readonly actions: readonly string[];
-  /** The `service` values the rule applies to; absent: every service. */
-  readonly services?: ReadonlySet<string>;
-  /** `allow` (also when absent) grants the actions; `deny` refuses them whatever allows them. */
-  readonly effect?: Effect;
-}
-
-/** A named set of rules from the plan catalogue. */
-export interface Plan {
-  /** Plan name, quoted in denial messages. */
-  readonly name: string;
-  /** Rules; their index (from 0) is how explanations name them. */
-  readonly rules: readonly PlanRule[];
-}
 
 /** One granted resource, in the shape of an entry of the token's `access` claim. */
 export interface AccessEntry {

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { type AuthorityOptions, DEFAULT_PLAN_CLAIM, LICENSE_CLAIM } from "../authn/authenticate.ts";
+import { type AuthorityOptions, DEFAULT_PLAN_CLAIM, LICENSE_CLAIM } from "../authn/caller.ts";
 import type { AuthorityKeyLocation } from "../authn/authority_keys.ts";
 import type { DpopOptions } from "../authn/dpop.ts";
 import { SENDER_CONSTRAINTS } from "../authn/sender.ts";

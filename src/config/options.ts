@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { AuthorityOptions } from "../authn/authenticate.ts";
+import type { AuthorityOptions } from "../authn/caller.ts";
 import type { PolicyOptions } from "../authz/authorize.ts";
 import type { ServerOptions } from "../http/server_options.ts";
 import { authoritiesOptions, AUTHORITY_SECTION } from "./authority.ts";

@@ -6,7 +6,7 @@
 
 import type { PolicyOptions } from "../authz/authorize.ts";
 import { compilePattern } from "../authz/pattern.ts";
-import type { Plan, PlanRule } from "../authz/plan.ts";
+import type { Plan, PlanRule } from "../authz/rules.ts";
 import { isAction, isResourceType } from "../authz/scope.ts";
 import { ConfigError } from "./error.ts";
 import { choice, flag, list, section, type Settled, text } from "./schema.ts";

@@ -8,7 +8,7 @@
 import { encodeBase64Url } from "../encoding.ts";
 import type { AccessEntry } from "../authz/plan.ts";
 import { signatureParams, type SigningKey } from "./keys.ts";
-import { LICENSE_CLAIM } from "../authn/authenticate.ts";
+import { LICENSE_CLAIM } from "../authn/caller.ts";
 
 /** The claims of a Docker-registry-compatible token. */
 export interface RegistryClaims {

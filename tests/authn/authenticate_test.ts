@@ -1,10 +1,11 @@
 import assert from "node:assert/strict";
 import { base64url, exportJWK, generateKeyPair, type JWTVerifyGetKey, SignJWT } from "jose";
 import { Denial } from "../../src/denial.ts";
-import { authenticate, type Caller } from "../../src/authn/authenticate.ts";
+import { authenticate } from "../../src/authn/authenticate.ts";
+import { type Caller } from "../../src/authn/caller.ts";
 import { parseClaimName } from "../../src/claims.ts";
 import { staticAuthorityKeys } from "../../src/authn/authority_keys.ts";
-import type { AuthorityOptions } from "../../src/authn/authenticate.ts";
+import type { AuthorityOptions } from "../../src/authn/caller.ts";
 import { createTestAuthority, NOW, NOW_SECONDS } from "../support/authority.ts";
 import { assertDenied } from "../support/denial.ts";
 import { authorityOptions } from "../support/service.ts";

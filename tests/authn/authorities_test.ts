@@ -5,14 +5,13 @@
  */
 
 import assert from "node:assert/strict";
+import { authenticate, precheck } from "../../src/authn/authenticate.ts";
 import {
-  authenticate,
   type AuthorityOptions,
   callerFromClaims,
   planOf,
-  precheck,
   selectAuthority,
-} from "../../src/authn/authenticate.ts";
+} from "../../src/authn/caller.ts";
 import { staticAuthorityKeys } from "../../src/authn/authority_keys.ts";
 import { createTestAuthority, NOW, NOW_SECONDS } from "../support/authority.ts";
 import { build, doc } from "../support/config.ts";

@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import type { JSONWebKeySet } from "jose";
 import type { Denial } from "../../src/denial.ts";
-import { authenticate, type Caller } from "../../src/authn/authenticate.ts";
+import { authenticate } from "../../src/authn/authenticate.ts";
+import { type Caller } from "../../src/authn/caller.ts";
 import {
   type AuthorityKeys,
   parseJwks,

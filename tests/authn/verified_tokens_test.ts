@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import type { Caller } from "../../src/authn/authenticate.ts";
+import type { Caller } from "../../src/authn/caller.ts";
 import {
   createVerifiedTokenCache,
   REFUSAL_MEMORY_SECONDS,

@@ -8,7 +8,8 @@ import {
   summarizeDecisions,
 } from "../../src/authz/explain.ts";
 import { compilePattern } from "../../src/authz/pattern.ts";
-import { decideAccess, type Plan, type PlanRule } from "../../src/authz/plan.ts";
+import { decideAccess } from "../../src/authz/plan.ts";
+import type { Plan, PlanRule } from "../../src/authz/rules.ts";
 import type { ResourceScope } from "../../src/authz/scope.ts";
 import { MAX_TEMPLATE_ALTERNATIVES, type TemplateSource } from "../../src/authz/template.ts";
 import { assertDeniedSync } from "../support/denial.ts";

@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { Denial } from "../../src/denial.ts";
 import { compilePattern } from "../../src/authz/pattern.ts";
-import { decideAccess, type Plan, type PlanRule } from "../../src/authz/plan.ts";
+import { decideAccess } from "../../src/authz/plan.ts";
+import type { Plan, PlanRule } from "../../src/authz/rules.ts";
 import type { ResourceScope } from "../../src/authz/scope.ts";
 
 function rule(pattern: string, actions: string[], type = "repository"): PlanRule {

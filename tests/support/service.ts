@@ -6,7 +6,7 @@
  */
 
 import { mergeDocument } from "../../src/config/document.ts";
-import type { AuthorityOptions } from "../../src/authn/authenticate.ts";
+import type { AuthorityOptions } from "../../src/authn/caller.ts";
 import { buildOptions, type Options } from "../../src/config/options.ts";
 import { createLogger } from "../../src/observability/logger.ts";
 import { createTokenMetrics, type TokenMetrics } from "../../src/observability/metrics.ts";
