@@ -13,16 +13,10 @@
  * @module
  */
 
-import {
-  type AuthorityKeys,
-  parseJwks,
-  remoteAuthorityKeys,
-  staticAuthorityKeys,
-} from "./authn/authority_keys.ts";
-import { ConfigError } from "./config/error.ts";
+import type { AuthorityKeys } from "./authn/authority_keys.ts";
 import type { Options } from "./config/options.ts";
 import type { AuthorityOptions } from "./authn/caller.ts";
-import type { TlsMaterial, TlsOptions } from "./http/server_options.ts";
+import type { TlsMaterial } from "./http/server_options.ts";
 import { createVerifiedTokenCache } from "./authn/verified_tokens.ts";
 import { createMintedTokenCache, MINTED_TOKEN_CACHE_SIZE } from "./token/reuse.ts";
 import { createVerificationBudget, type VerificationBudget } from "./http/failure_limit.ts";
@@ -32,13 +26,8 @@ import { createApp } from "./http/app.ts";
 import type { TrustedAuthority } from "./issue.ts";
 import type { Logger } from "./observability/logger.ts";
 import type { TokenMetrics } from "./observability/metrics.ts";
-import {
-  type KeyIdFormat,
-  KeyLoadError,
-  loadSigningKey,
-  type SigningKey,
-  type SigningKeySource,
-} from "./token/keys.ts";
+import type { SigningKey } from "./token/keys.ts";
+import { loadAuthorityKeys, loadKey, loadTls } from "./service_files.ts";
 import type { NonceSource, ReplayCache } from "./authn/dpop.ts";
 import { createTokenSigner } from "./token/mint.ts";
 
@@ -279,56 +268,4 @@ function statefulParts(service: Service): { close(): Promise<void> }[] {
   const { authorityKeys, dpopState: { replay, nonces }, failures } = service;
   const shared = nonces ? [replay, nonces, failures] : [replay, failures];
   return [...authorityKeys.values(), ...shared];
-}
-
-async function loadKey(
-  source: SigningKeySource,
-  keyIdFormat: KeyIdFormat,
-  section: string,
-  readFile: ServiceIo["readFile"],
-): Promise<SigningKey> {
-  try {
-    return await loadSigningKey({ ...source, keyIdFormat }, readFile);
-  } catch (error) {
-    if (!(error instanceof KeyLoadError)) throw error;
-    const key = error.path === source.certificatePath ? "CertificatePath" : "KeyPath";
-    throw new ConfigError(`RegistryTokenService:${section}:${key}`, error.message);
-  }
-}
-
-async function loadTls(tls: TlsOptions, readFile: ServiceIo["readFile"]): Promise<TlsMaterial> {
-  const read = async (path: string, key: string) => {
-    try {
-      return new TextDecoder().decode(await readFile(path));
-    } catch (error) {
-      throw new ConfigError(`RegistryTokenService:Server:Tls:${key}`, (error as Error).message);
-    }
-  };
-  return {
-    certificate: await read(tls.certificatePath, "CertificatePath"),
-    key: await read(tls.keyPath, "KeyPath"),
-    passphrase: tls.keyPassword,
-    clientCa: tls.clientCaPath && await read(tls.clientCaPath, "ClientCaPath"),
-  };
-}
-
-async function loadAuthorityKeys(
-  authority: AuthorityOptions,
-  io: ServiceIo,
-): Promise<AuthorityKeys> {
-  const location = authority.keys;
-  if (location.kind !== "jwks-file") {
-    return remoteAuthorityKeys(location, authority.issuer, {
-      fetch: io.fetch,
-      now: () => io.now().getTime(),
-      onFetchError: (message) => io.logger.log("warn", message, { authority: authority.name }),
-    });
-  }
-  try {
-    const text = new TextDecoder().decode(await io.readFile(location.path));
-    return staticAuthorityKeys(parseJwks(JSON.parse(text), location.path));
-  } catch (error) {
-    const problem = error instanceof SyntaxError ? "is not valid JSON" : (error as Error).message;
-    throw new ConfigError(`${authority.section}:JwksPath`, problem);
-  }
 }

@@ -7,53 +7,12 @@
 
 import { type AuthorityOptions, DEFAULT_PLAN_CLAIM, LICENSE_CLAIM } from "../authn/caller.ts";
 import type { AuthorityKeyLocation } from "../authn/authority_keys.ts";
-import type { DpopOptions } from "../authn/dpop.ts";
 import { SENDER_CONSTRAINTS } from "../authn/sender.ts";
-import { ASYMMETRIC_JWS_ALGORITHMS } from "../jws_algorithms.ts";
 import { type ClaimName, parseClaimName } from "../claims.ts";
 import { ConfigError } from "./error.ts";
-import {
-  choice,
-  duration,
-  flag,
-  integer,
-  list,
-  section,
-  settle,
-  type Settled,
-  text,
-} from "./schema.ts";
+import { choice, duration, integer, list, section, type Settled, text } from "./schema.ts";
 import { url } from "./values.ts";
-
-const DPOP_SECTION = section({
-  doc: "DPoP proof policy (RFC 9449)",
-  fields: {
-    Algorithms: list({
-      item: text({ doc: "an asymmetric JWS algorithm" }),
-      default: ["ES256", "ES384", "RS256", "PS256", "EdDSA"],
-      doc:
-        "proof signature algorithms accepted ([DPoP profile](sender-constraints.md#dpop-profile))",
-    }),
-    ProofMaxAge: duration({ default: 60, min: 1, max: 600, doc: "how old a proof's `iat` may be" }),
-    RequireNonce: flag({
-      default: false,
-      doc: "demand a server nonce (`DPoP-Nonce`) in every proof",
-    }),
-    NonceLifetime: duration({
-      default: 300,
-      min: 10,
-      max: 3600,
-      doc: "how long one server nonce stays valid",
-    }),
-    ReplayCacheSize: integer({
-      default: 100_000,
-      min: 1_000,
-      max: 10_000_000,
-      unit: "proofs",
-      doc: "proof `jti`s remembered for replay detection at once",
-    }),
-  },
-});
+import { DPOP_SECTION, dpopOptions } from "./dpop.ts";
 
 const PLAN_MAPPING_SECTION = section({
   doc: "a plan mapping",
@@ -263,32 +222,6 @@ function claimName(source: string, path: string): ClaimName {
   } catch (error) {
     throw new ConfigError(path, (error as Error).message);
   }
-}
-
-/** DPoP proof policy when `Authority:DPoP` says nothing. */
-export const DEFAULT_DPOP_OPTIONS: DpopOptions = dpopOptions(
-  settle(DPOP_SECTION, undefined, "DPoP"),
-  "DPoP",
-);
-
-function dpopOptions(dpop: Settled<typeof DPOP_SECTION>, path: string): DpopOptions {
-  dpop.Algorithms.forEach((algorithm, index) => {
-    if (!ASYMMETRIC_JWS_ALGORITHMS.includes(algorithm)) {
-      throw new ConfigError(
-        `${path}:Algorithms:${index}`,
-        `"${algorithm}" is not an asymmetric JWS algorithm (${
-          ASYMMETRIC_JWS_ALGORITHMS.join(", ")
-        })`,
-      );
-    }
-  });
-  return {
-    algorithms: dpop.Algorithms,
-    proofMaxAgeSeconds: dpop.ProofMaxAge,
-    requireNonce: dpop.RequireNonce,
-    nonceLifetimeSeconds: dpop.NonceLifetime,
-    replayCacheSize: dpop.ReplayCacheSize,
-  };
 }
 
 function authorityKeyLocation(authority: AuthoritySection, path: string): AuthorityKeyLocation {

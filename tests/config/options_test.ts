@@ -1,7 +1,7 @@
 /** Options as a whole: documented defaults and the checks that span sections. */
 
 import assert from "node:assert/strict";
-import { DEFAULT_DPOP_OPTIONS } from "../../src/config/authority.ts";
+import { DEFAULT_DPOP_OPTIONS } from "../../src/config/dpop.ts";
 import { assertConfigError, build, doc } from "../support/config.ts";
 
 Deno.test("buildOptions applies the documented defaults to a minimal document", () => {
