@@ -28,6 +28,9 @@ function listed(...items: Record<string, unknown>[]) {
 }
 const remoteAuthority = { Issuer: authority.issuer, JwksUri: JWKS_URI };
 
+/** The services' clock; a test that moves it puts it back. */
+let clock = NOW;
+
 /** Builds a service for `patch` as a reload of `previous` would; `reads` collects files read. */
 function build(
   patch: Record<string, unknown> = {},
@@ -43,9 +46,9 @@ function build(
       return jwks ? Promise.resolve(jwks) : Deno.readFile(path);
     },
     fetch,
-    now: () => NOW,
+    now: () => clock,
     randomId: () => crypto.randomUUID(),
-    logger: createLogger(() => {}, () => NOW),
+    logger: createLogger(() => {}, () => clock),
     metrics: createTokenMetrics([]),
   };
   return createService(testOptions(authority, patch), io, previous);
@@ -342,4 +345,39 @@ Deno.test("a DPoP proof accepted once is refused after a reload renames or moves
   assert.equal((await replayed.json()).errors[0].detail.reason, "dpop_proof_replayed");
   const moved = await build(listed(ciAuthority, { Name: "authority", ...fileAuthority }), renamed);
   assert.equal((await (await ask(moved)).json()).errors[0].detail.reason, "dpop_proof_replayed");
+});
+
+Deno.test("a DPoP proof accepted once is refused after a reload raises ProofMaxAge", async () => {
+  const key = await createDpopKey();
+  const token = await authority.token({
+    claims: { cnf: { jkt: await jwkThumbprint(key.publicJwk) }, exp: NOW_SECONDS + 3600 },
+  });
+  const proof = await dpopProof(key, {
+    htm: "GET",
+    htu: "https://tokens.test/token",
+    accessToken: token,
+    iat: NOW_SECONDS,
+  });
+  const ask = async (service: Service) => {
+    const answer = await service.fetch(
+      new Request(`https://tokens.test/token?service=${REGISTRY}`, {
+        headers: { authorization: `DPoP ${token}`, dpop: proof },
+      }),
+    );
+    return answer.status === 200 ? "granted" : (await answer.json()).errors[0].detail.reason;
+  };
+  const dpop = (ProofMaxAge: number) => ({
+    Authority: { ...fileAuthority, SenderConstraint: "dpop", DPoP: { ProofMaxAge } },
+    Server: { PublicBaseUrl: "https://tokens.test" },
+  });
+  const first = await build(dpop(60));
+  assert.equal(await ask(first), "granted");
+  try {
+    // Past the old window (60 s + 10 s), inside the new one: the proof is still on record.
+    clock = new Date((NOW_SECONDS + 120) * 1000);
+    const raised = await build(dpop(600), first);
+    assert.equal(await ask(raised), "dpop_proof_replayed");
+  } finally {
+    clock = NOW;
+  }
 });

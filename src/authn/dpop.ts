@@ -41,6 +41,8 @@ const MAX_JTI_LENGTH = 256;
  * proof for as long as it is acceptable, and a far-future `iat` would pin its entry longer.
  */
 const MAX_FUTURE_IAT_SECONDS = 10;
+/** The longest `ProofMaxAge` any configuration may set. */
+export const MAX_PROOF_AGE_SECONDS = 600;
 
 /** What this request is, for `htm`, `htu` and `ath`. */
 export interface ProofContext {
@@ -169,7 +171,10 @@ export async function verifyDpopProof(
   }
   return {
     id: `${thumbprint}:${jti}`,
-    expiresAt: iat + proofMaxAgeSeconds + MAX_FUTURE_IAT_SECONDS,
+    // Kept for the longest age any configuration allows, not this one's: the replay cache
+    // outlives a reload, and a reload that raised ProofMaxAge (or moved the Issuer to an
+    // Authority with a longer one) must not find a used proof forgotten and acceptable again.
+    expiresAt: iat + MAX_PROOF_AGE_SECONDS + MAX_FUTURE_IAT_SECONDS,
   };
 }
 

@@ -32,7 +32,7 @@ export function createReplayCache(capacity: number): ReplayCache {
       const key = id;
       const known = entries.get(key);
       if (known && known.expiresAt > now) return "replayed";
-      if (known) forget(key, owner);
+      if (known) forget(key, known.owner);
       for (const [entry, { owner: entryOwner, expiresAt: expiry }] of entries) {
         if (expiry > now || entries.size < capacity && (perOwner.get(owner) ?? 0) < ownerShare) {
           break;

@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { DpopOptions } from "../authn/dpop.ts";
+import { type DpopOptions, MAX_PROOF_AGE_SECONDS } from "../authn/dpop.ts";
 import { ASYMMETRIC_JWS_ALGORITHMS } from "../jws_algorithms.ts";
 import { ConfigError } from "./error.ts";
 import { duration, flag, integer, list, section, settle, type Settled, text } from "./schema.ts";
@@ -20,7 +20,12 @@ export const DPOP_SECTION = section({
       doc:
         "proof signature algorithms accepted ([DPoP profile](sender-constraints.md#dpop-profile))",
     }),
-    ProofMaxAge: duration({ default: 60, min: 1, max: 600, doc: "how old a proof's `iat` may be" }),
+    ProofMaxAge: duration({
+      default: 60,
+      min: 1,
+      max: MAX_PROOF_AGE_SECONDS,
+      doc: "how old a proof's `iat` may be",
+    }),
     RequireNonce: flag({
       default: false,
       doc: "demand a server nonce (`DPoP-Nonce`) in every proof",

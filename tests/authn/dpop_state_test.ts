@@ -31,6 +31,18 @@ Deno.test("a proof once used is a replay whoever it is charged to next", () => {
   );
 });
 
+Deno.test("a proof presented again after expiry frees its first owner's share, not the presenter's", () => {
+  const cache = createReplayCache(1_000);
+  let now = 0;
+  for (let i = 0; i < 100; i++) {
+    assert.equal(cache.remember("alice", proofId("k", `${i}`), now + 70, now), "fresh");
+    now += 100;
+    assert.equal(cache.remember("bob", proofId("k", `${i}`), now + 70, now), "fresh");
+  }
+  now += 1_000;
+  assert.equal(cache.remember("alice", proofId("k", "new"), now + 70, now), "fresh");
+});
+
 Deno.test("a full replay cache sweeps expired entries and refuses rather than forgets live ones", () => {
   const cache = createReplayCache(20);
   for (let owner = 0; owner < 10; owner++) {
