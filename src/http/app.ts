@@ -96,10 +96,10 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
         server.limits.requestTimeoutSeconds,
       );
       deps.metrics.issued(issued.plan);
-      return withNonce(render(issued));
+      return await withNonce(render(issued));
     } catch (error) {
       if (!(error instanceof Denial)) throw error;
-      return withNonce(refuse(c, error));
+      return await withNonce(refuse(c, error));
     }
   }
 
@@ -118,10 +118,19 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   // Oversized requests are refused before any work is done on them.
   app.use(sizeLimits({ refuse }));
 
-  /** Offers the current server nonce on every token answer when nonces are required. */
-  function withNonce(response: Response): Response {
+  /**
+   * Offers the current server nonce on every token answer when nonces are required; when the
+   * shared state cannot give one, the answer goes without (a request that needs no DPoP is
+   * still served, and a DPoP one is refused by the state check itself).
+   */
+  async function withNonce(response: Response): Promise<Response> {
     const nonces = deps.nonces;
-    if (nonces) response.headers.set("dpop-nonce", nonces.current(deps.now().getTime() / 1000));
+    if (!nonces) return response;
+    try {
+      response.headers.set("dpop-nonce", await nonces.current(deps.now().getTime() / 1000));
+    } catch (error) {
+      if (!(error instanceof Denial)) throw error;
+    }
     return response;
   }
 
