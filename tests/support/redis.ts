@@ -1,0 +1,77 @@
+/**
+ * A real `redis-server` (Debian package `redis-server`) for the shared-state tests: run in the
+ * foreground on a free loopback port, without persistence. It can be stopped and started again
+ * on the same port, to test outages. Failing to start is a loud test failure, never a skip.
+ *
+ * @module
+ */
+
+import { freePort, requirePeer } from "./peers.ts";
+
+/** A running (or stopped, restartable) redis-server. */
+export interface RedisServer {
+  readonly port: number;
+  /** `redis://127.0.0.1:<port>`. */
+  readonly address: string;
+  /** Stops it (SIGKILL: an outage, not a shutdown); `start()` brings it back on the same port. */
+  stop(): Promise<void>;
+  start(): Promise<void>;
+}
+
+/** Starts redis-server on a free loopback port; `password` sets `requirepass`. */
+export async function startRedis(password?: string): Promise<RedisServer> {
+  await requirePeer("redis-server");
+  const port = freePort();
+  let child: Deno.ChildProcess | undefined;
+  const start = async () => {
+    const args = [
+      "--port",
+      String(port),
+      "--bind",
+      "127.0.0.1",
+      "--save",
+      "",
+      "--appendonly",
+      "no",
+      ...(password === undefined ? [] : ["--requirepass", password]),
+    ];
+    const process = new Deno.Command("redis-server", { args, stdout: "piped", stderr: "piped" })
+      .spawn();
+    child = process;
+    const output: string[] = [];
+    const reader = process.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    process.stderr.pipeTo(new WritableStream({ write: (chunk) => void output.push(String(chunk)) }))
+      .catch(() => {});
+    const deadline = Date.now() + 10_000;
+    while (Date.now() < deadline) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      output.push(value);
+      if (output.join("").includes("Ready to accept connections")) {
+        // Keep draining, so redis-server never blocks on a full pipe.
+        (async () => {
+          while (!(await reader.read().catch(() => ({ done: true }))).done) { /* drain */ }
+        })();
+        return;
+      }
+    }
+    try {
+      process.kill("SIGKILL");
+    } catch { /* gone */ }
+    throw new Error(`redis-server did not start on 127.0.0.1:${port}: ${output.join("")}`);
+  };
+  await start();
+  return {
+    port,
+    address: `redis://127.0.0.1:${port}`,
+    start,
+    async stop() {
+      if (!child) return;
+      try {
+        child.kill("SIGKILL");
+      } catch { /* gone */ }
+      await child.status;
+      child = undefined;
+    },
+  };
+}
