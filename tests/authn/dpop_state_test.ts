@@ -97,7 +97,7 @@ Deno.test("nonces rotate each lifetime and the previous one is still accepted", 
   assert.ok(!await nonces.accepts("made-up", 61));
 });
 
-Deno.test("normaliseHtu follows RFC 3986 syntax- and scheme-based normalisation", async () => {
+Deno.test("normaliseHtu follows RFC 3986 syntax- and scheme-based normalisation", () => {
   assert.equal(
     normaliseHtu("HTTPS://Example.COM:443/a/./b/../token?q#f"),
     "https://example.com/a/token",

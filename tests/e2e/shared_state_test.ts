@@ -150,7 +150,8 @@ Deno.test("two processes share DPoP replay records and nonces: a proof used at A
     // A nonce nobody issued is refused everywhere.
     const made = await caller.send(a, await caller.proof("made-up"));
     assert.equal(made.outcome, "401 dpop_nonce_required");
-    assert.equal(made.nonce, issued.nonce, "both processes hand out the one nonce");
+    // The nonce A hands out with that refusal is accepted by B.
+    assert.equal((await caller.send(b, await caller.proof(made.nonce!))).outcome, "200");
   } finally {
     await stopPair(a, b);
   }
@@ -221,6 +222,24 @@ Deno.test("redis-server stopped mid-run: DPoP requests get 503 state_unavailable
     assert.equal((await caller.send(a, await caller.proof(after!))).outcome, "200");
     const ready = await (await fetch(`${a.url}/readyz`)).json();
     assert.deepEqual(ready.state, { backend: "redis", status: "up" });
+  } finally {
+    await stopPair(a, b);
+  }
+});
+
+Deno.test("SIGHUP keeps the shared state: a proof used before the reload stays refused, DPoP keeps working", async () => {
+  const { a, b } = await startPair("e2e-reload:");
+  try {
+    const caller = await dpopCaller("reload-caller");
+    const { nonce } = await bearer(a);
+    const proof = await caller.proof(nonce!);
+    assert.equal((await caller.send(a, proof)).outcome, "200");
+    a.process.child.kill("SIGHUP");
+    await a.process.waitForLog("reloaded");
+    assert.equal((await caller.send(a, proof)).outcome, "401 dpop_proof_replayed");
+    const { nonce: after } = await bearer(a);
+    assert.equal((await caller.send(a, await caller.proof(after!))).outcome, "200");
+    assert.equal((await caller.send(b, proof)).outcome, "401 dpop_proof_replayed");
   } finally {
     await stopPair(a, b);
   }
