@@ -21,7 +21,6 @@ import { createVerifiedTokenCache } from "./authn/verified_tokens.ts";
 import { createMintedTokenCache, MINTED_TOKEN_CACHE_SIZE } from "./token/reuse.ts";
 import { createBudget, type VerificationBudget } from "./http/failure_limit.ts";
 import { memoryState, sameState, type SharedState } from "./state/shared.ts";
-import { openRedisState } from "./state/redis.ts";
 import type { ConnectionInfo } from "./http/connection.ts";
 import { createApp } from "./http/app.ts";
 import type { TrustedAuthority } from "./issue.ts";
@@ -188,7 +187,12 @@ export async function createService(
     ),
     until: published.until,
   })));
-  const carried = carryOver(previous, options);
+  let carried = carryOver(previous, options);
+  // The one decision carryOver cannot make without reading files: a rotated state password or CA
+  // needs a new connection (and so, as for changed State settings, fresh parts built on it).
+  if (carried.state && !await carried.state.sameFiles(io.readFile)) {
+    carried = { authorityKeys: carried.authorityKeys };
+  }
   const authorityKeys = new Map<string, AuthorityKeys>();
   for (const authority of options.authorities) {
     authorityKeys.set(
@@ -277,11 +281,15 @@ export async function createService(
   return service;
 }
 
-/** Opens the `State` backend `options` names. */
-function openState(options: Options, io: ServiceIo): Promise<SharedState> {
-  return options.state.backend === "memory"
-    ? Promise.resolve(memoryState(options.state))
-    : openRedisState(options.state, io);
+/**
+ * Opens the `State` backend `options` names. The Redis client is loaded only for the Redis
+ * backend (a literal specifier, so `deno compile` still embeds it): a memory-backed process does
+ * not carry its modules.
+ */
+async function openState(options: Options, io: ServiceIo): Promise<SharedState> {
+  if (options.state.backend === "memory") return memoryState(options.state);
+  const { openRedisState } = await import("./state/redis.ts");
+  return await openRedisState(options.state, io);
 }
 
 /** The parts `carryOver` may hand on: the ones that hold state, and so something to close. */

@@ -252,8 +252,22 @@ export async function openRedisState(
     };
   };
 
+  const opened = [password, ca];
+  const sameFiles = async (readFile: (path: string) => Promise<Uint8Array>) => {
+    const again = await Promise.all([
+      options.passwordPath === undefined
+        ? undefined
+        : readFile(options.passwordPath).then(passwordOf, () => null),
+      options.caPath === undefined
+        ? undefined
+        : readFile(options.caPath).then((bytes) => new TextDecoder().decode(bytes), () => null),
+    ]);
+    return again.every((value, index) => value === opened[index]);
+  };
+
   return {
     options,
+    sameFiles,
     replayCache,
     nonceSource,
     buckets,

@@ -30,6 +30,11 @@ export interface SharedState {
   nonceSource(lifetimeSeconds: number, randomNonce: () => string): NonceSource;
   /** The failure budget's buckets of `burst` checks refilling at `perMinute`. */
   buckets(burst: number, perMinute: number): BucketStore;
+  /**
+   * Whether the files it was opened with (password, CA) still hold what they held then: a
+   * reload that finds them changed (a rotated password) opens a new connection.
+   */
+  sameFiles(readFile: (path: string) => Promise<Uint8Array>): Promise<boolean>;
   /** Whether the backend answers now, within `State:Timeout`. */
   report(): Promise<StateReport>;
   /** Releases the backend (its connection); the parts it made share it. */
@@ -43,6 +48,7 @@ export function memoryState(options: StateOptions): SharedState {
     replayCache: (capacity) => createReplayCache(capacity),
     nonceSource: (lifetime, randomNonce) => createNonceSource(lifetime, randomNonce),
     buckets: (burst, perMinute) => createMemoryBuckets(burst, perMinute),
+    sameFiles: () => Promise.resolve(true),
     report: () => Promise.resolve({ backend: "memory", status: "up" }),
     close: () => Promise.resolve(),
   };

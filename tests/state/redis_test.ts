@@ -4,6 +4,7 @@ import { createBudget } from "../../src/http/failure_limit.ts";
 import type { StateOptions } from "../../src/state/options.ts";
 import { openRedisState } from "../../src/state/redis.ts";
 import type { SharedState } from "../../src/state/shared.ts";
+import { freePort } from "../support/peers.ts";
 import { startRedis } from "../support/redis.ts";
 
 // One real redis-server for the whole file, on a free loopback port.
@@ -177,6 +178,31 @@ Deno.test("redis state: a wrong password never comes up, and says so in its repo
     await assert.rejects(state.replayCache(1).remember("c", "k", 2, 1), Denial);
   } finally {
     await state.close();
+  }
+});
+
+Deno.test("redis state: opened while its backend is down, it serves once the backend starts", async () => {
+  const port = freePort();
+  const logs: string[] = [];
+  const state = await openRedisState(
+    stateOptions({ address: `redis://127.0.0.1:${port}`, passwordPath: undefined }),
+    {
+      readFile: (path) => Deno.readFile(path),
+      logger: { log: (_, message) => void logs.push(message) },
+      metrics: { stateFallback: () => {} },
+    },
+  );
+  const late = await startRedis(undefined, port).catch(async (error) => {
+    await state.close();
+    throw error;
+  });
+  try {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    await ready(state);
+    assert.equal(await state.replayCache(1).remember("c", "k", 2, 1), "fresh");
+  } finally {
+    await state.close();
+    await late.stop();
   }
 });
 

@@ -66,6 +66,22 @@ Deno.test("a reload with the same State keeps the connection and the replay reco
   assert.equal((await changed.state.report()).status, "unavailable");
 });
 
+Deno.test("a reload after the password file changed reconnects with the new password", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "registry-token-state-reload-" });
+  const passwordPath = `${dir}/password`;
+  await Deno.writeTextFile(passwordPath, "old\n");
+  const state = { Backend: "redis", Address: redis.address, PasswordPath: passwordPath };
+  const first = await build(state);
+  const unchanged = await build(state, first);
+  assert.equal(unchanged.state, first.state);
+  await first.close(unchanged);
+  await Deno.writeTextFile(passwordPath, "new\n");
+  const rotated = await build(state, unchanged);
+  assert.notEqual(rotated.state, unchanged.state, "a rotated password opens a new connection");
+  await unchanged.close(rotated);
+  await rotated.close();
+});
+
 Deno.test("the memory backend is carried over by a reload as before", async () => {
   const first = await build({});
   const next = await build({}, first);

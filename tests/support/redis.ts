@@ -18,10 +18,9 @@ export interface RedisServer {
   start(): Promise<void>;
 }
 
-/** Starts redis-server on a free loopback port; `password` sets `requirepass`. */
-export async function startRedis(password?: string): Promise<RedisServer> {
+/** Starts redis-server on `port` (a free one) on loopback; `password` sets `requirepass`. */
+export async function startRedis(password?: string, port = freePort()): Promise<RedisServer> {
   await requirePeer("redis-server");
-  const port = freePort();
   let child: Deno.ChildProcess | undefined;
   const start = async () => {
     const args = [
