@@ -164,6 +164,31 @@ Deno.test("redis outage: DPoP parts fail closed, the budget falls back per proce
   }
 });
 
+Deno.test("redis slow: an operation past State:Timeout refuses DPoP and falls back, and recovers", async () => {
+  const { state, fallbacks } = await open(stateOptions({ timeoutSeconds: 0.1 }));
+  try {
+    const replay = state.replayCache(10);
+    const buckets = state.buckets(3, 60);
+    redis.pause();
+    const started = Date.now();
+    await assert.rejects(
+      replay.remember("c", "k:slow", 1_060, 1_000),
+      (error) => error instanceof Denial && error.reason === "state_unavailable",
+    );
+    const waited = Date.now() - started;
+    assert.ok(waited >= 90 && waited < 1_000, `refused after ${waited} ms`);
+    assert.equal(await buckets.take("10.0.0.7", 1_000), true, "counted in this process");
+    assert.equal(fallbacks(), 1);
+    assert.deepEqual(await state.report(), { backend: "redis", status: "unavailable" });
+    redis.resume();
+    await ready(state);
+    assert.equal(await replay.remember("c", "k:slow2", 1_060, 1_000), "fresh");
+  } finally {
+    redis.resume();
+    await state.close();
+  }
+});
+
 Deno.test("redis state: a wrong password never comes up, and says so in its report", async () => {
   await Deno.writeTextFile(`${dir}/wrong`, "not-it\n");
   const logs: string[] = [];

@@ -16,6 +16,9 @@ export interface RedisServer {
   /** Stops it (SIGKILL: an outage, not a shutdown); `start()` brings it back on the same port. */
   stop(): Promise<void>;
   start(): Promise<void>;
+  /** SIGSTOP / SIGCONT: a backend that is connected but answers nothing (slow). */
+  pause(): void;
+  resume(): void;
 }
 
 /** Starts redis-server on `port` (a free one) on loopback; `password` sets `requirepass`. */
@@ -64,6 +67,8 @@ export async function startRedis(password?: string, port = freePort()): Promise<
     port,
     address: `redis://127.0.0.1:${port}`,
     start,
+    pause: () => child?.kill("SIGSTOP"),
+    resume: () => child?.kill("SIGCONT"),
     async stop() {
       if (!child) return;
       try {
