@@ -5,6 +5,7 @@ import type { StateOptions } from "../../src/state/options.ts";
 import { openRedisState } from "../../src/state/redis.ts";
 import type { SharedState } from "../../src/state/shared.ts";
 import { freePort } from "../support/peers.ts";
+import { fixture } from "../support/service.ts";
 import { startRedis } from "../support/redis.ts";
 
 // One real redis-server for the whole file, on a free loopback port.
@@ -228,6 +229,49 @@ Deno.test("redis state: opened while its backend is down, it serves once the bac
   } finally {
     await state.close();
     await late.stop();
+  }
+});
+
+Deno.test("rediss://: TLS to a server whose certificate chains to State:CaPath", async () => {
+  const mtls = (name: string) => fixture(`mtls/${name}`);
+  const tlsRedis = await startRedis(undefined, undefined, {
+    certificatePath: mtls("server.pem"),
+    keyPath: mtls("server.key"),
+    caPath: mtls("ca.pem"),
+  });
+  try {
+    const trusted = await open(
+      stateOptions({ address: tlsRedis.address, passwordPath: undefined, caPath: mtls("ca.pem") }),
+    );
+    try {
+      assert.equal(await trusted.state.replayCache(1).remember("c", "k", 2, 1), "fresh");
+      assert.equal(await trusted.state.replayCache(1).remember("c", "k", 2, 1), "replayed");
+    } finally {
+      await trusted.state.close();
+    }
+    // Another CA: the server's certificate does not verify, so the backend never comes up.
+    const logs: string[] = [];
+    const untrusted = await openRedisState(
+      stateOptions({
+        address: tlsRedis.address,
+        passwordPath: undefined,
+        caPath: mtls("rogue-ca.pem"),
+      }),
+      {
+        readFile: (path) => Deno.readFile(path),
+        logger: { log: (_, message) => void logs.push(message) },
+        metrics: { stateFallback: () => {} },
+      },
+    );
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      assert.deepEqual(await untrusted.report(), { backend: "redis", status: "unavailable" });
+      assert.ok(logs.includes("shared state unavailable"));
+    } finally {
+      await untrusted.close();
+    }
+  } finally {
+    await tlsRedis.stop();
   }
 });
 

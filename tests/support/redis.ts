@@ -21,14 +21,43 @@ export interface RedisServer {
   resume(): void;
 }
 
-/** Starts redis-server on `port` (a free one) on loopback; `password` sets `requirepass`. */
-export async function startRedis(password?: string, port = freePort()): Promise<RedisServer> {
+/** A TLS listener's certificate, key and the CA clients verify it with (PEM file paths). */
+export interface RedisTls {
+  readonly certificatePath: string;
+  readonly keyPath: string;
+  readonly caPath: string;
+}
+
+/**
+ * Starts redis-server on `port` (a free one) on loopback; `password` sets `requirepass`; with
+ * `tls` the port speaks TLS only (client certificates not required) and `address` is rediss://.
+ */
+export async function startRedis(
+  password?: string,
+  port = freePort(),
+  tls?: RedisTls,
+): Promise<RedisServer> {
   await requirePeer("redis-server");
   let child: Deno.ChildProcess | undefined;
   const start = async () => {
+    const listener = tls
+      ? [
+        "--port",
+        "0",
+        "--tls-port",
+        String(port),
+        "--tls-cert-file",
+        tls.certificatePath,
+        "--tls-key-file",
+        tls.keyPath,
+        "--tls-ca-cert-file",
+        tls.caPath,
+        "--tls-auth-clients",
+        "no",
+      ]
+      : ["--port", String(port)];
     const args = [
-      "--port",
-      String(port),
+      ...listener,
       "--bind",
       "127.0.0.1",
       "--save",
@@ -65,7 +94,7 @@ export async function startRedis(password?: string, port = freePort()): Promise<
   await start();
   return {
     port,
-    address: `redis://127.0.0.1:${port}`,
+    address: `${tls ? "rediss" : "redis"}://127.0.0.1:${port}`,
     start,
     pause: () => child?.kill("SIGSTOP"),
     resume: () => child?.kill("SIGCONT"),
