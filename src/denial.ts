@@ -111,6 +111,7 @@ const ROWS = {
   dpop_proof_binding_mismatch: invalidProof,
   dpop_nonce_required: { ...invalidProof, challengeError: "use_dpop_nonce" },
   dpop_replay_cache_full: unavailable,
+  state_unavailable: { ...unavailable, retryAfter: true },
   dpop_not_configured: invalidCredentials,
   mtls_certificate_missing: invalidCredentials,
   mtls_certificate_mismatch: invalidCredentials,

@@ -149,7 +149,7 @@ export async function issueToken(
   // forget an entry this proof would still be accepted against.
   if (proof) {
     const owner = proofOwner(authority, caller);
-    recordProof(trusted.dpop.replay, owner, proof, deps.now().getTime() / 1000);
+    await recordProof(trusted.dpop.replay, owner, proof, deps.now().getTime() / 1000);
   }
 
   const { signing } = deps.options;

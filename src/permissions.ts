@@ -29,8 +29,17 @@ const DEFAULT_IMPORT_HOSTS = [
   "gist.githubusercontent.com:443",
 ];
 
-/** Environment variables npm dependencies probe and must not be asked about (`yaml`). */
-const IGNORED_ENV = ["LOG_TOKENS", "LOG_STREAM"];
+/**
+ * Environment variables npm dependencies probe and must not be asked about: `yaml`'s two, and
+ * the Redis client's (`@redis/client` reads `REDIS_DEBUG_MAINTENANCE` and
+ * `REDIS_EMIT_DIAGNOSTICS` when it connects).
+ */
+const IGNORED_ENV = [
+  "LOG_TOKENS",
+  "LOG_STREAM",
+  "REDIS_DEBUG_MAINTENANCE",
+  "REDIS_EMIT_DIAGNOSTICS",
+];
 
 /**
  * Flags for `deno run` and `deno compile`: read only the directories holding the config, key
@@ -39,11 +48,16 @@ const IGNORED_ENV = ["LOG_TOKENS", "LOG_STREAM"];
  * whose keys are fetched remotely. Never write, run, FFI or system information.
  */
 export function runtimeFlags(options: Options, configPath: string | undefined): string[] {
-  const { reloadable, tls } = configuredFiles(options);
-  const files = [...(configPath === undefined ? [] : [configPath]), ...reloadable, ...tls];
+  const { reloadable, tls, state } = configuredFiles(options);
+  const files = [
+    ...(configPath === undefined ? [] : [configPath]),
+    ...reloadable,
+    ...tls,
+    ...state,
+  ];
   return [
     `--allow-read=${unique(files.map(readableDirectory)).join(",")}`,
-    ...baseFlags([...ownAddresses(options), ...authorityHosts(options)]),
+    ...baseFlags([...ownAddresses(options), ...authorityHosts(options), ...stateHosts(options)]),
   ];
 }
 
@@ -107,6 +121,12 @@ function ownAddresses(options: Options): string[] {
   return [`${address(host)}:${port}`, port === 0 ? probe : `${probe}:${port}`].map(
     checkedListItem,
   );
+}
+
+/** The shared state backend's `host:port`, exactly. */
+function stateHosts(options: Options): string[] {
+  const { hostPort } = options.state;
+  return hostPort === undefined ? [] : [checkedListItem(hostPort)];
 }
 
 /** The hosts of every Authority whose keys are fetched remotely. */

@@ -19,8 +19,8 @@ import type { AuthorityOptions } from "./authn/caller.ts";
 import type { TlsMaterial } from "./http/server_options.ts";
 import { createVerifiedTokenCache } from "./authn/verified_tokens.ts";
 import { createMintedTokenCache, MINTED_TOKEN_CACHE_SIZE } from "./token/reuse.ts";
-import { createVerificationBudget, type VerificationBudget } from "./http/failure_limit.ts";
-import { createNonceSource, createReplayCache } from "./authn/dpop_state.ts";
+import { createBudget, type VerificationBudget } from "./http/failure_limit.ts";
+import { memoryState, sameState, type SharedState } from "./state/shared.ts";
 import type { ConnectionInfo } from "./http/connection.ts";
 import { createApp } from "./http/app.ts";
 import type { TrustedAuthority } from "./issue.ts";
@@ -64,6 +64,8 @@ export interface Service {
   readonly dpopState: DpopState;
   /** Signature-check budgets per client, carried over by a reload. */
   readonly failures: VerificationBudget;
+  /** The backend of the replay cache, the nonces and the budget (`State`), carried over. */
+  readonly state: SharedState;
   /** TLS certificate, key and client CA when the service terminates TLS itself. */
   readonly tls?: TlsMaterial;
   /** Answers one request; `connection` is what the server adapter knows about its connection. */
@@ -91,12 +93,15 @@ export interface CarriedState {
   readonly replay?: ReplayCache;
   readonly nonces?: NonceSource;
   readonly failures?: VerificationBudget;
+  /** The state backend (its connection), kept while the `State` settings are unchanged. */
+  readonly state?: SharedState;
 }
 
 /**
  * Decides, in this one place, what of `previous` survives a reload to `options`: a part is left
  * behind when a setting it was built from changed, and keys from a JWKS file always are; the
- * replay cache always survives. Authority keys are matched by `Name`.
+ * replay cache always survives while the `State` settings do (a changed backend starts from
+ * what the new one holds). Authority keys are matched by `Name`.
  */
 export function carryOver(previous: Service | undefined, options: Options): CarriedState {
   if (!previous) return {};
@@ -109,8 +114,12 @@ export function carryOver(previous: Service | undefined, options: Options): Carr
     const keys = previous.authorityKeys.get(authority.name);
     if (was && keys && sameRemoteKeys(was, authority)) authorityKeys.set(authority.name, keys);
   }
+  // The same State settings keep the connection, and with it what is built on it; changed ones
+  // open a new backend (the replaced service closes the old connection).
+  if (!sameState(previous.state.options, after.state)) return { authorityKeys };
   return {
     authorityKeys,
+    state: previous.state,
     // Whatever its configured size: a fresh cache would forget proofs that could then be
     // replayed across the reload.
     replay: previous.dpopState.replay,
@@ -178,7 +187,12 @@ export async function createService(
     ),
     until: published.until,
   })));
-  const carried = carryOver(previous, options);
+  let carried = carryOver(previous, options);
+  // The one decision carryOver cannot make without reading files: a rotated state password or CA
+  // needs a new connection (and so, as for changed State settings, fresh parts built on it).
+  if (carried.state && !await carried.state.sameFiles(io.readFile)) {
+    carried = { authorityKeys: carried.authorityKeys };
+  }
   const authorityKeys = new Map<string, AuthorityKeys>();
   for (const authority of options.authorities) {
     authorityKeys.set(
@@ -188,11 +202,12 @@ export async function createService(
   }
   const tls = options.server.tls && await loadTls(options.server.tls, io.readFile);
   const lifetime = nonceLifetimeSeconds(options);
+  const state = carried.state ?? await openState(options, io);
   const dpopState: DpopState = {
-    replay: carried.replay ?? createReplayCache(replayCacheSize(options)),
+    replay: carried.replay ?? state.replayCache(replayCacheSize(options)),
     nonces: lifetime === undefined
       ? undefined
-      : carried.nonces ?? createNonceSource(lifetime, io.randomId),
+      : carried.nonces ?? state.nonceSource(lifetime, io.randomId),
   };
   const authorities = new Map<string, TrustedAuthority>(
     options.authorities.map((authority) => {
@@ -213,7 +228,8 @@ export async function createService(
     }),
   );
   const { burst, perMinute } = options.server.failedAuthLimit;
-  const failures = carried.failures ?? createVerificationBudget(burst, perMinute);
+  const failures = carried.failures ??
+    createBudget(burst, perMinute, state.buckets(burst, perMinute));
   io.metrics.setPlans(options.policy.plans.keys());
   const app = createApp({
     options,
@@ -234,6 +250,7 @@ export async function createService(
     ),
     failures,
     nonces: dpopState.nonces,
+    stateReport: () => state.report(),
   });
   // A service a reload replaced still answers the requests it took, with its own parts.
   const answering = new Set<Promise<Response>>();
@@ -244,6 +261,7 @@ export async function createService(
     authorityKeys,
     dpopState,
     failures,
+    state,
     tls,
     fetch: (request, connection) => {
       const answer = Promise.resolve(app.fetch(request, connection ?? {}));
@@ -263,9 +281,20 @@ export async function createService(
   return service;
 }
 
+/**
+ * Opens the `State` backend `options` names. The Redis client is loaded only for the Redis
+ * backend (a literal specifier, so `deno compile` still embeds it): a memory-backed process does
+ * not carry its modules.
+ */
+async function openState(options: Options, io: ServiceIo): Promise<SharedState> {
+  if (options.state.backend === "memory") return memoryState(options.state);
+  const { openRedisState } = await import("./state/redis.ts");
+  return await openRedisState(options.state, io);
+}
+
 /** The parts `carryOver` may hand on: the ones that hold state, and so something to close. */
 function statefulParts(service: Service): { close(): Promise<void> }[] {
-  const { authorityKeys, dpopState: { replay, nonces }, failures } = service;
-  const shared = nonces ? [replay, nonces, failures] : [replay, failures];
+  const { authorityKeys, dpopState: { replay, nonces }, failures, state } = service;
+  const shared = nonces ? [replay, nonces, failures, state] : [replay, failures, state];
   return [...authorityKeys.values(), ...shared];
 }

@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Makes sure the real third-party peers the test suite runs against are installed:
-# Debian's docker-registry (distribution 2.8), skopeo and podman, and systemd's systemd-analyze
+# Debian's docker-registry (distribution 2.8), skopeo, podman and redis-server (the shared-state
+# backend), and systemd's systemd-analyze
 # (which verifies and scores etc/registry-token.service). Installs missing ones with apt-get
 # when running as root; otherwise says exactly what to install and fails (tests never skip).
 set -euo pipefail
 
 declare -A package_of=(
-  [docker-registry]=docker-registry [skopeo]=skopeo [podman]=podman [systemd-analyze]=systemd
+  [docker-registry]=docker-registry [skopeo]=skopeo [podman]=podman [redis-server]=redis-server
+  [systemd-analyze]=systemd
 )
 missing=()
 for command in "${!package_of[@]}"; do
@@ -25,6 +27,12 @@ fi
 
 # The Debian package enables a system registry on install; the tests run their own in the
 # foreground on loopback, so keep the system one off.
+# The same for redis-server: the tests start their own, in the foreground on a free port.
 if command -v systemctl >/dev/null 2>&1; then
   systemctl disable --now docker-registry >/dev/null 2>&1 || true
+  systemctl disable --now redis-server >/dev/null 2>&1 || true
+fi
+# Without systemd (a container), the package's init script may still have started one.
+if command -v service >/dev/null 2>&1; then
+  service redis-server stop >/dev/null 2>&1 || true
 fi

@@ -61,7 +61,7 @@ Deno.test("the first service carries nothing over", () => {
 Deno.test("a reload keeps the DPoP replay cache so a proof cannot be replayed across it", async () => {
   const first = await build();
   assert.equal(
-    first.dpopState.replay.remember("caller", "proof-1", NOW_SECONDS + 60, NOW_SECONDS),
+    await first.dpopState.replay.remember("caller", "proof-1", NOW_SECONDS + 60, NOW_SECONDS),
     "fresh",
   );
   // Even a new cache size keeps it: a fresh cache would forget the proof.
@@ -70,7 +70,7 @@ Deno.test("a reload keeps the DPoP replay cache so a proof cannot be replayed ac
     first,
   );
   assert.equal(
-    next.dpopState.replay.remember("caller", "proof-1", NOW_SECONDS + 60, NOW_SECONDS),
+    await next.dpopState.replay.remember("caller", "proof-1", NOW_SECONDS + 60, NOW_SECONDS),
     "replayed",
   );
 });
@@ -78,10 +78,10 @@ Deno.test("a reload keeps the DPoP replay cache so a proof cannot be replayed ac
 Deno.test("a reload keeps DPoP nonces while their lifetime is unchanged", async () => {
   const nonces = { ...fileAuthority, DPoP: { RequireNonce: true, NonceLifetime: 60 } };
   const first = await build({ Authority: nonces });
-  const nonce = first.dpopState.nonces!.current(NOW_SECONDS);
+  const nonce = await first.dpopState.nonces!.current(NOW_SECONDS);
   const next = await build({ Authority: nonces, DefaultPlan: "ci" }, first);
   assert.equal(next.dpopState.nonces, first.dpopState.nonces);
-  assert.ok(next.dpopState.nonces!.accepts(nonce, NOW_SECONDS), "a nonce handed out before");
+  assert.ok(await next.dpopState.nonces!.accepts(nonce, NOW_SECONDS), "a nonce handed out before");
 });
 
 Deno.test("a changed nonce lifetime starts fresh nonces, and nonces no longer required are dropped", async () => {
@@ -89,11 +89,11 @@ Deno.test("a changed nonce lifetime starts fresh nonces, and nonces no longer re
     Authority: { ...fileAuthority, DPoP: { RequireNonce: true, NonceLifetime: seconds } },
   });
   const first = await build(withLifetime(60));
-  const nonce = first.dpopState.nonces!.current(NOW_SECONDS);
+  const nonce = await first.dpopState.nonces!.current(NOW_SECONDS);
   const longer = await build(withLifetime(120), first);
   assert.ok(longer.dpopState.nonces);
   assert.notEqual(longer.dpopState.nonces, first.dpopState.nonces);
-  assert.equal(longer.dpopState.nonces.accepts(nonce, NOW_SECONDS), false);
+  assert.equal(await longer.dpopState.nonces.accepts(nonce, NOW_SECONDS), false);
 
   const off = await build({ Authority: fileAuthority }, longer);
   assert.equal(off.dpopState.nonces, undefined);
@@ -301,13 +301,16 @@ Deno.test("every Authority shares one replay cache, sized for them all, and one 
   // 3 × 1000 entries, a tenth per owner: 300 for one owner fit, the 301st does not.
   const { replay, nonces: source } = service.dpopState;
   for (let i = 0; i < 300; i++) {
-    assert.equal(replay.remember("owner", `proof-${i}`, NOW_SECONDS + 60, NOW_SECONDS), "fresh");
+    assert.equal(
+      await replay.remember("owner", `proof-${i}`, NOW_SECONDS + 60, NOW_SECONDS),
+      "fresh",
+    );
   }
-  assert.equal(replay.remember("owner", "proof-300", NOW_SECONDS + 60, NOW_SECONDS), "full");
+  assert.equal(await replay.remember("owner", "proof-300", NOW_SECONDS + 60, NOW_SECONDS), "full");
   // The shortest lifetime: a nonce of the epoch before last is no longer accepted 120 s on.
-  const nonce = source!.current(NOW_SECONDS);
-  assert.ok(source!.accepts(nonce, NOW_SECONDS + 60));
-  assert.equal(source!.accepts(nonce, NOW_SECONDS + 120), false);
+  const nonce = await source!.current(NOW_SECONDS);
+  assert.ok(await source!.accepts(nonce, NOW_SECONDS + 60));
+  assert.equal(await source!.accepts(nonce, NOW_SECONDS + 120), false);
   // Kept by a reload while that shortest lifetime is unchanged, whatever the others do.
   const next = await build(
     listed(

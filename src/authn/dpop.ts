@@ -72,7 +72,7 @@ export interface ReplayCache {
     id: string,
     expiresAt: number,
     now: number,
-  ): "fresh" | "replayed" | "full";
+  ): Promise<"fresh" | "replayed" | "full">;
   /** Releases what the cache holds once no service uses it (a shared backend's connection). */
   close(): Promise<void>;
 }
@@ -80,9 +80,9 @@ export interface ReplayCache {
 /** Issues and recognises server nonces. */
 export interface NonceSource {
   /** The nonce clients should use now. */
-  current(now: number): string;
+  current(now: number): Promise<string>;
   /** Whether `nonce` is the current or the previous one. */
-  accepts(nonce: string, now: number): boolean;
+  accepts(nonce: string, now: number): Promise<boolean>;
   /** Releases what the source holds once no service uses it (a shared backend's connection). */
   close(): Promise<void>;
 }
@@ -155,7 +155,8 @@ export async function verifyDpopProof(
     );
   }
   if (
-    verifier.nonces && (typeof nonce !== "string" || !verifier.nonces.accepts(nonce, context.now))
+    verifier.nonces &&
+    (typeof nonce !== "string" || !(await verifier.nonces.accepts(nonce, context.now)))
   ) {
     throw new Denial("dpop_nonce_required", "use the server's DPoP-Nonce in the DPoP proof");
   }
@@ -182,13 +183,13 @@ export async function verifyDpopProof(
  * Records an accepted proof for `owner` (the authenticated caller); throws a `Denial` when it
  * was used before, or when `owner` already holds its share of the replay cache.
  */
-export function recordProof(
+export async function recordProof(
   replay: ReplayCache,
   owner: string,
   proof: AcceptedProof,
   now: number,
-): void {
-  const outcome = replay.remember(owner, proof.id, proof.expiresAt, now);
+): Promise<void> {
+  const outcome = await replay.remember(owner, proof.id, proof.expiresAt, now);
   if (outcome === "replayed") {
     throw new Denial("dpop_proof_replayed", "this DPoP proof was already used; make a new one");
   }

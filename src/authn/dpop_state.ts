@@ -25,27 +25,31 @@ export function createReplayCache(capacity: number): ReplayCache {
     else perOwner.delete(owner);
   };
   return {
-    remember(owner, id, expiresAt, now) {
-      // Keyed by the proof alone (its key's thumbprint and jti): the owner only decides whose
-      // share it counts against, so a proof stays used whoever it is charged to next time —
-      // after a reload that names subjects differently, say.
-      const key = id;
-      const known = entries.get(key);
-      if (known && known.expiresAt > now) return "replayed";
-      if (known) forget(key, known.owner);
-      for (const [entry, { owner: entryOwner, expiresAt: expiry }] of entries) {
-        if (expiry > now || entries.size < capacity && (perOwner.get(owner) ?? 0) < ownerShare) {
-          break;
-        }
-        forget(entry, entryOwner);
-      }
-      if (entries.size >= capacity || (perOwner.get(owner) ?? 0) >= ownerShare) return "full";
-      entries.set(key, { owner, expiresAt });
-      perOwner.set(owner, (perOwner.get(owner) ?? 0) + 1);
-      return "fresh";
-    },
+    remember: (owner, id, expiresAt, now) => Promise.resolve(remember(owner, id, expiresAt, now)),
     close: () => Promise.resolve(),
   };
+
+  function remember(owner: string, id: string, expiresAt: number, now: number) {
+    // Keyed by the proof alone (its key's thumbprint and jti): the owner only decides whose
+    // share it counts against, so a proof stays used whoever it is charged to next time —
+    // after a reload that names subjects differently, say.
+    const key = id;
+    const known = entries.get(key);
+    if (known && known.expiresAt > now) return "replayed" as const;
+    if (known) forget(key, known.owner);
+    for (const [entry, { owner: entryOwner, expiresAt: expiry }] of entries) {
+      if (expiry > now || entries.size < capacity && (perOwner.get(owner) ?? 0) < ownerShare) {
+        break;
+      }
+      forget(entry, entryOwner);
+    }
+    if (entries.size >= capacity || (perOwner.get(owner) ?? 0) >= ownerShare) {
+      return "full" as const;
+    }
+    entries.set(key, { owner, expiresAt });
+    perOwner.set(owner, (perOwner.get(owner) ?? 0) + 1);
+    return "fresh" as const;
+  }
 }
 
 /**
@@ -69,10 +73,10 @@ export function createNonceSource(
   };
   const epochOf = (now: number) => Math.floor(now / lifetimeSeconds);
   return {
-    current: (now) => nonceFor(epochOf(now)),
+    current: (now) => Promise.resolve(nonceFor(epochOf(now))),
     accepts: (nonce, now) => {
       const epoch = epochOf(now);
-      return nonce === nonceFor(epoch) || nonce === byEpoch.get(epoch - 1);
+      return Promise.resolve(nonce === nonceFor(epoch) || nonce === byEpoch.get(epoch - 1));
     },
     close: () => Promise.resolve(),
   };

@@ -18,6 +18,7 @@ import { POLICY_FIELDS } from "./policy.ts";
 import { type Entry, type Merged, section } from "./schema.ts";
 import { SERVER_SECTION } from "./server.ts";
 import { SIGNING_SECTION } from "./signing.ts";
+import { STATE_SECTION } from "./state.ts";
 
 /** Prefix of every environment variable the service reads. */
 export const ENV_PREFIX = "REGISTRY_TOKEN_";
@@ -33,6 +34,7 @@ export const SERVICE_SCHEMA = section({
     Authority: AUTHORITY_SECTION,
     Authorities: AUTHORITIES_LIST,
     Signing: SIGNING_SECTION,
+    State: STATE_SECTION,
     ...POLICY_FIELDS,
   },
 });

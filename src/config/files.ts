@@ -13,11 +13,13 @@ export interface ConfiguredFiles {
   readonly reloadable: readonly string[];
   /** The listener's certificate, key and client CA: read once, at start. */
   readonly tls: readonly string[];
+  /** The state backend's password file and CA bundle: read when its connection is made. */
+  readonly state: readonly string[];
 }
 
 /** The files `options` names, without the config file itself. */
 export function configuredFiles(options: Options): ConfiguredFiles {
-  const { signing, authorities, server } = options;
+  const { signing, authorities, server, state } = options;
   const present = (files: (string | undefined)[]) =>
     files.filter((file): file is string => file !== undefined);
   return {
@@ -28,5 +30,6 @@ export function configuredFiles(options: Options): ConfiguredFiles {
       ...authorities.map(({ keys }) => keys.kind === "jwks-file" ? keys.path : undefined),
     ]),
     tls: present([server.tls?.certificatePath, server.tls?.keyPath, server.tls?.clientCaPath]),
+    state: present([state.passwordPath, state.caPath]),
   };
 }

@@ -14,6 +14,8 @@ import { ConfigError } from "./error.ts";
 import { policyOptions } from "./policy.ts";
 import { settle } from "./schema.ts";
 import { serverOptions } from "./server.ts";
+import { stateOptions } from "./state.ts";
+import type { StateOptions } from "../state/options.ts";
 import { type SigningOptions, signingOptions } from "./signing.ts";
 import { optionalUrl } from "./values.ts";
 
@@ -26,6 +28,8 @@ export interface Options {
   /** `realm` of `WWW-Authenticate` challenges; defaults to this service's own `/token` URL. */
   readonly realm?: string;
   readonly policy: PolicyOptions;
+  /** Where the state shared by every process lives (replay records, nonces, the budget). */
+  readonly state: StateOptions;
 }
 
 /** Validates a merged document into `Options`; throws `ConfigError` naming the first bad key. */
@@ -49,7 +53,8 @@ export function buildOptions(document: ServiceDocument): Options {
   const signing = signingOptions(settled.Signing, key("Signing"));
   const policy = policyOptions(settled, ROOT_KEY);
   authorities.forEach((authority, index) => checkPlans(authority, policy, pathOf(index)));
-  return { server, authorities, signing, realm, policy };
+  const state = stateOptions(settled.State, key("State"));
+  return { server, authorities, signing, realm, policy, state };
 }
 
 /**

@@ -19,6 +19,7 @@ import {
   type VerificationGuard,
 } from "../issue.ts";
 import type { NonceSource } from "../authn/dpop.ts";
+import type { StateReport } from "../state/shared.ts";
 import type { Logger } from "../observability/logger.ts";
 import type { TokenMetrics } from "../observability/metrics.ts";
 import {
@@ -50,6 +51,8 @@ export interface AppDeps extends IssueDeps {
   readonly failures: VerificationBudget;
   /** The server nonces every Authority shares; present when some Authority requires them. */
   readonly nonces?: NonceSource;
+  /** The shared state backend and whether it answers, for `/readyz` (absent: memory). */
+  readonly stateReport?: () => Promise<StateReport>;
   /** Public keys of the registry tokens as now published at `/jwks` (rotation adds some). */
   readonly jwks: () => { readonly keys: readonly JWK[] };
   readonly metrics: TokenMetrics;
@@ -96,10 +99,10 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
         server.limits.requestTimeoutSeconds,
       );
       deps.metrics.issued(issued.plan);
-      return withNonce(render(issued));
+      return await withNonce(render(issued));
     } catch (error) {
       if (!(error instanceof Denial)) throw error;
-      return withNonce(refuse(c, error));
+      return await withNonce(refuse(c, error));
     }
   }
 
@@ -118,10 +121,19 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   // Oversized requests are refused before any work is done on them.
   app.use(sizeLimits({ refuse }));
 
-  /** Offers the current server nonce on every token answer when nonces are required. */
-  function withNonce(response: Response): Response {
+  /**
+   * Offers the current server nonce on every token answer when nonces are required; when the
+   * shared state cannot give one, the answer goes without (a request that needs no DPoP is
+   * still served, and a DPoP one is refused by the state check itself).
+   */
+  async function withNonce(response: Response): Promise<Response> {
     const nonces = deps.nonces;
-    if (nonces) response.headers.set("dpop-nonce", nonces.current(deps.now().getTime() / 1000));
+    if (!nonces) return response;
+    try {
+      response.headers.set("dpop-nonce", await nonces.current(deps.now().getTime() / 1000));
+    } catch (error) {
+      if (!(error instanceof Denial)) throw error;
+    }
     return response;
   }
 
@@ -138,9 +150,11 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.post("/token", (c) => answer(c, () => formRequest(c, server, realm), oauthTokenResponse));
   app.get("/healthz", (c) => c.json({ status: "ok" }));
   // Ready when every Authority's keys are loaded, i.e. when all callers can be authenticated.
-  app.get("/readyz", (c) => {
+  // The shared state is reported, but does not decide: without it only DPoP requests fail.
+  app.get("/readyz", async (c) => {
+    const state = deps.stateReport ? { state: await deps.stateReport() } : {};
     const waiting = [...deps.authorities].filter(([, { keys }]) => !keys.ready());
-    if (!waiting.length) return c.json({ status: "ready" });
+    if (!waiting.length) return c.json({ status: "ready", ...state });
     const names = waiting.map(([name]) => `"${name}"`).join(", ");
     return c.json(
       {
@@ -149,6 +163,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
           ? "the Authority's signing keys are not loaded"
           : `the signing keys of ${waiting.length === 1 ? "Authority" : "Authorities"} ${names} ` +
             "are not loaded",
+        ...state,
       },
       503,
     );

@@ -31,16 +31,30 @@ export interface VerificationBudget {
 }
 
 /**
- * Budgets of `burst` checks refilling at `perMinute`; at most `clients` tracked at once. They
- * are held in memory only, so `close` has nothing to release.
+ * Where the buckets live: this process's memory, or a shared backend (`src/state/`) so that one
+ * client has one budget across every process. Each operation is atomic on its bucket.
  */
-export function createVerificationBudget(
+export interface BucketStore {
+  /** Takes one check from `client`'s bucket if it holds at least one; says whether it did. */
+  take(client: string, now: number): Promise<boolean>;
+  /** Adds `tokens` (negative: charges them) to `client`'s bucket, within `0..burst`. */
+  add(client: string, now: number, tokens: number): Promise<void>;
+  /** How many checks `client`'s bucket holds at `now`. */
+  level(client: string, now: number): Promise<number>;
+  /** Releases what the store holds once no service uses it. */
+  close(): Promise<void>;
+}
+
+/**
+ * Buckets of `burst` checks refilling at `perMinute`, in memory; at most `clients` tracked at
+ * once. They are held in memory only, so `close` has nothing to release.
+ */
+export function createMemoryBuckets(
   burst: number,
   perMinute: number,
   clients = 10_000,
-): VerificationBudget {
+): BucketStore {
   const buckets = createLruCache<string, { tokens: number; at: number }>(burst > 0 ? clients : 0);
-  const lanes = new Map<string, { waiting: (() => void)[] }>();
   const refillPerSecond = perMinute / 60;
   // A request's `now` may be seconds old by the time its check ends (a slow form, a wait in the
   // lane): a bucket's time never moves backwards, or an old `now` would refill it.
@@ -50,10 +64,42 @@ export function createVerificationBudget(
     return Math.min(burst, bucket.tokens + Math.max(0, now - bucket.at) * refillPerSecond);
   };
   const add = (client: string, now: number, tokens: number) =>
-    buckets.set(client, {
+    void buckets.set(client, {
       tokens: Math.max(0, Math.min(burst, level(client, now) + tokens)),
       at: Math.max(now, buckets.get(client)?.at ?? now),
     });
+  return {
+    take: (client, now) => {
+      if (level(client, now) < 1) return Promise.resolve(false);
+      add(client, now, -1);
+      return Promise.resolve(true);
+    },
+    add: (client, now, tokens) => Promise.resolve(add(client, now, tokens)),
+    level: (client, now) => Promise.resolve(level(client, now)),
+    close: () => Promise.resolve(),
+  };
+}
+
+/** Budgets of `burst` checks refilling at `perMinute`, in memory; at most `clients` tracked. */
+export function createVerificationBudget(
+  burst: number,
+  perMinute: number,
+  clients = 10_000,
+): VerificationBudget {
+  return createBudget(burst, perMinute, createMemoryBuckets(burst, perMinute, clients));
+}
+
+/**
+ * The budget over `buckets`. The lanes an over-budget client waits in are this process's: the
+ * buckets say whether a check may run at once, and are what a shared backend shares.
+ */
+export function createBudget(
+  burst: number,
+  perMinute: number,
+  buckets: BucketStore,
+): VerificationBudget {
+  const lanes = new Map<string, { waiting: (() => void)[] }>();
+  const refillPerSecond = perMinute / 60;
   const charged = (error: unknown) => error instanceof Denial && error.rendering.final === true;
 
   /** Waits for the client's single lane; refuses when too many already wait. */
@@ -61,7 +107,8 @@ export function createVerificationBudget(
     const lane = lanes.get(client);
     if (!lane) return void lanes.set(client, { waiting: [] });
     if (lane.waiting.length >= MAX_WAITING_CHECKS) {
-      const retryAfter = Math.max(1, Math.ceil((1 - level(client, now)) / refillPerSecond));
+      const level = await buckets.level(client, now);
+      const retryAfter = Math.max(1, Math.ceil((1 - level) / refillPerSecond));
       throw new Denial(
         "rate_limited",
         "too many failed authentications; try again later",
@@ -80,15 +127,14 @@ export function createVerificationBudget(
   return {
     async check(client, now, verify) {
       if (burst === 0) return await verify();
-      if (level(client, now) >= 1) {
-        // Held while the check runs, so concurrent checks cannot all slip past the budget.
-        add(client, now, -1);
+      // Held while the check runs, so concurrent checks cannot all slip past the budget.
+      if (await buckets.take(client, now)) {
         try {
           const result = await verify();
-          add(client, now, 1);
+          await buckets.add(client, now, 1);
           return result;
         } catch (error) {
-          if (!charged(error)) add(client, now, 1);
+          if (!charged(error)) await buckets.add(client, now, 1);
           throw error;
         }
       }
@@ -96,12 +142,12 @@ export function createVerificationBudget(
       try {
         return await verify();
       } catch (error) {
-        if (charged(error)) add(client, now, -1);
+        if (charged(error)) await buckets.add(client, now, -1);
         throw error;
       } finally {
         leaveLane(client);
       }
     },
-    close: () => Promise.resolve(),
+    close: () => buckets.close(),
   };
 }

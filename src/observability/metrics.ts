@@ -22,6 +22,8 @@ export interface TokenMetrics {
   rejected(reason: DenialReason): void;
   /** Counts log lines dropped because stdout was slow or closed. */
   logLinesDropped(count: number): void;
+  /** Counts a budget operation that fell back to this process because the shared state was out. */
+  stateFallback(): void;
   /** Replaces the set of plan names accepted as labels (after a config reload). */
   setPlans(planNames: Iterable<string>): void;
   /** The current values in Prometheus text exposition format. */
@@ -48,6 +50,11 @@ const COUNTERS = {
     name: "registry_token_log_lines_dropped_total",
     help: "Log lines dropped because stdout was not read fast enough or was closed.",
   },
+  stateFallbacks: {
+    name: "registry_token_state_fallbacks_total",
+    help:
+      "Failure-budget operations counted in this process because the shared state was unavailable.",
+  },
 } as const;
 
 /** Creates the counters on a private meter provider (nothing is registered globally). */
@@ -63,6 +70,9 @@ export function createTokenMetrics(planNames: Iterable<string>): TokenMetrics {
   const droppedCounter = meter.createCounter(COUNTERS.logLinesDropped.name, {
     description: COUNTERS.logLinesDropped.help,
   });
+  const fallbackCounter = meter.createCounter(COUNTERS.stateFallbacks.name, {
+    description: COUNTERS.stateFallbacks.help,
+  });
   let plans = new Set(planNames);
 
   return {
@@ -71,6 +81,7 @@ export function createTokenMetrics(planNames: Iterable<string>): TokenMetrics {
       if (reason in DENIAL_REASONS) rejectedCounter.add(1, { reason });
     },
     logLinesDropped: (count) => droppedCounter.add(count),
+    stateFallback: () => fallbackCounter.add(1),
     setPlans: (names) => plans = new Set(names),
     render: async () => {
       const { resourceMetrics } = await reader.collect();

@@ -5,102 +5,108 @@ import { normaliseHtu } from "../../src/authn/dpop.ts";
 /** A proof's id as `verifyDpopProof` makes it: its key's thumbprint and its `jti`. */
 const proofId = (key: string, jti: string) => `${key}:${jti}`;
 
-Deno.test("the replay cache recognises a proof until it expires", () => {
+Deno.test("the replay cache recognises a proof until it expires", async () => {
   const cache = createReplayCache(1_000);
-  assert.equal(cache.remember("caller-1", proofId("key-1", "a"), 160, 100), "fresh");
-  assert.equal(cache.remember("caller-1", proofId("key-1", "a"), 160, 150), "replayed");
+  assert.equal(await cache.remember("caller-1", proofId("key-1", "a"), 160, 100), "fresh");
+  assert.equal(await cache.remember("caller-1", proofId("key-1", "a"), 160, 150), "replayed");
   assert.equal(
-    cache.remember("caller-1", proofId("key-2", "a"), 160, 150),
+    await cache.remember("caller-1", proofId("key-2", "a"), 160, 150),
     "fresh",
     "the same jti from another key",
   );
   assert.equal(
-    cache.remember("caller-1", proofId("key-1", "a"), 260, 161),
+    await cache.remember("caller-1", proofId("key-1", "a"), 260, 161),
     "fresh",
     "an expired entry may be used again",
   );
 });
 
-Deno.test("a proof once used is a replay whoever it is charged to next", () => {
+Deno.test("a proof once used is a replay whoever it is charged to next", async () => {
   const cache = createReplayCache(1_000);
-  assert.equal(cache.remember("https://ci.test ci-bot", proofId("key-1", "a"), 160, 100), "fresh");
+  assert.equal(
+    await cache.remember("https://ci.test ci-bot", proofId("key-1", "a"), 160, 100),
+    "fresh",
+  );
   // A reload that names the subject by another claim charges the same proof to another owner.
   assert.equal(
-    cache.remember("https://ci.test team/app", proofId("key-1", "a"), 160, 101),
+    await cache.remember("https://ci.test team/app", proofId("key-1", "a"), 160, 101),
     "replayed",
   );
 });
 
-Deno.test("a proof presented again after expiry frees its first owner's share, not the presenter's", () => {
+Deno.test("a proof presented again after expiry frees its first owner's share, not the presenter's", async () => {
   const cache = createReplayCache(1_000);
   let now = 0;
   for (let i = 0; i < 100; i++) {
-    assert.equal(cache.remember("alice", proofId("k", `${i}`), now + 70, now), "fresh");
+    assert.equal(await cache.remember("alice", proofId("k", `${i}`), now + 70, now), "fresh");
     now += 100;
-    assert.equal(cache.remember("bob", proofId("k", `${i}`), now + 70, now), "fresh");
+    assert.equal(await cache.remember("bob", proofId("k", `${i}`), now + 70, now), "fresh");
   }
   now += 1_000;
-  assert.equal(cache.remember("alice", proofId("k", "new"), now + 70, now), "fresh");
+  assert.equal(await cache.remember("alice", proofId("k", "new"), now + 70, now), "fresh");
 });
 
-Deno.test("a full replay cache sweeps expired entries and refuses rather than forgets live ones", () => {
+Deno.test("a full replay cache sweeps expired entries and refuses rather than forgets live ones", async () => {
   const cache = createReplayCache(20);
   for (let owner = 0; owner < 10; owner++) {
     assert.equal(
-      cache.remember(`caller-${owner}`, proofId(`key-${owner}`, "a"), 110, 100),
+      await cache.remember(`caller-${owner}`, proofId(`key-${owner}`, "a"), 110, 100),
       "fresh",
     );
     assert.equal(
-      cache.remember(`caller-${owner}`, proofId(`key-${owner}`, "b"), 200, 100),
+      await cache.remember(`caller-${owner}`, proofId(`key-${owner}`, "b"), 200, 100),
       "fresh",
     );
   }
   assert.equal(
-    cache.remember("caller-new", proofId("key-new", "c"), 200, 105),
+    await cache.remember("caller-new", proofId("key-new", "c"), 200, 105),
     "full",
     "nothing has expired yet",
   );
   assert.equal(
-    cache.remember("caller-new", proofId("key-new", "c"), 200, 111),
+    await cache.remember("caller-new", proofId("key-new", "c"), 200, 111),
     "fresh",
     "expired entries made room",
   );
   assert.equal(
-    cache.remember("caller-3", proofId("key-3", "b"), 300, 150),
+    await cache.remember("caller-3", proofId("key-3", "b"), 300, 150),
     "replayed",
     "live entries were not forgotten",
   );
 });
 
-Deno.test("one owner cannot take more than a tenth of the replay cache", () => {
+Deno.test("one owner cannot take more than a tenth of the replay cache", async () => {
   const cache = createReplayCache(1_000);
   for (let i = 0; i < 100; i++) {
-    assert.equal(cache.remember("greedy", proofId("greedy-key", `jti-${i}`), 500, 100), "fresh");
+    assert.equal(
+      await cache.remember("greedy", proofId("greedy-key", `jti-${i}`), 500, 100),
+      "fresh",
+    );
   }
-  assert.equal(cache.remember("greedy", proofId("greedy-key", "jti-100"), 500, 100), "full");
+  assert.equal(await cache.remember("greedy", proofId("greedy-key", "jti-100"), 500, 100), "full");
   assert.equal(
-    cache.remember("someone-else", proofId("other-key", "jti-0"), 500, 100),
+    await cache.remember("someone-else", proofId("other-key", "jti-0"), 500, 100),
     "fresh",
     "others are not affected",
   );
   assert.equal(
-    cache.remember("greedy", proofId("greedy-key", "jti-101"), 600, 501),
+    await cache.remember("greedy", proofId("greedy-key", "jti-101"), 600, 501),
     "fresh",
     "its old proofs expired",
   );
 });
 
-Deno.test("nonces rotate each lifetime and the previous one is still accepted", () => {
+Deno.test("nonces rotate each lifetime and the previous one is still accepted", async () => {
   let counter = 0;
   const nonces = createNonceSource(60, () => `nonce-${++counter}`);
-  const first = nonces.current(0);
-  assert.equal(nonces.current(59), first);
-  assert.ok(nonces.accepts(first, 30));
-  const second = nonces.current(60);
+  const first = await nonces.current(0);
+  assert.equal(await nonces.current(59), first);
+  assert.ok(await nonces.accepts(first, 30));
+  const second = await nonces.current(60);
   assert.notEqual(second, first);
-  assert.ok(nonces.accepts(first, 61), "the previous nonce still works");
-  assert.ok(!nonces.accepts(first, 121), "two lifetimes later it does not");
-  assert.ok(!nonces.accepts("made-up", 61));
+  assert.ok(await nonces.accepts(first, 61), "the previous nonce still works");
+  assert.ok(!await nonces.accepts(first, 121), "two lifetimes later it does not");
+  assert.ok(!await nonces.accepts("made-up", 61));
 });
 
 Deno.test("normaliseHtu follows RFC 3986 syntax- and scheme-based normalisation", () => {

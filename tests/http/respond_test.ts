@@ -87,7 +87,7 @@ Deno.test("Retry-After is sent exactly for the rows that declare it, and echoed 
   }
   assert.deepEqual(
     REASONS.filter((reason) => DENIAL_REASONS[reason].retryAfter),
-    ["rate_limited", "request_timeout"],
+    ["rate_limited", "request_timeout", "state_unavailable"],
   );
 });
 

@@ -1,0 +1,280 @@
+import assert from "node:assert/strict";
+import { Denial } from "../../src/denial.ts";
+import { createBudget } from "../../src/http/failure_limit.ts";
+import type { StateOptions } from "../../src/state/options.ts";
+import { openRedisState } from "../../src/state/redis.ts";
+import type { SharedState } from "../../src/state/shared.ts";
+import { freePort } from "../support/peers.ts";
+import { fixture } from "../support/service.ts";
+import { startRedis } from "../support/redis.ts";
+
+// One real redis-server for the whole file, on a free loopback port.
+const redis = await startRedis("s3cret");
+const dir = await Deno.makeTempDir({ prefix: "registry-token-state-" });
+await Deno.writeTextFile(`${dir}/password`, "s3cret\n");
+let prefixes = 0;
+
+function stateOptions(patch: Partial<StateOptions> = {}): StateOptions {
+  return {
+    backend: "redis",
+    address: redis.address,
+    hostPort: `127.0.0.1:${redis.port}`,
+    passwordPath: `${dir}/password`,
+    keyPrefix: `test-${++prefixes}:`,
+    timeoutSeconds: 0.25,
+    ...patch,
+  };
+}
+
+interface Opened {
+  readonly state: SharedState;
+  readonly logs: { level: string; message: string }[];
+  readonly fallbacks: () => number;
+}
+
+async function open(options = stateOptions()): Promise<Opened> {
+  const logs: { level: string; message: string }[] = [];
+  let fallbacks = 0;
+  const state = await openRedisState(options, {
+    readFile: (path) => Deno.readFile(path),
+    logger: { log: (level, message) => void logs.push({ level, message }) },
+    metrics: { stateFallback: () => void fallbacks++ },
+  });
+  await ready(state);
+  return { state, logs, fallbacks: () => fallbacks };
+}
+
+async function ready(state: SharedState, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while ((await state.report()).status !== "up") {
+    if (Date.now() > deadline) throw new Error("the Redis state never came up");
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+Deno.test("redis replay records: a proof is fresh once, in any process, until it expires", async () => {
+  const options = stateOptions();
+  const [a, b] = [await open(options), await open(options)];
+  try {
+    const [cacheA, cacheB] = [a.state.replayCache(10), b.state.replayCache(10)];
+    assert.equal(await cacheA.remember("caller", "key:jti-1", 1_000.5, 1_000), "fresh");
+    assert.equal(await cacheB.remember("caller", "key:jti-1", 1_000.5, 1_000), "replayed");
+    assert.equal(await cacheA.remember("other", "key:jti-1", 1_000.5, 1_000), "replayed");
+    // Expiry: the record lasts exactly as long as the proof is acceptable (here half a second).
+    await new Promise((resolve) => setTimeout(resolve, 700));
+    assert.equal(await cacheB.remember("caller", "key:jti-1", 2_000, 1_000.7), "fresh");
+  } finally {
+    await Promise.all([a.state.close(), b.state.close()]);
+  }
+});
+
+Deno.test("redis replay records: concurrent set-if-absent of one jti from two connections, exactly one fresh", async () => {
+  const options = stateOptions();
+  const [a, b] = [await open(options), await open(options)];
+  try {
+    const caches = [a.state.replayCache(10), b.state.replayCache(10)];
+    for (let round = 0; round < 20; round++) {
+      const outcomes = await Promise.all(
+        Array.from(
+          { length: 16 },
+          (_, i) => caches[i % 2].remember("c", `k:${round}`, 1_060, 1_000),
+        ),
+      );
+      assert.equal(outcomes.filter((outcome) => outcome === "fresh").length, 1, `round ${round}`);
+      assert.equal(outcomes.filter((outcome) => outcome === "replayed").length, 15);
+    }
+  } finally {
+    await Promise.all([a.state.close(), b.state.close()]);
+  }
+});
+
+Deno.test("redis nonces: a nonce one process issues is accepted by another, then expires", async () => {
+  const options = stateOptions();
+  const [a, b] = [await open(options), await open(options)];
+  try {
+    let counter = 0;
+    const nonceA = a.state.nonceSource(60, () => `a-${++counter}`);
+    const nonceB = b.state.nonceSource(60, () => `b-${++counter}`);
+    const issued = await nonceA.current(6_000);
+    assert.equal(await nonceB.current(6_030), issued, "every process hands out the same nonce");
+    assert.ok(await nonceB.accepts(issued, 6_059));
+    assert.ok(await nonceB.accepts(issued, 6_061), "the previous epoch's nonce still works");
+    assert.equal(await nonceB.accepts(issued, 6_121), false, "two lifetimes later it does not");
+    assert.notEqual(await nonceA.current(6_121), issued);
+    assert.equal(await nonceA.accepts("made-up", 6_000), false);
+  } finally {
+    await Promise.all([a.state.close(), b.state.close()]);
+  }
+});
+
+Deno.test("redis buckets: failures in two processes drain one budget", async () => {
+  const options = stateOptions();
+  const [a, b] = [await open(options), await open(options)];
+  try {
+    const [bucketsA, bucketsB] = [a.state.buckets(4, 1), b.state.buckets(4, 1)];
+    for (const buckets of [bucketsA, bucketsB, bucketsA, bucketsB]) {
+      assert.equal(await buckets.take("10.0.0.1", 100), true);
+    }
+    assert.equal(await bucketsA.take("10.0.0.1", 100), false);
+    assert.equal(await bucketsB.take("10.0.0.1", 100), false);
+    assert.equal(await bucketsB.take("10.0.0.2", 100), true, "another client has its own");
+    await bucketsA.add("10.0.0.1", 100, 1);
+    assert.equal(await bucketsB.level("10.0.0.1", 100), 1);
+    // Refill at one a minute, and never backwards in time.
+    assert.equal(await bucketsB.level("10.0.0.1", 130), 1.5);
+    assert.equal(await bucketsA.level("10.0.0.1", 50), 1);
+    // Concurrent takes: exactly the bucket's content succeeds.
+    const takes = await Promise.all(
+      Array.from({ length: 12 }, (_, i) => (i % 2 ? bucketsA : bucketsB).take("10.0.0.3", 100)),
+    );
+    assert.equal(takes.filter(Boolean).length, 4);
+  } finally {
+    await Promise.all([a.state.close(), b.state.close()]);
+  }
+});
+
+Deno.test("redis outage: DPoP parts fail closed, the budget falls back per process, both recover", async () => {
+  const { state, logs, fallbacks } = await open();
+  try {
+    const replay = state.replayCache(10);
+    const nonces = state.nonceSource(60, () => crypto.randomUUID());
+    const budget = createBudget(2, 60, state.buckets(2, 60));
+    await redis.stop();
+    const refusal = (error: unknown) =>
+      error instanceof Denial && error.reason === "state_unavailable" &&
+      error.retryAfterSeconds !== undefined;
+    await assert.rejects(replay.remember("c", "k:outage", 1_060, 1_000), refusal);
+    await assert.rejects(nonces.current(99_999_999), refusal);
+    assert.deepEqual(await state.report(), { backend: "redis", status: "unavailable" });
+    // The budget still runs, counted here, and the outage is logged once.
+    assert.equal(await budget.check("10.0.0.9", 1_000, () => Promise.resolve("ok")), "ok");
+    assert.equal(await budget.check("10.0.0.9", 1_000, () => Promise.resolve("ok")), "ok");
+    assert.ok(fallbacks() >= 2);
+    assert.equal(
+      logs.filter(({ message }) => message === "shared state unavailable").length,
+      1,
+      JSON.stringify(logs),
+    );
+    await redis.start();
+    await ready(state);
+    assert.equal(await replay.remember("c", "k:outage", 1_060, 1_000), "fresh");
+    assert.equal(await replay.remember("c", "k:outage", 1_060, 1_000), "replayed");
+    assert.ok(logs.some(({ message }) => message === "shared state available again"));
+  } finally {
+    await state.close();
+  }
+});
+
+Deno.test("redis slow: an operation past State:Timeout refuses DPoP and falls back, and recovers", async () => {
+  const { state, fallbacks } = await open(stateOptions({ timeoutSeconds: 0.1 }));
+  try {
+    const replay = state.replayCache(10);
+    const buckets = state.buckets(3, 60);
+    redis.pause();
+    const started = Date.now();
+    await assert.rejects(
+      replay.remember("c", "k:slow", 1_060, 1_000),
+      (error) => error instanceof Denial && error.reason === "state_unavailable",
+    );
+    const waited = Date.now() - started;
+    assert.ok(waited >= 90 && waited < 1_000, `refused after ${waited} ms`);
+    assert.equal(await buckets.take("10.0.0.7", 1_000), true, "counted in this process");
+    assert.equal(fallbacks(), 1);
+    assert.deepEqual(await state.report(), { backend: "redis", status: "unavailable" });
+    redis.resume();
+    await ready(state);
+    assert.equal(await replay.remember("c", "k:slow2", 1_060, 1_000), "fresh");
+  } finally {
+    redis.resume();
+    await state.close();
+  }
+});
+
+Deno.test("redis state: a wrong password never comes up, and says so in its report", async () => {
+  await Deno.writeTextFile(`${dir}/wrong`, "not-it\n");
+  const logs: string[] = [];
+  const state = await openRedisState(stateOptions({ passwordPath: `${dir}/wrong` }), {
+    readFile: (path) => Deno.readFile(path),
+    logger: { log: (_, message) => void logs.push(message) },
+    metrics: { stateFallback: () => {} },
+  });
+  try {
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    assert.deepEqual(await state.report(), { backend: "redis", status: "unavailable" });
+    await assert.rejects(state.replayCache(1).remember("c", "k", 2, 1), Denial);
+  } finally {
+    await state.close();
+  }
+});
+
+Deno.test("redis state: opened while its backend is down, it serves once the backend starts", async () => {
+  const port = freePort();
+  const logs: string[] = [];
+  const state = await openRedisState(
+    stateOptions({ address: `redis://127.0.0.1:${port}`, passwordPath: undefined }),
+    {
+      readFile: (path) => Deno.readFile(path),
+      logger: { log: (_, message) => void logs.push(message) },
+      metrics: { stateFallback: () => {} },
+    },
+  );
+  const late = await startRedis(undefined, port).catch(async (error) => {
+    await state.close();
+    throw error;
+  });
+  try {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    await ready(state);
+    assert.equal(await state.replayCache(1).remember("c", "k", 2, 1), "fresh");
+  } finally {
+    await state.close();
+    await late.stop();
+  }
+});
+
+Deno.test("rediss://: TLS to a server whose certificate chains to State:CaPath", async () => {
+  const mtls = (name: string) => fixture(`mtls/${name}`);
+  const tlsRedis = await startRedis(undefined, undefined, {
+    certificatePath: mtls("server.pem"),
+    keyPath: mtls("server.key"),
+    caPath: mtls("ca.pem"),
+  });
+  try {
+    const trusted = await open(
+      stateOptions({ address: tlsRedis.address, passwordPath: undefined, caPath: mtls("ca.pem") }),
+    );
+    try {
+      assert.equal(await trusted.state.replayCache(1).remember("c", "k", 2, 1), "fresh");
+      assert.equal(await trusted.state.replayCache(1).remember("c", "k", 2, 1), "replayed");
+    } finally {
+      await trusted.state.close();
+    }
+    // Another CA: the server's certificate does not verify, so the backend never comes up.
+    const logs: string[] = [];
+    const untrusted = await openRedisState(
+      stateOptions({
+        address: tlsRedis.address,
+        passwordPath: undefined,
+        caPath: mtls("rogue-ca.pem"),
+      }),
+      {
+        readFile: (path) => Deno.readFile(path),
+        logger: { log: (_, message) => void logs.push(message) },
+        metrics: { stateFallback: () => {} },
+      },
+    );
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      assert.deepEqual(await untrusted.report(), { backend: "redis", status: "unavailable" });
+      assert.ok(logs.includes("shared state unavailable"));
+    } finally {
+      await untrusted.close();
+    }
+  } finally {
+    await tlsRedis.stop();
+  }
+});
+
+Deno.test("redis state: the last test stops the file's redis-server", async () => {
+  await redis.stop();
+});
