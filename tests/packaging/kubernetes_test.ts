@@ -118,4 +118,10 @@ Deno.test("the ConfigMap's configuration is one the service accepts, with keys i
   const keys = container.volumeMounts.find((mount: Manifest) => mount.name === "keys").mountPath;
   assert.ok(options.signing.keyPath.startsWith(`${keys}/`), options.signing.keyPath);
   assert.equal(options.server.port, container.ports[0].containerPort);
+  // Replicas share DPoP and budget state through the Redis the manifests run.
+  assert.equal(options.state.backend, "redis");
+  const state = container.volumeMounts.find((mount: Manifest) => mount.name === "state-password");
+  assert.ok(options.state.passwordPath?.startsWith(`${state.mountPath}/`));
+  const redis = one("Service", "registry-token-redis");
+  assert.equal(options.state.hostPort, `${redis.metadata.name}:${redis.spec.ports[0].port}`);
 });
