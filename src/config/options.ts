@@ -49,7 +49,40 @@ export function buildOptions(document: ServiceDocument): Options {
   const signing = signingOptions(settled.Signing, key("Signing"));
   const policy = policyOptions(settled, ROOT_KEY);
   authorities.forEach((authority, index) => checkPlans(authority, policy, pathOf(index)));
-  return { server, authorities, signing, realm, policy };
+  const options = { server, authorities, signing, realm, policy };
+  checkWorkers(options, pathOf, key("Server:Workers"));
+  return options;
+}
+
+/** Where the state several processes must share lives (DPoP replay records, nonces). */
+export type StateBackend = "memory" | "redis";
+
+/**
+ * The configured state backend. Until the `State` section lands (issue 13, branch `state`)
+ * there is only the process's memory; the merge replaces the body with
+ * `return options.state.backend;`.
+ */
+export function stateBackend(_options: Options): StateBackend {
+  return "memory";
+}
+
+/**
+ * Several workers with state in memory would each keep their own DPoP replay cache: a proof
+ * accepted by one could be replayed at another. Without DPoP it is allowed (each worker then
+ * counts its own failure budget, docs/operations.md).
+ */
+function checkWorkers(options: Options, pathOf: (index: number) => string, path: string): void {
+  const { workers } = options.server;
+  if (workers <= 1 || stateBackend(options) !== "memory") return;
+  const index = options.authorities.findIndex(({ senderConstraint }) =>
+    senderConstraint === "dpop" || senderConstraint === "dpop-or-mtls"
+  );
+  if (index < 0) return;
+  throw new ConfigError(
+    path,
+    `${workers} workers with State:Backend memory cannot share the DPoP replay cache, and ` +
+      `${pathOf(index)}:SenderConstraint requires DPoP: use State:Backend redis, or 1 worker`,
+  );
 }
 
 /**
