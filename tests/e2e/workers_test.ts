@@ -9,6 +9,8 @@ import { basic, createTestAuthority } from "../support/authority.ts";
 import {
   LAUNCHER,
   localAuthority,
+  MAIN,
+  productionFlags,
   runDeno,
   type ServiceProcess,
   spawnDeno,
@@ -139,4 +141,22 @@ Deno.test("Server:Workers 2 with state in memory and a DPoP Authority: exit 2, o
       /^config error: RegistryTokenService:Server:Workers: 2 workers with State:Backend memory .*Authority:SenderConstraint requires DPoP.*\n$/,
     );
   }
+});
+
+Deno.test("Server:Workers 2 without permission to run its own executable: exit 1, one line", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "registry-token-workers-" });
+  const path = await writeConfig({
+    RegistryTokenService: {
+      Server: { Host: "127.0.0.1", Port: freePort(), Workers: 2 },
+      Authority: await localAuthority(authority, dir),
+      Signing: { Issuer: "registry-token-workers", KeyPath: SIGNING_KEY_PATH },
+    },
+  }, dir);
+  // The service's runtime flags alone, as a binary compiled from a Workers: 1 config has them.
+  const result = await runDeno(await productionFlags(path), MAIN, ["--config", path]);
+  assert.equal(result.code, 1, result.stderr);
+  assert.match(
+    result.stderr,
+    /^startup error: Server:Workers needs permission to run .*--allow-run=.*\n$/,
+  );
 });
