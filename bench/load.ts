@@ -10,7 +10,7 @@
  * a bounded time and everything stops by itself. Besides rates, latencies and memory, it reports
  * where the cores went at saturation.
  *
- * Usage: deno task bench [--seconds 8] [--connections 32] [--soak 0]
+ * Usage: deno task bench [--seconds 8] [--connections 32] [--soak 0] [--workers-only]
  *        deno task bench --abuse [--seconds 8]   (valid callers under attack: `bench/abuse.ts`)
  *
  * @module
@@ -36,6 +36,8 @@ const { values } = parseArgs({
     connections: { type: "string", default: "32" },
     soak: { type: "string", default: "0" },
     abuse: { type: "boolean", default: false },
+    // Only (b) and (c), each with Workers 1 and 2: the scale-out comparison alone, in ~2 min.
+    "workers-only": { type: "boolean", default: false },
   },
 });
 if (values.abuse) {
@@ -110,8 +112,10 @@ async function allDistinct(callerAlg: CallerAlg, rate: number): Promise<Workload
     distinctCallers: callerAlg,
   };
 }
-const distinctRs256Callers = await allDistinct("RS256", 1_400);
-const distinctEdDsaCallers = await allDistinct("EdDSA", 2_500);
+const WORKERS_ONLY = values["workers-only"];
+// Not needed (and slow to mint) when only (b) and (c) run.
+const distinctRs256Callers = WORKERS_ONLY ? repeating([]) : await allDistinct("RS256", 1_400);
+const distinctEdDsaCallers = WORKERS_ONLY ? repeating([]) : await allDistinct("EdDSA", 2_500);
 
 // ---- reference ceilings -----------------------------------------------------------------------
 
@@ -137,6 +141,7 @@ for (
     ["(a) all distinct, ES256, EdDSA callers", "ES256", distinctEdDsaCallers, 1],
   ] as const
 ) {
+  if (WORKERS_ONLY && name.startsWith("(a)")) continue;
   console.error(`running ${name} …`);
   const key = alg === "RS256" ? RSA_KEY : ecKeyPath;
   const before = await adjacentCeilings(alg, workload.distinctCallers);

@@ -72,8 +72,9 @@ export async function startBenchService(
   for (let attempt = 0;; attempt++) {
     try {
       await (await fetch(`http://127.0.0.1:${port}/healthz`)).body?.cancel();
-      // Every worker listening, not just the first.
-      if (workers > 1 && (await children()).length < workers) throw new Error("starting");
+      // Every worker listening, not just the first: connections made before the second binds
+      // the port all go to the first, for as long as they stay open.
+      if (workers > 1 && await listeningSockets(port) < workers) throw new Error("starting");
       break;
     } catch {
       if (attempt > 200) throw new Error("the service did not start");
@@ -89,6 +90,12 @@ export async function startBenchService(
       return (await child.status).code;
     },
   };
+}
+
+/** How many sockets listen on `port` (one per worker with `SO_REUSEPORT`). */
+async function listeningSockets(port: number): Promise<number> {
+  const { stdout } = await new Deno.Command("ss", { args: ["-Hltn", `sport = :${port}`] }).output();
+  return new TextDecoder().decode(stdout).trim().split("\n").filter(Boolean).length;
 }
 
 /** What `bench/fixed_rate.ts` measured: latencies from each request's scheduled start. */
