@@ -85,17 +85,21 @@ export function createLogWriter(
     while (pending.length > 0 && !broken) {
       let batch = 0;
       let batchBytes = 0;
-      // Whole lines up to maxWriteBytes (at least one line, however long).
-      while (
-        batch < pending.length &&
-        (batch === 0 || batchBytes + pending[batch].length + 1 <= maxWriteBytes)
-      ) {
-        batchBytes += pending[batch].length + 1;
+      // Whole lines up to maxWriteBytes (at least one line, however long), counted in UTF-8
+      // bytes when capped; the pending bound below counts characters, as before.
+      const size = (line: string) =>
+        (maxWriteBytes === Infinity ? line.length : encoder.encode(line).length) + 1;
+      let written = 0;
+      while (batch < pending.length) {
+        const next = size(pending[batch]);
+        if (batch > 0 && batchBytes + next > maxWriteBytes) break;
+        batchBytes += next;
+        written += pending[batch].length + 1;
         batch++;
       }
       let bytes = encoder.encode(`${pending.slice(0, batch).join("\n")}\n`);
       pending = pending.slice(batch);
-      pendingBytes = Math.max(0, pendingBytes - batchBytes);
+      pendingBytes = Math.max(0, pendingBytes - written);
       try {
         while (bytes.length > 0) bytes = bytes.subarray(await sink.write(bytes));
       } catch (error) {

@@ -84,3 +84,14 @@ Deno.test("every record of a worker's logger carries its worker number", () => {
   assert.equal(record.msg, "request");
   assert.equal(record.status, 200);
 });
+
+Deno.test("the write size cap counts UTF-8 bytes, not characters", async () => {
+  const target = sink();
+  const writer = createLogWriter(target, () => {}, undefined, 100);
+  // 40 characters, 80 bytes each: two of them would fit by characters but not by bytes.
+  const lines = ["é".repeat(40), "é".repeat(40), "é".repeat(40)];
+  lines.forEach((line) => writer.write(line));
+  await writer.flush(1000);
+  assert.equal(target.written.length, 3);
+  assert.ok(target.written.every((chunk) => new TextEncoder().encode(chunk).length <= 100));
+});
