@@ -32,6 +32,8 @@ COPY etc/ etc/
 # listen address and its Authority host. A runtime config whose files live elsewhere, or that
 # listens on another address or trusts another Authority, is refused by the binary: build with
 # the site's own config (a path inside the build context; keys are not needed at build time).
+# With Server:Workers above 1 in it, the binary may also run itself, and only itself, at
+# /usr/local/bin/registry-token-service (where it is copied below) for its workers.
 # It is compiled from the path the container reads it at, so that its directory is the one
 # allowed, whatever directories its key and TLS files are in.
 ARG BUILD_CONFIG=etc/registry-token.yaml
@@ -57,7 +59,8 @@ EXPOSE 5001
 # itself: GET /healthz on port 5001 answers {"status":"ok"} (readiness and liveness).
 # SIGTERM (docker stop) drains in-flight requests (Server:DrainTimeout, default 10 s, which is
 # also docker stop's default grace period: run with --stop-timeout 15 or so);
-# SIGHUP (docker kill -s HUP) reloads the config and keys.
+# SIGHUP (docker kill -s HUP) reloads the config and keys. With Server:Workers the binary is PID 1
+# and the primary: it passes both signals on to every worker.
 STOPSIGNAL SIGTERM
 ENTRYPOINT ["/usr/local/bin/registry-token-service"]
 CMD ["--config", "/etc/registry-token/registry-token.yaml"]

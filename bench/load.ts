@@ -4,12 +4,13 @@
  * run: the runtime's in-process signing rate and a trivial handler on the service's transport.
  *
  * Scenarios: (a) every request from a different caller for a different repository, (b) a CI
- * fleet (few identities, repeated scopes), (c) one identical request repeated; (a) again with
+ * fleet (few identities, repeated scopes), (c) one identical request repeated — (b) and (c) also
+ * with `Server:Workers: 2`, reported as a ratio to one process; (a) again with
  * an ES256 signing key, and both (a)s with EdDSA instead of RS256 caller tokens. Each runs for
  * a bounded time and everything stops by itself. Besides rates, latencies and memory, it reports
  * where the cores went at saturation.
  *
- * Usage: deno task bench [--seconds 8] [--connections 32] [--soak 0]
+ * Usage: deno task bench [--seconds 8] [--connections 32] [--soak 0] [--workers-only]
  *        deno task bench --abuse [--seconds 8]   (valid callers under attack: `bench/abuse.ts`)
  *
  * @module
@@ -35,6 +36,8 @@ const { values } = parseArgs({
     connections: { type: "string", default: "32" },
     soak: { type: "string", default: "0" },
     abuse: { type: "boolean", default: false },
+    // Only (b) and (c), each with Workers 1 and 2: the scale-out comparison alone, in ~2 min.
+    "workers-only": { type: "boolean", default: false },
   },
 });
 if (values.abuse) {
@@ -109,8 +112,10 @@ async function allDistinct(callerAlg: CallerAlg, rate: number): Promise<Workload
     distinctCallers: callerAlg,
   };
 }
-const distinctRs256Callers = await allDistinct("RS256", 1_400);
-const distinctEdDsaCallers = await allDistinct("EdDSA", 2_500);
+const WORKERS_ONLY = values["workers-only"];
+// Not needed (and slow to mint) when only (b) and (c) run.
+const distinctRs256Callers = WORKERS_ONLY ? repeating([]) : await allDistinct("RS256", 1_400);
+const distinctEdDsaCallers = WORKERS_ONLY ? repeating([]) : await allDistinct("EdDSA", 2_500);
 
 // ---- reference ceilings -----------------------------------------------------------------------
 
@@ -125,19 +130,22 @@ console.error(`  RS256 one core ${signRs256Serial}/s; trivial HTTP ${Math.round(
 
 const rows: Row[] = [];
 for (
-  const [name, alg, workload] of [
-    ["(a) all distinct, RS256", "RS256", distinctRs256Callers],
-    ["(b) CI fleet, RS256", "RS256", repeating(fleet)],
-    ["(c) identical, RS256", "RS256", repeating(identical)],
-    ["(a) all distinct, ES256", "ES256", distinctRs256Callers],
-    ["(a) all distinct, RS256, EdDSA callers", "RS256", distinctEdDsaCallers],
-    ["(a) all distinct, ES256, EdDSA callers", "ES256", distinctEdDsaCallers],
+  const [name, alg, workload, workers] of [
+    ["(a) all distinct, RS256", "RS256", distinctRs256Callers, 1],
+    ["(b) CI fleet, RS256", "RS256", repeating(fleet), 1],
+    ["(b) CI fleet, RS256, Workers: 2", "RS256", repeating(fleet), 2],
+    ["(c) identical, RS256", "RS256", repeating(identical), 1],
+    ["(c) identical, RS256, Workers: 2", "RS256", repeating(identical), 2],
+    ["(a) all distinct, ES256", "ES256", distinctRs256Callers, 1],
+    ["(a) all distinct, RS256, EdDSA callers", "RS256", distinctEdDsaCallers, 1],
+    ["(a) all distinct, ES256, EdDSA callers", "ES256", distinctEdDsaCallers, 1],
   ] as const
 ) {
+  if (WORKERS_ONLY && name.startsWith("(a)")) continue;
   console.error(`running ${name} …`);
   const key = alg === "RS256" ? RSA_KEY : ecKeyPath;
   const before = await adjacentCeilings(alg, workload.distinctCallers);
-  const row = await scenario(name, key, workload);
+  const row = await scenario(name, key, workload, workers);
   const after = await adjacentCeilings(alg, workload.distinctCallers);
   rows.push({
     ...row,
@@ -152,7 +160,7 @@ for (
 let soak: string | undefined;
 if (SOAK_SECONDS > 0) {
   console.error(`soak: (b) at half its saturation rate for ${SOAK_SECONDS}s …`);
-  soak = await soakTest(fleet, rows[1].rate / 2);
+  soak = await soakTest(fleet, rows.find((row) => row.name.startsWith("(b)"))!.rate / 2);
 }
 
 console.log(report());
@@ -179,8 +187,9 @@ async function scenario(
   name: string,
   keyPath: string,
   workload: Workload,
+  workers = 1,
 ): Promise<Omit<Row, "ceiling" | "verifyAndSign">> {
-  const service = await startService(keyPath);
+  const service = await startService(keyPath, workers);
   try {
     // Warm-up, so that (c) measures the steady state rather than the first signature. For (a)
     // it uses a caller of the half-load set, which then starts one further on.
@@ -191,9 +200,10 @@ async function scenario(
     const running = runWrk(service.port, lines, SECONDS);
     // Where the CPU goes at saturation, sampled in the middle of the run.
     await sleep(1_000);
-    const cpuBefore = await cpuTicks(service.pid);
+    const pids = await service.pids();
+    const cpuBefore = await cpuTicks(pids);
     await sleep(Math.max(1, SECONDS - 2) * 1_000);
-    const cpu = cpuShares(cpuBefore, await cpuTicks(service.pid));
+    const cpu = cpuShares(cpuBefore, await cpuTicks(pids));
     const saturated = await running;
     if (distinct && saturated.requests > lines.length) {
       throw new Error(
@@ -214,7 +224,8 @@ async function scenario(
       p99: saturated.p99,
       p99Half: half,
       errors: saturated.errors,
-      peakRssMb: await peakRssMb(service.pid),
+      // With workers, the sum over the primary and every worker.
+      peakRssMb: (await Promise.all(pids.map(peakRssMb))).reduce((sum, mb) => sum + mb, 0),
       cpu,
     };
   } finally {
@@ -222,8 +233,8 @@ async function scenario(
   }
 }
 
-function startService(keyPath: string) {
-  return startBenchService(dir, ISSUER, keyPath);
+function startService(keyPath: string, workers = 1) {
+  return startBenchService(dir, ISSUER, keyPath, workers);
 }
 
 /** `count` caller tokens from the bench Authority, signed with `alg`, subjects `<prefix>-<i>`. */
@@ -441,7 +452,7 @@ function report(): string {
     "",
     `cores in use at saturation (of ${navigator.hardwareConcurrency}), sampled mid-run:`,
     "",
-    "| scenario | service main thread | signing threads | other service threads | rest of machine (wrk), approx. | idle |",
+    "| scenario | service main thread(s) | signing threads | other service threads | rest of machine (wrk), approx. | idle |",
     "| --- | --- | --- | --- | --- | --- |",
     ...rows.map(({ name, cpu }) =>
       `| ${name} | ${
@@ -449,6 +460,21 @@ function report(): string {
           .map((cores) => cores.toFixed(2)).join(" | ")
       } |`
     ),
+  );
+  lines.push(
+    "",
+    "Server:Workers 2 against 1 (the same workload, the same run):",
+    "",
+    ...(["(b)", "(c)"] as const).map((scenario) => {
+      const [one, two] = [1, 2].map((workers) =>
+        rows.find((row) =>
+          row.name.startsWith(scenario) && row.name.endsWith(", Workers: 2") === (workers === 2)
+        )!
+      );
+      return `- ${scenario}: ${Math.round(one.rate)} → ${Math.round(two.rate)} tokens/s, ${
+        (two.rate / one.rate).toFixed(2)
+      }×`;
+    }),
   );
   if (soak) lines.push("", soak);
   return lines.join("\n");

@@ -35,11 +35,13 @@ export interface CpuShares {
   idle: number;
 }
 
-/** Reads the CPU ticks of `pid`'s threads and of the machine. */
-export async function cpuTicks(pid: number): Promise<CpuTicks> {
+/** Reads the CPU ticks of the threads of `pid` (or of several processes) and of the machine. */
+export async function cpuTicks(pid: number | readonly number[]): Promise<CpuTicks> {
+  const pids = typeof pid === "number" ? [pid] : pid;
+  const stats = pids.map((one) => `/proc/${one}/task/*/stat`).join(" ");
   // One shell, so the threads and the machine are read at (nearly) the same moment.
   const { stdout } = await new Deno.Command("sh", {
-    args: ["-c", `cat /proc/${pid}/task/*/stat; head -n 1 /proc/stat`],
+    args: ["-c", `cat ${stats}; head -n 1 /proc/stat`],
   }).output();
   const ticks: CpuTicks = { main: 0, signing: 0, otherThreads: 0, machineBusy: 0, machineIdle: 0 };
   for (const line of new TextDecoder().decode(stdout).trim().split("\n")) {

@@ -9,7 +9,7 @@
 import { fileURLToPath } from "node:url";
 import { stringify as toYaml } from "yaml";
 import { loadConfig } from "../src/config/load.ts";
-import { runtimeFlags } from "../src/permissions.ts";
+import { runtimeFlags, workerFlags } from "../src/permissions.ts";
 
 const MAIN = fileURLToPath(new URL("../src/main.ts", import.meta.url));
 const FIXED_RATE_CLIENT = fileURLToPath(new URL("./fixed_rate.ts", import.meta.url));
@@ -18,6 +18,8 @@ const FIXED_RATE_CLIENT = fileURLToPath(new URL("./fixed_rate.ts", import.meta.u
 export interface BenchService {
   readonly port: number;
   readonly pid: number;
+  /** The processes serving: the service, or with `Server:Workers` the primary and its workers. */
+  pids(): Promise<number[]>;
   /** Sends SIGTERM and resolves with the exit code. */
   stop(): Promise<number>;
 }
@@ -27,6 +29,7 @@ export async function startBenchService(
   dir: string,
   issuer: string,
   keyPath: string,
+  workers = 1,
 ): Promise<BenchService> {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = (listener.addr as Deno.NetAddr).port;
@@ -36,7 +39,7 @@ export async function startBenchService(
     configPath,
     toYaml({
       RegistryTokenService: {
-        Server: { Host: "127.0.0.1", Port: port },
+        Server: { Host: "127.0.0.1", Port: port, Workers: workers },
         Authority: { Issuer: issuer, JwksPath: `${dir}/authority-jwks.json` },
         Signing: { Issuer: "registry-token-bench", KeyPath: keyPath },
         Plans: [{ Name: "ci", Repositories: [{ Pattern: "*", Actions: ["pull", "push"] }] }],
@@ -49,13 +52,29 @@ export async function startBenchService(
     getEnv: () => undefined,
   });
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", ...runtimeFlags(options, path), MAIN, "--config", configPath],
+    args: [
+      "run",
+      ...runtimeFlags(options, path),
+      ...workerFlags(options, Deno.execPath()),
+      MAIN,
+      "--config",
+      configPath,
+    ],
     stdout: "null",
     stderr: "inherit",
   }).spawn();
+  const children = async () => {
+    const { stdout } = await new Deno.Command("cat", {
+      args: [`/proc/${child.pid}/task/${child.pid}/children`],
+    }).output();
+    return new TextDecoder().decode(stdout).trim().split(/\s+/).filter(Boolean).map(Number);
+  };
   for (let attempt = 0;; attempt++) {
     try {
       await (await fetch(`http://127.0.0.1:${port}/healthz`)).body?.cancel();
+      // Every worker listening, not just the first: connections made before the second binds
+      // the port all go to the first, for as long as they stay open.
+      if (workers > 1 && await listeningSockets(port) < workers) throw new Error("starting");
       break;
     } catch {
       if (attempt > 200) throw new Error("the service did not start");
@@ -65,11 +84,18 @@ export async function startBenchService(
   return {
     port,
     pid: child.pid,
+    pids: async () => [child.pid, ...await children()],
     stop: async () => {
       child.kill("SIGTERM");
       return (await child.status).code;
     },
   };
+}
+
+/** How many sockets listen on `port` (one per worker with `SO_REUSEPORT`). */
+async function listeningSockets(port: number): Promise<number> {
+  const { stdout } = await new Deno.Command("ss", { args: ["-Hltn", `sport = :${port}`] }).output();
+  return new TextDecoder().decode(stdout).trim().split("\n").filter(Boolean).length;
 }
 
 /** What `bench/fixed_rate.ts` measured: latencies from each request's scheduled start. */

@@ -8,7 +8,7 @@
  * release zip into `$DENO_DIR/dl/release/v<version>/`. This script says which it will use
  * before compiling, so a failed offline download is not a surprise.
  *
- * Usage: deno task compile [--config PATH] [--output PATH] [--print]
+ * Usage: deno task compile [--config PATH] [--output PATH] [--install-path PATH] [--print]
  *
  * @module
  */
@@ -19,11 +19,16 @@ import { parseArgs } from "node:util";
 import type { EnvReader } from "./config/document.ts";
 import { ConfigError } from "./config/error.ts";
 import { loadConfig, locateConfig } from "./config/load.ts";
-import { runtimeFlags } from "./permissions.ts";
+import { runtimeFlags, workerFlags } from "./permissions.ts";
 import { exitForConfigError } from "./exit_codes.ts";
 
 /** Default output path of the binary. */
 export const DEFAULT_OUTPUT = "dist/registry-token-service";
+/**
+ * Where the binary runs from (the systemd unit's and the Dockerfile's path): with
+ * `Server:Workers` above 1 it may run exactly that executable, itself, for its workers.
+ */
+export const DEFAULT_INSTALL_PATH = "/usr/local/bin/registry-token-service";
 const MAIN = fileURLToPath(new URL("./main.ts", import.meta.url));
 const TARGET = "x86_64-unknown-linux-gnu";
 
@@ -32,6 +37,7 @@ export async function compileArguments(
   config: string | undefined,
   output: string,
   getEnv: EnvReader,
+  installPath: string = DEFAULT_INSTALL_PATH,
 ): Promise<string[]> {
   const { options, path } = await loadConfig(locateConfig(config, getEnv), {
     readTextFile: Deno.readTextFile,
@@ -44,6 +50,7 @@ export async function compileArguments(
     "--output",
     output,
     ...runtimeFlags(options, path),
+    ...workerFlags(options, installPath),
     MAIN,
   ];
 }
@@ -72,13 +79,19 @@ async function build(args: string[]): Promise<number> {
       config: { type: "string" },
       output: { type: "string", default: DEFAULT_OUTPUT },
       print: { type: "boolean", default: false },
+      "install-path": { type: "string", default: DEFAULT_INSTALL_PATH },
     },
     strict: true,
   });
   const getEnv = (name: string) => Deno.env.get(name);
   let compile: string[];
   try {
-    compile = await compileArguments(values.config, values.output!, getEnv);
+    compile = await compileArguments(
+      values.config,
+      values.output!,
+      getEnv,
+      values["install-path"]!,
+    );
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     return exitForConfigError(error);

@@ -20,6 +20,8 @@ export interface CommandLine {
   readonly explain?: ExplainRequest;
   /** A YAML file of policy cases to decide and compare, then exit (`--test-policy`). */
   readonly testPolicy?: string;
+  /** Set by the primary for each of its `Server:Workers` processes (1-based), never by hand. */
+  readonly worker?: number;
 }
 
 /** What `--explain` decides: a request as the service would see it, without a signature. */
@@ -50,7 +52,8 @@ export const USAGE =
                  decide every case of a YAML file ({Name, Claims, Service, Scope, Expect}) and
                  compare with Expect; exit 0 only if every case passed, 3 otherwise
   --dev          development profile: generated keys and a sample caller token (never for production)
-  --version      print the version and exit`;
+  --version      print the version and exit
+  --worker N     (internal) run as worker N of Server:Workers; the primary passes it`;
 
 /** Parses flags; throws an `Error` with a one-line message for unknown or malformed flags. */
 export function parseCommandLine(args: readonly string[]): CommandLine {
@@ -69,6 +72,7 @@ export function parseCommandLine(args: readonly string[]): CommandLine {
       version: { type: "boolean", default: false },
       dev: { type: "boolean", default: false },
       help: { type: "boolean", short: "h", default: false },
+      worker: { type: "string" },
     },
     strict: true,
     allowPositionals: false,
@@ -87,6 +91,10 @@ export function parseCommandLine(args: readonly string[]): CommandLine {
     values["test-policy"] !== undefined && "--test-policy",
   ].filter(Boolean);
   if (commands.length > 1) throw new Error(`${commands.join(" and ")} cannot be combined`);
+  const worker = values.worker === undefined ? undefined : Number(values.worker);
+  if (worker !== undefined && !(Number.isSafeInteger(worker) && worker >= 1)) {
+    throw new Error(`--worker takes a worker number, got "${values.worker}"`);
+  }
   return {
     config: values.config,
     check: values.check ?? false,
@@ -96,6 +104,7 @@ export function parseCommandLine(args: readonly string[]): CommandLine {
     exportTrust: values["export-trust"],
     explain: explainRequest(values),
     testPolicy: values["test-policy"],
+    worker,
   };
 }
 

@@ -21,6 +21,7 @@ import {
   policyCheckFlags,
   runtimeFlags,
   trustExportFlags,
+  workerFlags,
 } from "./permissions.ts";
 import { EXIT_CONFIG, EXIT_RESTART, exitForConfigError } from "./exit_codes.ts";
 
@@ -50,7 +51,11 @@ export async function planLaunch(args: string[], getEnv: EnvReader): Promise<Lau
     ? trustExportFlags(options, path, commandLine.exportTrust)
     : commandLine.explain || commandLine.testPolicy
     ? policyCheckFlags(options, path, policyCheckInputs(commandLine))
-    : runtimeFlags(options, path);
+    : [
+      ...runtimeFlags(options, path),
+      // --check only reads; serving with several workers runs `deno` for them.
+      ...commandLine.check ? [] : workerFlags(options, Deno.execPath()),
+    ];
   return { flags, args: path && !location.explicit ? ["--config", path, ...args] : args };
 }
 

@@ -25,6 +25,7 @@ import { exportTrust } from "./trust_export.ts";
 import { runExplain, runPolicyTests } from "./policy_cli.ts";
 import { EXIT_CONFIG, EXIT_STARTUP, exitForConfigError } from "./exit_codes.ts";
 import { type LoadedService, supervise } from "./supervisor.ts";
+import { dropWorkerPermissions, runPrimary, spawnWorker, workerCommand } from "./workers.ts";
 
 /** How long exit waits for pending log lines: a stalled stdout must not hold up a stop. */
 const LOG_FLUSH_TIMEOUT_MS = 1000;
@@ -48,9 +49,20 @@ async function main(args: string[]): Promise<number> {
 
   if (commandLine.explain || commandLine.testPolicy) return await checkPolicy(commandLine);
 
+  if (commandLine.worker !== undefined) dropWorkerPermissions();
   const metrics = createTokenMetrics([]);
-  const output = createLogWriter(Deno.stdout, metrics.logLinesDropped);
-  const logger = createLogger(output.write, () => new Date());
+  // Workers share stdout: each write stays within PIPE_BUF, so lines never interleave.
+  const output = createLogWriter(
+    Deno.stdout,
+    metrics.logLinesDropped,
+    undefined,
+    commandLine.worker === undefined ? undefined : 4096,
+  );
+  const logger = createLogger(
+    output.write,
+    () => new Date(),
+    commandLine.worker === undefined ? {} : { worker: commandLine.worker },
+  );
   const io: ServiceIo = {
     readFile: Deno.readFile,
     fetch: globalThis.fetch,
@@ -92,6 +104,21 @@ async function main(args: string[]): Promise<number> {
     }
     console.log(JSON.stringify(describeOptions(service.options), null, 2));
     return 0;
+  }
+  const workers = service.options.server.workers;
+  if (workers > 1 && commandLine.worker === undefined) {
+    // The primary serves nothing: its service was the startup check, the workers build their own.
+    await service.close();
+    const explicit = commandLine.config !== undefined;
+    try {
+      return await runPrimary(workers, workerCommand(service.options, configPath, args, explicit), {
+        logger,
+        addSignalListener: (signal, handler) => Deno.addSignalListener(signal, handler),
+        spawn: spawnWorker,
+      });
+    } finally {
+      await output.flush(LOG_FLUSH_TIMEOUT_MS);
+    }
   }
   const reload = commandLine.dev
     ? undefined

@@ -61,6 +61,14 @@ export function runtimeFlags(options: Options, configPath: string | undefined): 
   ];
 }
 
+/**
+ * With `Server:Workers` above 1 the process started becomes the primary, which runs workers of
+ * `executable` (itself: `deno`, or the compiled binary) and nothing else (`src/workers.ts`).
+ */
+export function workerFlags(options: Options, executable: string): string[] {
+  return options.server.workers > 1 ? [`--allow-run=${checkedListItem(executable)}`] : [];
+}
+
 /** Flags for `--export-trust DIR`: the service's reads, writing only `dir`, no network. */
 export function trustExportFlags(
   options: Options,

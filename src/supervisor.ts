@@ -169,8 +169,8 @@ function prefetchAuthorityKeys(service: Service, logger: Logger): void {
 /** The listener is not rebuilt by a reload; say so when its settings changed. */
 function warnAboutRestartOnlySettings(before: Service, after: Service, logger: Logger): void {
   const listening = (service: Service) => {
-    const { host, port, tls } = service.options.server;
-    return JSON.stringify({ host, port, tls });
+    const { host, port, tls, workers } = service.options.server;
+    return JSON.stringify({ host, port, tls, workers });
   };
   // The TLS material is compared by content: a client CA replaced in place is a change too.
   if (
@@ -179,7 +179,7 @@ function warnAboutRestartOnlySettings(before: Service, after: Service, logger: L
   ) {
     logger.log(
       "warn",
-      "Server:Host, Server:Port and Server:Tls changes (TLS and client-CA files included) take effect only after a restart",
+      "Server:Host, Server:Port, Server:Tls and Server:Workers changes (TLS and client-CA files included) take effect only after a restart",
     );
   }
 }

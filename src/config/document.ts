@@ -70,7 +70,7 @@ function resolve(
   if (entry.kind === "section") return resolveFields(value, entry.fields, path, envName, getEnv);
   const fromEnv = envName ? getEnv(envName) : undefined;
   const raw = fromEnv ?? value;
-  return raw === undefined || raw === null ? undefined : coerce(raw, entry.kind, path);
+  return raw === undefined || raw === null ? undefined : coerce(raw, entry, path);
 }
 
 function resolveList(
@@ -147,8 +147,12 @@ function envDefinesAny(entry: Entry, envName: string, getEnv: EnvReader): boolea
 
 type ScalarKind = Exclude<Entry["kind"], "list" | "section">;
 
-function coerce(raw: unknown, kind: ScalarKind, path: string): string | number | boolean {
-  switch (kind) {
+function coerce(
+  raw: unknown,
+  entry: Extract<Entry, { kind: ScalarKind }>,
+  path: string,
+): string | number | boolean {
+  switch (entry.kind) {
     case "text":
     case "choice":
       if (typeof raw === "string") return raw;
@@ -157,7 +161,10 @@ function coerce(raw: unknown, kind: ScalarKind, path: string): string | number |
     case "integer": {
       const number = typeof raw === "string" && /^\s*-?\d+\s*$/.test(raw) ? Number(raw) : raw;
       if (typeof number === "number" && Number.isSafeInteger(number)) return number;
-      throw new ConfigError(path, `must be a whole number, got ${JSON.stringify(raw)}`);
+      // A word (`auto`) is checked against the declared ones by settle().
+      if (typeof raw === "string" && entry.words?.length) return raw;
+      const words = (entry.words ?? []).map((word) => ` or ${word}`).join("");
+      throw new ConfigError(path, `must be a whole number${words}, got ${JSON.stringify(raw)}`);
     }
     case "flag": {
       if (typeof raw === "boolean") return raw;

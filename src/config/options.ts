@@ -54,7 +54,28 @@ export function buildOptions(document: ServiceDocument): Options {
   const policy = policyOptions(settled, ROOT_KEY);
   authorities.forEach((authority, index) => checkPlans(authority, policy, pathOf(index)));
   const state = stateOptions(settled.State, key("State"));
-  return { server, authorities, signing, realm, policy, state };
+  const options = { server, authorities, signing, realm, policy, state };
+  checkWorkers(options, pathOf, key("Server:Workers"));
+  return options;
+}
+
+/**
+ * Several workers with state in memory would each keep their own DPoP replay cache: a proof
+ * accepted by one could be replayed at another. Without DPoP it is allowed (each worker then
+ * counts its own failure budget, docs/operations.md).
+ */
+function checkWorkers(options: Options, pathOf: (index: number) => string, path: string): void {
+  const { workers } = options.server;
+  if (workers <= 1 || options.state.backend !== "memory") return;
+  const index = options.authorities.findIndex(({ senderConstraint }) =>
+    senderConstraint === "dpop" || senderConstraint === "dpop-or-mtls"
+  );
+  if (index < 0) return;
+  throw new ConfigError(
+    path,
+    `${workers} workers with State:Backend memory cannot share the DPoP replay cache, and ` +
+      `${pathOf(index)}:SenderConstraint requires DPoP: use State:Backend redis, or 1 worker`,
+  );
 }
 
 /**

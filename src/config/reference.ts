@@ -72,7 +72,8 @@ function typeOf(entry: Entry): string {
     case "choice":
       return entry.values.map((value) => `\`${value}\``).join(", ");
     case "integer":
-      return `whole number, ${entry.min}..${entry.max} ${entry.unit}`;
+      return `whole number, ${entry.min}..${entry.max} ${entry.unit}` +
+        (entry.words ?? []).map((word) => `, or \`${word}\``).join("");
     case "duration":
       return `duration, ${formatDuration(entry.min)}..${formatDuration(entry.max)}` +
         (entry.wholeSeconds ? ", whole seconds" : "");

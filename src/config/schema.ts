@@ -32,14 +32,19 @@ export interface ChoiceEntry<Value extends string = string> extends Described {
   readonly default: Value;
 }
 
-/** A whole number within `min..max`. */
-export interface IntegerEntry extends Described {
+/** A whole number within `min..max`, or (with `words`) one of a few words such as `auto`. */
+export interface IntegerEntry<Word extends string = string> extends Described {
   readonly kind: "integer";
-  readonly default?: number;
+  readonly default?: number | Word;
   readonly min: number;
   readonly max: number;
   /** What is counted, for the reference (e.g. "connections"). */
   readonly unit: string;
+  /**
+   * Words accepted instead of a number, matched without regard to letter case and kept as
+   * written here (e.g. `["auto"]`); whoever reads the key resolves them to a number.
+   */
+  readonly words?: readonly Word[];
 }
 
 /** A duration in seconds within `min..max` (written `5m`, `00:05:00` or `300`). */
@@ -93,9 +98,10 @@ export const text = <const E extends Omit<TextEntry, "kind">>(entry: E) =>
 export const choice = <const V extends string, const E extends Omit<ChoiceEntry<V>, "kind">>(
   entry: E & { values: readonly V[]; default: V },
 ) => ({ kind: "choice", ...entry }) as const;
-/** Declares a whole-number key. */
-export const integer = <const E extends Omit<IntegerEntry, "kind">>(entry: E) =>
-  ({ kind: "integer", ...entry }) as const;
+/** Declares a whole-number key (that may also take one of `words`). */
+export const integer = <const W extends string, const E extends Omit<IntegerEntry<W>, "kind">>(
+  entry: E & { words?: readonly W[]; default?: number | W },
+) => ({ kind: "integer", ...entry }) as const;
 /** Declares a duration key (seconds). */
 export const duration = <const E extends Omit<DurationEntry, "kind">>(entry: E) =>
   ({ kind: "duration", ...entry }) as const;
@@ -113,6 +119,7 @@ export const section = <const F extends EntryMap, const E extends Omit<SectionEn
 
 type Scalar<E> = E extends { kind: "text" } ? string
   : E extends { kind: "choice"; values: readonly (infer V)[] } ? V
+  : E extends { kind: "integer"; words: readonly (infer W)[] } ? number | W
   : E extends { kind: "integer" | "duration" } ? number
   : E extends { kind: "flag" } ? boolean
   : never;
@@ -121,6 +128,7 @@ type Scalar<E> = E extends { kind: "text" } ? string
 export type Merged<E> = E extends { kind: "list"; item: infer I } ? Merged<I>[]
   : E extends { kind: "section"; fields: infer F } ? { [K in keyof F]?: Merged<F[K]> }
   : E extends { kind: "choice" } ? string
+  : E extends { kind: "integer"; words: readonly unknown[] } ? number | string
   : Scalar<E>;
 
 /** Whether a settled key always has a value. */
@@ -177,6 +185,10 @@ function settleEntry(entry: Entry, value: unknown, path: string): unknown {
     case "flag":
       return value ?? entry.default;
     case "integer":
+      if (value === undefined) return entry.default;
+      return typeof value === "string"
+        ? word(entry, value, path)
+        : inRange(entry, value as number, path);
     case "duration":
       return value === undefined ? entry.default : inRange(entry, value as number, path);
   }
@@ -189,6 +201,14 @@ function chosen(entry: ChoiceEntry, value: string, path: string): string {
     ? `${entry.values[0]} or ${entry.values[1]}`
     : `one of ${entry.values.join(", ")}`;
   throw new ConfigError(path, `must be ${words}, got "${value}"`);
+}
+
+/** The declared word `value` spells (any letter case). */
+function word(entry: IntegerEntry, value: string, path: string): string {
+  const match = entry.words?.find((word) => word === value.trim().toLowerCase());
+  if (match !== undefined) return match;
+  const words = (entry.words ?? []).map((word) => ` or ${word}`).join("");
+  throw new ConfigError(path, `must be ${entry.min}..${entry.max}${words}, got "${value}"`);
 }
 
 function inRange(entry: IntegerEntry | DurationEntry, value: number, path: string): number {

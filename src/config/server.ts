@@ -80,6 +80,16 @@ export const SERVER_SECTION = section({
       doc: "every request is answered within this (`503 request_timeout` otherwise); at least " +
         "`HeadersTimeout`",
     }),
+    Workers: integer({
+      default: 1,
+      min: 1,
+      max: 256,
+      unit: "processes",
+      words: ["auto"],
+      doc: "service processes on this host sharing the listen port (`SO_REUSEPORT`), each with " +
+        "its own caches and failure budget; `auto`: one per core " +
+        "([Scale out on one host](operations.md#scale-out-on-one-host))",
+    }),
     MaxConnections: integer({
       default: 1024,
       min: 1,
@@ -143,6 +153,13 @@ export function serverOptions(server: ServerSection, path: string): ServerOption
   if (!HOST_NAME.test(server.Host)) {
     throw new ConfigError(`${path}:Host`, `"${server.Host}" is not a host name or IP address`);
   }
+  const workers = server.Workers === "auto" ? availableCores() : server.Workers;
+  if (workers > 1 && server.Port === 0) {
+    throw new ConfigError(
+      `${path}:Port`,
+      "must be a fixed port with Server:Workers above 1: with 0 each worker would pick its own",
+    );
+  }
   const tls = server.Tls;
   return {
     host: server.Host,
@@ -156,6 +173,7 @@ export function serverOptions(server: ServerSection, path: string): ServerOption
     },
     trustedProxies: new Set(server.TrustedProxies.map((address) => canonicalAddress(address)!)),
     clientCertificateHeader: header?.toLowerCase(),
+    workers,
     drainTimeoutSeconds: server.DrainTimeout,
     reloadOnChange: server.ReloadOnChange,
     limits: connectionLimits(server, path),
@@ -180,4 +198,9 @@ function connectionLimits(server: ServerSection, path: string): ConnectionLimits
     requestTimeoutSeconds: server.RequestTimeout,
     maxConnections: server.MaxConnections,
   };
+}
+
+/** The cores this process may use, for `Server:Workers: auto` (at least one). */
+function availableCores(): number {
+  return Math.max(1, navigator.hardwareConcurrency || 1);
 }

@@ -86,16 +86,18 @@ export function listen(
   node.setTimeout(server.limits.requestTimeoutSeconds * 1000, (socket) => socket.destroy());
   node.on("clientError", answerClientError);
   const probe = probeHost(server.host);
+  const probes = server.workers > 1 ? Math.min(8 * server.workers, 64) : 1;
   const accepted = capConnections(node, server.limits.maxConnections, canonicalAddress(probe));
   const closed = new Promise<void>((resolve) => node.once("close", () => resolve()));
   return new Promise((resolve, reject) => {
     node.once("error", reject);
-    node.listen(server.port, server.host, () => {
+    // Several workers bind the same port; the kernel spreads connections over them.
+    node.listen({ port: server.port, host: server.host, reusePort: server.workers > 1 }, () => {
       node.off("error", reject);
       const address = node.address();
       const port = typeof address === "object" && address ? address.port : server.port;
       const stopWatching = new AbortController();
-      const failed = watchAccepting(probe, port, accepted, watchdog, stopWatching);
+      const failed = watchAccepting(probe, port, probes, accepted, watchdog, stopWatching);
       resolve({
         hostname: server.host,
         port,
@@ -204,10 +206,19 @@ function capConnections(
 /**
  * Connects to the server's own address every `intervalMs` and waits for that connection to be
  * accepted; `misses` failed checks in a row resolve the result with why.
+ *
+ * With `Server:Workers` the port is shared and the kernel hands each connection to one of the
+ * workers' sockets by a hash of its source port: a probe may well be accepted by another
+ * worker, which proves nothing about this one's listener. So a check opens `probes`
+ * connections at once (8 per worker) and passes when this server accepts any of them; a live
+ * listener misses all of them with probability (1 - 1/N)^(8N) < e^-8 per check, three checks
+ * in a row never in practice, while a dead one (its queue fills, nothing is accepted) misses
+ * every one. The other workers just see short connections that close without a request.
  */
 function watchAccepting(
   host: string,
   port: number,
+  probes: number,
   accepted: AcceptedPorts,
   watchdog: AcceptWatchdog,
   stop: AbortController,
@@ -217,16 +228,17 @@ function watchAccepting(
     let timer: ReturnType<typeof setTimeout> | undefined;
     const check = () => {
       accepted.reset();
-      const socket = connect({ host, port });
-      let localPort: number | undefined;
+      const sockets = Array.from({ length: probes }, () => connect({ host, port }));
+      const localPorts: number[] = [];
+      let errors = 0;
       let done = false;
       const started = performance.now();
       const finish = (ok: boolean) => {
         if (done) return;
         done = true;
         clearTimeout(deadline);
-        if (localPort !== undefined) accepted.reset(localPort);
-        socket.destroy();
+        localPorts.forEach((localPort) => accepted.reset(localPort));
+        sockets.forEach((socket) => socket.destroy());
         if (stop.signal.aborted) return;
         // A deadline that fired late means the event loop was stalled (heavy load, a long
         // GC): then the probe may well be accepted but not yet seen, which proves nothing.
@@ -237,12 +249,18 @@ function watchAccepting(
         } else timer = setTimeout(check, watchdog.intervalMs);
       };
       const deadline = setTimeout(() => finish(false), watchdog.timeoutMs);
-      socket.once("connect", () => {
-        localPort = socket.localPort;
-        if (localPort !== undefined) accepted.await(localPort, () => finish(true));
-      });
-      // Out of descriptors, or refused: a miss either way.
-      socket.once("error", () => finish(false));
+      for (const socket of sockets) {
+        socket.once("connect", () => {
+          const localPort = socket.localPort;
+          if (localPort === undefined || done) return;
+          localPorts.push(localPort);
+          accepted.await(localPort, () => finish(true));
+        });
+        // Out of descriptors, or refused: a miss once every probe failed.
+        socket.once("error", () => {
+          if (++errors === probes) finish(false);
+        });
+      }
     };
     timer = setTimeout(check, watchdog.intervalMs);
     stop.signal.addEventListener("abort", () => clearTimeout(timer));

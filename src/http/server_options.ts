@@ -24,6 +24,11 @@ export interface ServerOptions {
   /** Addresses allowed to forward a client certificate in `clientCertificateHeader`. */
   readonly trustedProxies: ReadonlySet<string>;
   readonly clientCertificateHeader?: string;
+  /**
+   * Service processes on this host sharing the listen port (`auto` already resolved): more than
+   * one makes `main.ts` a primary that runs that many workers (`src/workers.ts`).
+   */
+  readonly workers: number;
   /** How long SIGTERM waits for in-flight requests before exiting anyway. */
   readonly drainTimeoutSeconds: number;
   /** Reload when the config or key files change, not only on SIGHUP. */

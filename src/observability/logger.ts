@@ -29,10 +29,15 @@ export interface Logger {
 }
 
 /** A logger writing JSON lines through `write`, stamped with `now()`. */
-export function createLogger(write: (line: string) => void, now: () => Date): Logger {
+export function createLogger(
+  write: (line: string) => void,
+  now: () => Date,
+  /** Fields every record carries, after `msg` (a worker's `worker` number). */
+  base: LogFields = {},
+): Logger {
   return {
     log(level, message, fields = {}) {
-      write(JSON.stringify({ time: now().toISOString(), level, msg: message, ...fields }));
+      write(JSON.stringify({ time: now().toISOString(), level, msg: message, ...base, ...fields }));
     },
   };
 }
@@ -59,6 +64,12 @@ export function createLogWriter(
   sink: { write(bytes: Uint8Array): Promise<number> },
   onDropped: (count: number) => void = () => {},
   maxPendingBytes = MAX_PENDING_LOG_BYTES,
+  /**
+   * Most bytes per write. Worker processes share one stdout (`Server:Workers`), where only
+   * writes of at most PIPE_BUF (4096) bytes are never interleaved with another's: a batch is
+   * then written in pieces of whole lines within this.
+   */
+  maxWriteBytes = Infinity,
 ): LogWriter {
   const encoder = new TextEncoder();
   let pending: string[] = [];
@@ -72,10 +83,23 @@ export function createLogWriter(
   };
   const pump = async () => {
     while (pending.length > 0 && !broken) {
-      const batch = pending.length;
-      let bytes = encoder.encode(`${pending.join("\n")}\n`);
-      pending = [];
-      pendingBytes = 0;
+      let batch = 0;
+      let batchBytes = 0;
+      // Whole lines up to maxWriteBytes (at least one line, however long), counted in UTF-8
+      // bytes when capped; the pending bound below counts characters, as before.
+      const size = (line: string) =>
+        (maxWriteBytes === Infinity ? line.length : encoder.encode(line).length) + 1;
+      let written = 0;
+      while (batch < pending.length) {
+        const next = size(pending[batch]);
+        if (batch > 0 && batchBytes + next > maxWriteBytes) break;
+        batchBytes += next;
+        written += pending[batch].length + 1;
+        batch++;
+      }
+      let bytes = encoder.encode(`${pending.slice(0, batch).join("\n")}\n`);
+      pending = pending.slice(batch);
+      pendingBytes = Math.max(0, pendingBytes - written);
       try {
         while (bytes.length > 0) bytes = bytes.subarray(await sink.write(bytes));
       } catch (error) {

@@ -13,6 +13,7 @@ Deno.test("buildOptions applies the documented defaults to a minimal document", 
     tls: undefined,
     trustedProxies: new Set(),
     clientCertificateHeader: undefined,
+    workers: 1,
     drainTimeoutSeconds: 10,
     reloadOnChange: false,
     failedAuthLimit: { burst: 50, perMinute: 60 },
@@ -129,4 +130,40 @@ Deno.test("DPoP constraints need the public URL, and a public URL has no query",
     "RegistryTokenService:Server:Host",
     /not a host name/,
   );
+});
+
+Deno.test("several workers with state in memory refuse an Authority that requires DPoP", () => {
+  const server = { Server: { Workers: 2, PublicBaseUrl: "https://tokens.test" } };
+  for (const SenderConstraint of ["dpop", "dpop-or-mtls"]) {
+    assertConfigError(
+      () =>
+        build(doc({
+          ...server,
+          Server: {
+            ...server.Server,
+            ClientCertificateHeader: "x-client-cert",
+            TrustedProxies: ["10.0.0.1"],
+          },
+          Authorities: [
+            { Name: "plain", Issuer: "https://a.test" },
+            { Name: "bound", Issuer: "https://b.test", SenderConstraint },
+          ],
+          Authority: undefined,
+        })),
+      "RegistryTokenService:Server:Workers",
+      /2 workers with State:Backend memory .*Authorities:1:SenderConstraint requires DPoP/,
+    );
+  }
+  // Without DPoP several workers are allowed; one worker with DPoP too.
+  assert.equal(build(doc(server)).server.workers, 2);
+  const dpop = { Authority: { Issuer: "https://authority.test", SenderConstraint: "dpop" } };
+  assert.equal(build(doc({ ...dpop, Server: { ...server.Server, Workers: 1 } })).server.workers, 1);
+  // With the state shared through Redis, several workers may serve DPoP callers.
+  const shared = build(doc({
+    ...dpop,
+    ...server,
+    State: { Backend: "redis", Address: "redis://127.0.0.1:6379" },
+  }));
+  assert.equal(shared.server.workers, 2);
+  assert.equal(shared.state.backend, "redis");
 });

@@ -91,9 +91,32 @@ Deno.test("every configuration key says what it means", () => {
 
 Deno.test("every configuration default lies within its own range", () => {
   for (const [path, entry] of entries(SERVICE_SCHEMA, "")) {
-    if ((entry.kind === "integer" || entry.kind === "duration") && entry.default !== undefined) {
+    if (entry.kind === "integer" && typeof entry.default === "string") {
+      assert.ok(entry.words?.includes(entry.default), `${path} default word`);
+    }
+    if (
+      (entry.kind === "integer" || entry.kind === "duration") && typeof entry.default === "number"
+    ) {
       assert.ok(entry.min <= entry.default && entry.default <= entry.max, `${path} default`);
     }
     if (entry.kind === "choice") assert.ok(entry.values.includes(entry.default), path);
   }
+});
+
+Deno.test("an integer with words takes a number in range or one of its words, in any case", () => {
+  const COUNTED = section({
+    doc: "counted",
+    fields: {
+      N: integer({ default: 1, min: 1, max: 4, unit: "things", words: ["auto"], doc: "n" }),
+    },
+  });
+  assert.deepEqual(settle(COUNTED, {}, "Root"), { N: 1 });
+  assert.deepEqual(settle(COUNTED, { N: 3 }, "Root"), { N: 3 });
+  assert.deepEqual(settle(COUNTED, { N: "AUTO" }, "Root"), { N: "auto" });
+  assertConfigError(() => settle(COUNTED, { N: 5 }, "Root"), "Root:N", /must be 1\.\.4, got 5/);
+  assertConfigError(
+    () => settle(COUNTED, { N: "many" }, "Root"),
+    "Root:N",
+    /must be 1\.\.4 or auto, got "many"/,
+  );
 });

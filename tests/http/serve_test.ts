@@ -43,3 +43,32 @@ Deno.test("the accept watchdog never gives up on a listener that accepts, whatev
     }
   }
 });
+
+Deno.test("with Server:Workers two listeners share one port, and neither watchdog gives up", async () => {
+  const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (probe.addr as Deno.NetAddr).port;
+  probe.close();
+  const server = buildOptions(mergeDocument({
+    RegistryTokenService: {
+      Server: { Host: "127.0.0.1", Port: port, Workers: 2 },
+      Authority: { Issuer: "https://authority.test", JwksPath: "/unused/jwks.json" },
+      Signing: { Issuer: "registry-token-test", KeyPath: "/unused/key.pem" },
+    },
+  }, () => undefined)).server;
+  const servers = await Promise.all(
+    ["one", "two"].map((name) =>
+      listen(server, undefined, () => new Response(name), QUICK_WATCHDOG)
+    ),
+  );
+  try {
+    assert.ok(servers.every((running) => running.port === port));
+    // Each check's probes are spread over both sockets; a listener still finds one of its own.
+    const verdict = await Promise.race([
+      ...servers.map((running) => running.failed),
+      new Promise((resolve) => setTimeout(() => resolve("healthy"), 2000)),
+    ]);
+    assert.equal(verdict, "healthy");
+  } finally {
+    await Promise.all(servers.map((running) => running.shutdown()));
+  }
+});

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { createLogWriter } from "../../src/observability/logger.ts";
+import { createLogger, createLogWriter } from "../../src/observability/logger.ts";
 
 const decoder = new TextDecoder();
 
@@ -54,4 +54,44 @@ Deno.test("a stalled stdout queues up to the bound, then drops and counts, witho
   assert.ok(dropped >= 15, `dropped ${dropped}`);
   release();
   await writer.flush(100);
+});
+
+Deno.test("with a write size cap (workers sharing stdout) a batch goes out in whole lines within it", async () => {
+  const target = sink();
+  const writer = createLogWriter(target, () => {}, undefined, 100);
+  const lines = Array.from({ length: 10 }, (_, i) => `${i}`.padEnd(30, "x"));
+  lines.forEach((line) => writer.write(line));
+  await writer.flush(1000);
+  assert.equal(target.written.join(""), `${lines.join("\n")}\n`);
+  for (const chunk of target.written) {
+    assert.ok(chunk.length <= 100, `${chunk.length} bytes`);
+    assert.ok(chunk.endsWith("\n"), "whole lines only");
+  }
+  assert.ok(target.written.length >= 4);
+});
+
+Deno.test("every record of a worker's logger carries its worker number", () => {
+  const lines: string[] = [];
+  createLogger((line) => lines.push(line), () => new Date(0), { worker: 2 }).log(
+    "info",
+    "request",
+    {
+      status: 200,
+    },
+  );
+  const record = JSON.parse(lines[0]);
+  assert.equal(record.worker, 2);
+  assert.equal(record.msg, "request");
+  assert.equal(record.status, 200);
+});
+
+Deno.test("the write size cap counts UTF-8 bytes, not characters", async () => {
+  const target = sink();
+  const writer = createLogWriter(target, () => {}, undefined, 100);
+  // 40 characters, 80 bytes each: two of them would fit by characters but not by bytes.
+  const lines = ["é".repeat(40), "é".repeat(40), "é".repeat(40)];
+  lines.forEach((line) => writer.write(line));
+  await writer.flush(1000);
+  assert.equal(target.written.length, 3);
+  assert.ok(target.written.every((chunk) => new TextEncoder().encode(chunk).length <= 100));
 });

@@ -113,3 +113,34 @@ Deno.test("deno task compile reports an invalid build-time config in one line", 
   assert.match(result.stderr, /config error: RegistryTokenService:/);
   await Deno.remove(dir, { recursive: true });
 });
+
+Deno.test("with Server:Workers above 1 the binary may run exactly itself, at its install path", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "registry-token-build-" });
+  const path = await writeConfig({
+    RegistryTokenService: {
+      Server: { Host: "0.0.0.0", Port: 5001, Workers: 2 },
+      Authority: { Issuer: "https://authority.example.internal" },
+      Signing: { Issuer: "registry-token", KeyPath: fixture("keys/rsa.pkcs8.pem") },
+    },
+  }, dir);
+  const printed = await compileTask(["--config", path, "--print"]);
+  assert.equal(printed.code, 0, printed.stderr);
+  const command = printed.stdout.trim().split(" ");
+  const flags = command.slice(command.indexOf("--output") + 2, -1);
+  assert.deepEqual(flags, [
+    ...await productionFlags(path),
+    "--allow-run=/usr/local/bin/registry-token-service",
+  ]);
+  const standIn = `${dir}/denort`;
+  await Deno.copyFile("/usr/bin/true", standIn);
+  const output = `${dir}/registry-token-service`;
+  const built = await compileTask(
+    ["--config", path, "--output", output, "--install-path", "/opt/rts/registry-token-service"],
+    { DENORT_BIN: standIn },
+  );
+  assert.equal(built.code, 0, built.stderr);
+  const baked = bakedPermissions(await Deno.readFile(output));
+  assert.deepEqual(baked.allow_run, ["/opt/rts/registry-token-service"]);
+  assert.equal(baked.allow_write, null);
+  await Deno.remove(dir, { recursive: true });
+});
