@@ -11,6 +11,7 @@
  * where the cores went at saturation.
  *
  * Usage: deno task bench [--seconds 8] [--connections 32] [--soak 0] [--workers-only]
+ *        deno task bench --state-cost   (what a Redis round trip adds to a DPoP request)
  *        deno task bench --abuse [--seconds 8]   (valid callers under attack: `bench/abuse.ts`)
  *
  * @module
@@ -23,6 +24,7 @@ import { pem } from "../src/encoding.ts";
 import { type CpuShares, cpuShares, cpuTicks, peakRssMb, rssMb } from "./proc.ts";
 import { runAbuseBench } from "./abuse.ts";
 import { runFixedRate, startBenchService } from "./service.ts";
+import { runStateCostBench } from "./state_cost.ts";
 
 const here = (path: string) => fileURLToPath(new URL(path, import.meta.url));
 const RSA_KEY = here("../tests/fixtures/keys/rsa.key-and-cert.pem");
@@ -38,8 +40,14 @@ const { values } = parseArgs({
     abuse: { type: "boolean", default: false },
     // Only (b) and (c), each with Workers 1 and 2: the scale-out comparison alone, in ~2 min.
     "workers-only": { type: "boolean", default: false },
+    // What a Redis round trip adds to a DPoP request (bench/state_cost.ts), in ~20 s.
+    "state-cost": { type: "boolean", default: false },
   },
 });
+if (values["state-cost"]) {
+  await runStateCostBench();
+  Deno.exit(0);
+}
 if (values.abuse) {
   await runAbuseBench(Number(values.seconds));
   Deno.exit(0);
