@@ -15,6 +15,9 @@
  * this process's own (counted in `registry_token_state_fallbacks_total`), and the outage is
  * logged once. The client reconnects by itself; nothing needs a restart.
  *
+ * Slightly over 300 lines on purpose: the three stores share one connection, one timeout and one
+ * outage state, and split apart they would pass all three between files.
+ *
  * @module
  */
 
