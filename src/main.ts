@@ -164,6 +164,16 @@ async function loadService(
     readTextFile: Deno.readTextFile,
     getEnv,
   });
+  if (commandLine.worker !== undefined && options.server.workers <= 1) {
+    // This process is one of several whatever the file now says: checked as a single process,
+    // a reload could choose state in memory for a DPoP site and give each worker its own
+    // replay cache.
+    throw new ConfigError(
+      "RegistryTokenService:Server:Workers",
+      "this process is one of several workers: a change to Server:Workers takes effect only " +
+        "after a restart, so the new configuration must keep more than one",
+    );
+  }
   const service = await createService(options, io, previous);
   return { service, configPath: path };
 }

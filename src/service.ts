@@ -167,6 +167,18 @@ function sameRemoteKeys(before: AuthorityOptions, after: AuthorityOptions): bool
 }
 
 /**
+ * Why DPoP-bound tokens cannot be served, when several workers each keep their own replay
+ * cache. A token bound with `cnf.jkt` is checked whatever `SenderConstraint` says, so the
+ * configuration check (which refuses DPoP Authorities in this set-up) is not enough on its own:
+ * a proof accepted by one worker would be accepted again by another.
+ */
+function unsharedReplay(options: Options): string | undefined {
+  if (options.server.workers <= 1 || options.state.backend !== "memory") return undefined;
+  return "DPoP-bound tokens cannot be kept single-use by several workers without shared state: " +
+    "its operator must set State:Backend redis";
+}
+
+/**
  * Loads keys and builds the app; throws `ConfigError` naming the key whose file is bad.
  * A reload passes the running service as `previous`, whose stateful parts are carried over as
  * `carryOver` decides.
@@ -223,6 +235,7 @@ export async function createService(
           options: authority.dpop,
           replay: dpopState.replay,
           nonces: authority.dpop.requireNonce ? dpopState.nonces : undefined,
+          unavailable: unsharedReplay(options),
         },
       }];
     }),

@@ -10,9 +10,12 @@
  * the primary's exit code. Once stopping, the primary exits with the first non-zero code of its
  * workers, else 0.
  *
- * Permissions: the primary needs to run exactly its own executable (`--allow-run=<execPath>`,
- * added by the launcher and baked by `deno task compile` only when the build-time config has
- * more than one worker). Under `deno run` the workers get the service's runtime flags and no run
+ * Permissions: the primary needs to run its own executable (`--allow-run=<execPath>`, added by
+ * the launcher and baked by `deno task compile` only when the build-time config has more than
+ * one worker). For the compiled binary that is itself, with its baked flags. Under `deno run` the
+ * executable is `deno`, which can run anything with any flags: the primary process's run
+ * permission is then as wide as Deno's (a known gap; the launcher starting the workers itself
+ * would close it). Under `deno run` the workers get the service's runtime flags and no run
  * permission at all; a compiled worker inherits the baked set and revokes `run` at startup.
  *
  * @module

@@ -384,3 +384,30 @@ Deno.test("a DPoP proof accepted once is refused after a reload raises ProofMaxA
     clock = NOW;
   }
 });
+
+Deno.test("several workers with state in memory refuse a DPoP-bound token even without a DPoP constraint", async () => {
+  const key = await createDpopKey();
+  const token = await authority.token({
+    claims: { cnf: { jkt: await jwkThumbprint(key.publicJwk) } },
+  });
+  const ask = async (service: Service) => {
+    const proof = await dpopProof(key, {
+      htm: "GET",
+      htu: "https://tokens.test/token",
+      accessToken: token,
+      iat: NOW_SECONDS,
+    });
+    const answer = await service.fetch(
+      new Request(`https://tokens.test/token?service=${REGISTRY}`, {
+        headers: { authorization: `DPoP ${token}`, dpop: proof },
+      }),
+    );
+    return answer.status === 200 ? "granted" : (await answer.json()).errors[0].detail.reason;
+  };
+  const server = { PublicBaseUrl: "https://tokens.test", Port: 5055 };
+  // Each worker would keep its own replay cache: a proof accepted by one, replayed at another.
+  const workers = await build({ Authority: fileAuthority, Server: { ...server, Workers: 2 } });
+  assert.equal(await ask(workers), "dpop_not_configured");
+  const single = await build({ Authority: fileAuthority, Server: { ...server, Workers: 1 } });
+  assert.equal(await ask(single), "granted");
+});

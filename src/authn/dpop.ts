@@ -93,6 +93,11 @@ export interface DpopVerifier {
   readonly replay: ReplayCache;
   /** Present when nonces are required. */
   readonly nonces?: NonceSource;
+  /**
+   * Set when this process cannot keep proofs single-use (several workers, each with its own
+   * replay cache): every DPoP-bound token is then refused with this operator-facing reason.
+   */
+  readonly unavailable?: string;
 }
 
 /** A proof that passed every check, to be recorded once the request is authorized. */
@@ -119,6 +124,7 @@ export async function verifyDpopProof(
       "this service cannot check DPoP proofs: its operator must set Server:PublicBaseUrl or Registry:Realm",
     );
   }
+  if (verifier.unavailable) throw new Denial("dpop_not_configured", verifier.unavailable);
   if (proofs.length === 0) {
     throw new Denial("dpop_proof_missing", "a DPoP-bound token needs a DPoP proof header");
   }

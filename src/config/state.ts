@@ -61,7 +61,10 @@ export function stateOptions(state: StateSection, path: string): StateOptions {
   if (!URL.canParse(address) || !/^rediss?:$/.test(new URL(address).protocol)) {
     throw new ConfigError(
       `${path}:Address`,
-      `must be redis://host:port[/db] or rediss://host:port[/db], got "${address}"`,
+      // Never echo credentials an operator put in by mistake, even in an unparseable address.
+      `must be redis://host:port[/db] or rediss://host:port[/db], got "${
+        address.replace(/\/\/[^/]*@/, "//<credentials>@")
+      }"`,
     );
   }
   const url = new URL(address);

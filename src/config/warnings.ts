@@ -25,5 +25,11 @@ export function configurationWarnings(options: Options): string[] {
       );
     }
   }
+  if (options.server.workers > 1 && options.state.backend === "memory") {
+    warnings.push(
+      "DPoP-bound caller tokens will be refused (dpop_not_configured): several workers with " +
+        "State:Backend memory cannot keep a proof single-use across them; set State:Backend redis",
+    );
+  }
   return warnings;
 }

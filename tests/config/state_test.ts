@@ -66,6 +66,12 @@ Deno.test("State refuses a backend it does not know, a missing or bad address an
     `${key}:Address`,
     /State:PasswordPath/,
   );
+  // Not even an address that cannot be parsed echoes its password.
+  assertConfigError(
+    () => build(doc({ State: { Backend: "redis", Address: "redis://:hunter2@state:99999" } })),
+    `${key}:Address`,
+    /^(?![^]*hunter2)[^]*redis:\/\/host:port/,
+  );
   assertConfigError(
     () => build(doc({ State: { Backend: "redis", Address: "redis://state/x" } })),
     `${key}:Address`,

@@ -115,6 +115,30 @@ Deno.test("Server:Workers 2: both workers serve, SIGHUP reloads both, SIGTERM dr
     const after = await round();
     assert.ok(after.every(({ status }) => status === 403), JSON.stringify(after));
     assert.deepEqual(await workersOf(launcher, after.map(({ id }) => id)), new Set([1, 2]));
+
+    // A reload cannot make a worker believe it is alone (it would then accept a configuration
+    // checked for one process): each refuses it and keeps serving the running one.
+    await writeConfig({
+      RegistryTokenService: {
+        ...document({}).RegistryTokenService,
+        Server: { Host: "127.0.0.1", Port: port, Workers: 1 },
+      },
+    }, dir);
+    launcher.child.kill("SIGHUP");
+    let refused: Record<string, unknown>[] = [];
+    for (let attempt = 0; attempt < 200 && refused.length < 2; attempt++) {
+      refused = records(launcher).filter((record) =>
+        String(record.msg).startsWith("reload failed") &&
+        String(record.msg).includes("Server:Workers")
+      );
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    assert.deepEqual(new Set(refused.map((record) => record.worker)), new Set([1, 2]));
+    const still = await round();
+    assert.ok(
+      still.every(({ status }) => status === 403),
+      "the running configuration still serves",
+    );
   } finally {
     const { code } = await launcher.stop();
     assert.equal(code, 0, launcher.stderr.join("\n"));
