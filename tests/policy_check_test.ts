@@ -7,19 +7,11 @@ import {
   grantedActions,
 } from "../src/policy_check.ts";
 import { build } from "./support/config.ts";
+import { ALICE, COOKBOOK_PATH } from "./support/cookbook.ts";
 
-const COOKBOOK = parse(
-  await Deno.readTextFile(new URL("../etc/policy-cookbook.yaml", import.meta.url)),
-);
+const COOKBOOK = parse(await Deno.readTextFile(COOKBOOK_PATH));
 const options = build(COOKBOOK);
 const SERVICE = "registry.example.internal";
-const ALICE = {
-  iss: "https://idp.example.internal/realms/main",
-  aud: "registry-token-service",
-  scope: "registry.token.issue",
-  preferred_username: "alice",
-  realm_access: { roles: ["developer"] },
-};
 
 function explain(claims: Record<string, unknown>, scope: string, service = SERVICE) {
   return explainRequest(options, { claims, service, scopes: [scope] });

@@ -59,5 +59,8 @@ export function sameState(before: StateOptions, after: StateOptions): boolean {
   if (before.backend === "memory" || after.backend === "memory") {
     return before.backend === after.backend;
   }
-  return JSON.stringify(before) === JSON.stringify(after);
+  // hostPort is derived from address, so it needs no comparison of its own.
+  return before.address === after.address && before.passwordPath === after.passwordPath &&
+    before.caPath === after.caPath && before.keyPrefix === after.keyPrefix &&
+    before.timeoutSeconds === after.timeoutSeconds;
 }

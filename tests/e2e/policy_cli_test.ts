@@ -5,15 +5,15 @@
 
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
+import { ALICE, COOKBOOK_PATH } from "../support/cookbook.ts";
 import { LAUNCHER, startTaskFlags } from "../support/process.ts";
 
 const ETC = fileURLToPath(new URL("../../etc/", import.meta.url));
-const COOKBOOK = `${ETC}policy-cookbook.yaml`;
 
 /** Runs the launcher in `cwd` (where `@FILE` and relative paths are read) to completion. */
 async function start(args: string[], cwd = Deno.cwd()) {
   const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
-    args: ["run", ...startTaskFlags(), LAUNCHER, "--config", COOKBOOK, ...args],
+    args: ["run", ...startTaskFlags(), LAUNCHER, "--config", COOKBOOK_PATH, ...args],
     env: { NO_COLOR: "1" },
     stdin: "null",
     cwd,
@@ -21,14 +21,6 @@ async function start(args: string[], cwd = Deno.cwd()) {
   const decoder = new TextDecoder();
   return { code, stdout: decoder.decode(stdout), stderr: decoder.decode(stderr) };
 }
-
-const ALICE = {
-  iss: "https://idp.example.internal/realms/main",
-  aud: "registry-token-service",
-  scope: "registry.token.issue",
-  preferred_username: "alice",
-  realm_access: { roles: ["developer"] },
-};
 
 Deno.test("--explain reads @FILE from the working directory and names the rule of each decision", async () => {
   const dir = await Deno.makeTempDir();
