@@ -9,16 +9,19 @@
 import { fileURLToPath } from "node:url";
 import { stringify as toYaml } from "yaml";
 import { loadConfig } from "../src/config/load.ts";
-import { runtimeFlags, workerFlags } from "../src/permissions.ts";
+import { runtimeFlags } from "../src/permissions.ts";
+import { LAUNCHER, MAIN, startTaskFlags } from "../tests/support/process.ts";
 
-const MAIN = fileURLToPath(new URL("../src/main.ts", import.meta.url));
 const FIXED_RATE_CLIENT = fileURLToPath(new URL("./fixed_rate.ts", import.meta.url));
 
 /** A running benchmark service. */
 export interface BenchService {
   readonly port: number;
   readonly pid: number;
-  /** The processes serving: the service, or with `Server:Workers` the primary and its workers. */
+  /**
+   * The processes serving: the service, or with `Server:Workers` the primary (the launcher, as
+   * `deno task start` runs it) and its workers.
+   */
   pids(): Promise<number[]>;
   /** Sends SIGTERM and resolves with the exit code. */
   stop(): Promise<number>;
@@ -52,14 +55,9 @@ export async function startBenchService(
     getEnv: () => undefined,
   });
   const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      ...runtimeFlags(options, path),
-      ...workerFlags(options, Deno.execPath()),
-      MAIN,
-      "--config",
-      configPath,
-    ],
+    args: workers > 1
+      ? ["run", ...startTaskFlags(), LAUNCHER, "--config", configPath]
+      : ["run", ...runtimeFlags(options, path), MAIN, "--config", configPath],
     stdout: "null",
     stderr: "inherit",
   }).spawn();

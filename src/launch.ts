@@ -1,7 +1,9 @@
 /**
  * `deno task start` / `deno task dev`: derives the least-privilege permission set from the
  * configuration, then runs the service under exactly that set (`src/permissions.ts`), and
- * starts it again when it exits with `EXIT_RESTART` (its listener stopped accepting).
+ * starts it again when it exits with `EXIT_RESTART` (its listener stopped accepting). With
+ * `Server:Workers` above 1 it is the primary itself (`src/workers.ts`): it runs that many
+ * service processes under the same set, so none of them may run programs.
  *
  * The launcher itself may read the config to compute the flags; the service process it starts
  * can read only its config and key files, see only `REGISTRY_TOKEN_*`, and reach only its
@@ -21,19 +23,24 @@ import {
   policyCheckFlags,
   runtimeFlags,
   trustExportFlags,
-  workerFlags,
 } from "./permissions.ts";
 import { EXIT_CONFIG, EXIT_RESTART, exitForConfigError } from "./exit_codes.ts";
+import { createLogger, createLogWriter } from "./observability/logger.ts";
+import { runPrimary, spawnWorker, workerCommand } from "./workers.ts";
 
 const MAIN = fileURLToPath(new URL("./main.ts", import.meta.url));
 /** First restart delay after `EXIT_RESTART`; it doubles per restart, up to the maximum. */
 const RESTART_BACKOFF_MS = 250;
 const MAX_RESTART_BACKOFF_MS = 10_000;
+/** How long exit waits for the launcher's own pending log lines. */
+const LOG_FLUSH_TIMEOUT_MS = 1000;
 
 /** How to run the service for some command line: permission flags and the arguments for main. */
 export interface LaunchPlan {
   readonly flags: string[];
   readonly args: string[];
+  /** How many service processes serve (`Server:Workers`); 1 for every command but serving. */
+  readonly workers: number;
 }
 
 /**
@@ -43,20 +50,24 @@ export interface LaunchPlan {
  */
 export async function planLaunch(args: string[], getEnv: EnvReader): Promise<LaunchPlan> {
   const commandLine = parseCommandLine(args);
-  if (commandLine.help || commandLine.version) return { flags: ["--no-prompt"], args };
-  if (commandLine.dev) return { flags: devRuntimeFlags(developmentOptions(getEnv)), args };
+  if (commandLine.help || commandLine.version) return { flags: ["--no-prompt"], args, workers: 1 };
+  if (commandLine.dev) {
+    return { flags: devRuntimeFlags(developmentOptions(getEnv)), args, workers: 1 };
+  }
   const location = locateConfig(commandLine.config, getEnv);
   const { options, path } = await loadConfig(location, { readTextFile: Deno.readTextFile, getEnv });
   const flags = commandLine.exportTrust
     ? trustExportFlags(options, path, commandLine.exportTrust)
     : commandLine.explain || commandLine.testPolicy
     ? policyCheckFlags(options, path, policyCheckInputs(commandLine))
-    : [
-      ...runtimeFlags(options, path),
-      // --check only reads; serving with several workers runs `deno` for them.
-      ...commandLine.check ? [] : workerFlags(options, Deno.execPath()),
-    ];
-  return { flags, args: path && !location.explicit ? ["--config", path, ...args] : args };
+    : runtimeFlags(options, path);
+  const serving = !commandLine.exportTrust && !commandLine.explain && !commandLine.testPolicy &&
+    !commandLine.check;
+  return {
+    flags,
+    args: path && !location.explicit ? ["--config", path, ...args] : args,
+    workers: serving ? options.server.workers : 1,
+  };
 }
 
 /** The files `--explain --claims @FILE` and `--test-policy FILE` read. */
@@ -77,6 +88,7 @@ async function launch(args: string[]): Promise<number> {
     console.error(`${(error as Error).message}\n${USAGE}`);
     return EXIT_CONFIG;
   }
+  if (plan.workers > 1) return await runWorkers(plan);
   let stopping = false;
   let child: Deno.ChildProcess | undefined;
   for (const signal of ["SIGTERM", "SIGINT", "SIGHUP"] as const) {
@@ -103,6 +115,37 @@ async function launch(args: string[]): Promise<number> {
     );
     await new Promise((resolve) => setTimeout(resolve, delayMs));
     if (stopping) return 0;
+  }
+}
+
+/**
+ * `Server:Workers` above 1: the launcher is the primary, passing signals to every worker. The
+ * keys and files are checked once first (`--check`), so a bad one ends the start with one line
+ * rather than one per worker.
+ */
+async function runWorkers(plan: LaunchPlan): Promise<number> {
+  const check = await new Deno.Command(Deno.execPath(), {
+    args: ["run", ...plan.flags, MAIN, ...plan.args, "--check"],
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  // On success its warnings would repeat what each worker logs.
+  if (!check.success) {
+    await Deno.stderr.write(check.stderr);
+    return check.code;
+  }
+  // Workers share stdout with the launcher: writes within PIPE_BUF never interleave.
+  const output = createLogWriter(Deno.stdout, undefined, undefined, 4096);
+  const command = workerCommand(Deno.execPath(), ["run", ...plan.flags, MAIN], plan.args);
+  try {
+    return await runPrimary(plan.workers, command, {
+      logger: createLogger(output.write, () => new Date()),
+      addSignalListener: (signal, handler) => Deno.addSignalListener(signal, handler),
+      spawn: spawnWorker,
+    });
+  } finally {
+    await output.flush(LOG_FLUSH_TIMEOUT_MS);
   }
 }
 

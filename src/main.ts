@@ -109,9 +109,20 @@ async function main(args: string[]): Promise<number> {
   if (workers > 1 && commandLine.worker === undefined) {
     // The primary serves nothing: its service was the startup check, the workers build their own.
     await service.close();
-    const explicit = commandLine.config !== undefined;
+    if (!Deno.build.standalone) {
+      // Under `deno run` the launcher is the primary, so that no process with network access
+      // may run programs (src/workers.ts).
+      console.error(
+        "startup error: Server:Workers above 1 runs its workers from `deno task start` or " +
+          "from a compiled binary, not from `deno run src/main.ts`",
+      );
+      return EXIT_STARTUP;
+    }
+    const own = configPath !== undefined && commandLine.config === undefined
+      ? ["--config", configPath, ...args]
+      : args;
     try {
-      return await runPrimary(workers, workerCommand(service.options, configPath, args, explicit), {
+      return await runPrimary(workers, workerCommand(Deno.execPath(), [], own), {
         logger,
         addSignalListener: (signal, handler) => Deno.addSignalListener(signal, handler),
         spawn: spawnWorker,

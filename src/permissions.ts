@@ -62,8 +62,9 @@ export function runtimeFlags(options: Options, configPath: string | undefined): 
 }
 
 /**
- * With `Server:Workers` above 1 the process started becomes the primary, which runs workers of
- * `executable` (itself: `deno`, or the compiled binary) and nothing else (`src/workers.ts`).
+ * With `Server:Workers` above 1 a compiled binary is its own primary: it may run `executable`
+ * (its install path) and nothing else; each worker revokes that at startup (`src/workers.ts`).
+ * Under `deno task start` the launcher is the primary, and the service gets no run permission.
  */
 export function workerFlags(options: Options, executable: string): string[] {
   return options.server.workers > 1 ? [`--allow-run=${checkedListItem(executable)}`] : [];

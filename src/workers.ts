@@ -1,8 +1,9 @@
 /**
- * `Server:Workers` > 1: the process the operator started (the launcher's child, the compiled
- * binary, PID 1 in a container) becomes the primary. It serves nothing itself; it runs that many
- * worker processes of the same entry point with `--worker <n>`, each binding the listen port with
- * `SO_REUSEPORT` (node:http `reusePort`, no `--unstable-net` needed) and holding its own caches.
+ * `Server:Workers` > 1: the process the operator started becomes the primary — the launcher
+ * under `deno task start`, the compiled binary (PID 1 in a container) otherwise. It serves
+ * nothing itself; it runs that many worker processes of the service with `--worker <n>`, each
+ * binding the listen port with `SO_REUSEPORT` (node:http `reusePort`, no `--unstable-net`
+ * needed) and holding its own caches.
  *
  * Signals: SIGTERM/SIGINT are passed to every worker, which drain; SIGHUP too, which reload. A
  * worker that exits `EXIT_RESTART` (its listener stopped accepting) is started again with the
@@ -10,24 +11,19 @@
  * the primary's exit code. Once stopping, the primary exits with the first non-zero code of its
  * workers, else 0.
  *
- * Permissions: the primary needs to run its own executable (`--allow-run=<execPath>`, added by
- * the launcher and baked by `deno task compile` only when the build-time config has more than
- * one worker). For the compiled binary that is itself, with its baked flags. Under `deno run` the
- * executable is `deno`, which can run anything with any flags: the primary process's run
- * permission is then as wide as Deno's (a known gap; the launcher starting the workers itself
- * would close it). Under `deno run` the workers get the service's runtime flags and no run
- * permission at all; a compiled worker inherits the baked set and revokes `run` at startup.
+ * Permissions: no process that listens or reaches the network may run programs. Under
+ * `deno task start` the launcher is the primary (it reads the config and runs `deno`, and has no
+ * network permission); its workers get the service's runtime flags and no run permission. The
+ * compiled binary runs itself: `deno task compile` bakes `--allow-run=<its install path>` only
+ * when the build-time config has more than one worker, and each worker revokes `run` at startup
+ * before it reads a key or opens a socket.
  *
  * @module
  */
 
-import { fileURLToPath } from "node:url";
-import type { Options } from "./config/options.ts";
 import type { Logger } from "./observability/logger.ts";
-import { runtimeFlags } from "./permissions.ts";
 import { EXIT_RESTART, EXIT_STARTUP } from "./exit_codes.ts";
 
-const MAIN = fileURLToPath(new URL("./main.ts", import.meta.url));
 /** First restart delay after `EXIT_RESTART`; it doubles per restart, up to the maximum. */
 const RESTART_BACKOFF_MS = 250;
 const MAX_RESTART_BACKOFF_MS = 10_000;
@@ -39,24 +35,15 @@ export interface WorkerCommand {
 }
 
 /**
- * The command for the workers: the compiled binary runs itself (its permissions are baked in);
- * under `deno run` it is `deno run <the service's runtime flags> main.ts`. `args` are the
- * primary's own arguments; the config it found by searching is named explicitly.
+ * Worker `n` runs `command` with `leading` (for `deno`: `run`, the service's runtime flags and
+ * main.ts; nothing for the compiled binary), then the primary's own `args` and `--worker <n>`.
  */
 export function workerCommand(
-  options: Options,
-  configPath: string | undefined,
+  command: string,
+  leading: readonly string[],
   args: readonly string[],
-  explicitConfig: boolean,
 ): WorkerCommand {
-  const own = configPath !== undefined && !explicitConfig ? ["--config", configPath, ...args] : [
-    ...args,
-  ];
-  const prefix = Deno.build.standalone ? [] : ["run", ...runtimeFlags(options, configPath), MAIN];
-  return {
-    command: Deno.execPath(),
-    args: (worker) => [...prefix, ...own, "--worker", String(worker)],
-  };
+  return { command, args: (worker) => [...leading, ...args, "--worker", String(worker)] };
 }
 
 /** Why the primary cannot start workers, or undefined when it can. */
@@ -64,8 +51,7 @@ export function cannotRunWorkers(command: string): string | undefined {
   const { state } = Deno.permissions.querySync({ name: "run", command });
   if (state === "granted") return undefined;
   return `Server:Workers needs permission to run ${command} (--allow-run=${command}): ` +
-    "deno task start grants it; a compiled binary must be built from a config with " +
-    "Server:Workers above 1";
+    "a compiled binary must be built from a config with Server:Workers above 1";
 }
 
 /** A worker needs to run nothing: drop what a compiled binary's baked set gave the primary. */

@@ -99,6 +99,13 @@ Deno.test("Server:Workers 2: both workers serve, SIGHUP reloads both, SIGTERM dr
     const listening = await waitForCount(launcher, "listening", 2);
     assert.deepEqual(new Set(listening.map((record) => record.worker)), new Set([1, 2]));
     assert.ok(listening.every((record) => record.port === port), "one shared port");
+    // The launcher runs the workers: no process that listens may run programs.
+    const started = await waitForCount(launcher, "worker started", 2);
+    for (const { pid } of started) {
+      const commandLine = (await Deno.readTextFile(`/proc/${pid}/cmdline`)).split("\0");
+      assert.ok(commandLine.includes("--worker"), commandLine.join(" "));
+      assert.ok(!commandLine.some((arg) => arg.startsWith("--allow-run")), commandLine.join(" "));
+    }
     const url = `http://127.0.0.1:${port}/token?service=registry.workers&scope=repository:a/b:pull`;
     const authorization = basic(await liveToken({ "stellaops:license": "lic-7" }));
     const round = () => Promise.all(Array.from({ length: 40 }, () => freshGet(url, authorization)));
@@ -167,7 +174,7 @@ Deno.test("Server:Workers 2 with state in memory and a DPoP Authority: exit 2, o
   }
 });
 
-Deno.test("Server:Workers 2 without permission to run its own executable: exit 1, one line", async () => {
+Deno.test("Server:Workers 2 under deno run src/main.ts: exit 1, one line naming the launcher", async () => {
   const dir = await Deno.makeTempDir({ prefix: "registry-token-workers-" });
   const path = await writeConfig({
     RegistryTokenService: {
@@ -176,11 +183,21 @@ Deno.test("Server:Workers 2 without permission to run its own executable: exit 1
       Signing: { Issuer: "registry-token-workers", KeyPath: SIGNING_KEY_PATH },
     },
   }, dir);
-  // The service's runtime flags alone, as a binary compiled from a Workers: 1 config has them.
   const result = await runDeno(await productionFlags(path), MAIN, ["--config", path]);
   assert.equal(result.code, 1, result.stderr);
-  assert.match(
-    result.stderr,
-    /^startup error: Server:Workers needs permission to run .*--allow-run=.*\n$/,
-  );
+  assert.match(result.stderr, /^startup error: Server:Workers above 1 runs .*deno task start.*\n$/);
+});
+
+Deno.test("Server:Workers 2 with an unreadable signing key: the launcher says so once, exit 2", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "registry-token-workers-" });
+  const path = await writeConfig({
+    RegistryTokenService: {
+      Server: { Host: "127.0.0.1", Port: freePort(), Workers: 2 },
+      Authority: await localAuthority(authority, dir),
+      Signing: { Issuer: "registry-token-workers", KeyPath: `${dir}/missing.pem` },
+    },
+  }, dir);
+  const result = await runDeno(startTaskFlags(), LAUNCHER, ["--config", path]);
+  assert.equal(result.code, 2, result.stderr);
+  assert.match(result.stderr, /^config error: RegistryTokenService:Signing:KeyPath: .*\n$/);
 });
