@@ -3,7 +3,7 @@ import { carryOver, createService, type Service, type ServiceIo } from "../src/s
 import { createLogger } from "../src/observability/logger.ts";
 import { createTokenMetrics } from "../src/observability/metrics.ts";
 import { basic, createTestAuthority, NOW, NOW_SECONDS } from "./support/authority.ts";
-import { createDpopKey, dpopProof, jwkThumbprint } from "./support/dpop.ts";
+import { acceptedProof, createDpopKey, dpopProof, jwkThumbprint } from "./support/dpop.ts";
 import { assertConfigErrorAsync } from "./support/config.ts";
 import { REGISTRY, testOptions } from "./support/service.ts";
 
@@ -61,7 +61,11 @@ Deno.test("the first service carries nothing over", () => {
 Deno.test("a reload keeps the DPoP replay cache so a proof cannot be replayed across it", async () => {
   const first = await build();
   assert.equal(
-    await first.dpopState.replay.remember("caller", "proof-1", NOW_SECONDS + 60, NOW_SECONDS),
+    await first.dpopState.replay.remember(
+      "caller",
+      acceptedProof("proof-1", NOW_SECONDS, NOW_SECONDS + 60),
+      NOW_SECONDS,
+    ),
     "fresh",
   );
   // Even a new cache size keeps it: a fresh cache would forget the proof.
@@ -70,7 +74,11 @@ Deno.test("a reload keeps the DPoP replay cache so a proof cannot be replayed ac
     first,
   );
   assert.equal(
-    await next.dpopState.replay.remember("caller", "proof-1", NOW_SECONDS + 60, NOW_SECONDS),
+    await next.dpopState.replay.remember(
+      "caller",
+      acceptedProof("proof-1", NOW_SECONDS, NOW_SECONDS + 60),
+      NOW_SECONDS,
+    ),
     "replayed",
   );
 });
@@ -302,11 +310,22 @@ Deno.test("every Authority shares one replay cache, sized for them all, and one 
   const { replay, nonces: source } = service.dpopState;
   for (let i = 0; i < 300; i++) {
     assert.equal(
-      await replay.remember("owner", `proof-${i}`, NOW_SECONDS + 60, NOW_SECONDS),
+      await replay.remember(
+        "owner",
+        acceptedProof(`proof-${i}`, NOW_SECONDS, NOW_SECONDS + 60),
+        NOW_SECONDS,
+      ),
       "fresh",
     );
   }
-  assert.equal(await replay.remember("owner", "proof-300", NOW_SECONDS + 60, NOW_SECONDS), "full");
+  assert.equal(
+    await replay.remember(
+      "owner",
+      acceptedProof("proof-300", NOW_SECONDS, NOW_SECONDS + 60),
+      NOW_SECONDS,
+    ),
+    "full",
+  );
   // The shortest lifetime: a nonce of the epoch before last is no longer accepted 120 s on.
   const nonce = await source!.current(NOW_SECONDS);
   assert.ok(await source!.accepts(nonce, NOW_SECONDS + 60));

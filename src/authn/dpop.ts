@@ -40,7 +40,7 @@ const MAX_JTI_LENGTH = 256;
  * How far in the future a proof's `iat` may be. Small on purpose: the replay cache must keep a
  * proof for as long as it is acceptable, and a far-future `iat` would pin its entry longer.
  */
-const MAX_FUTURE_IAT_SECONDS = 10;
+export const MAX_FUTURE_IAT_SECONDS = 10;
 /** The longest `ProofMaxAge` any configuration may set. */
 export const MAX_PROOF_AGE_SECONDS = 600;
 
@@ -62,17 +62,20 @@ export interface ProofContext {
 }
 
 /**
- * Remembers proof identifiers until they expire. `owner` is the authenticated caller the proof
- * is charged to (never the proof's key, which the caller chooses); `id` names the proof.
+ * Remembers proofs until they expire. `owner` is the authenticated caller the proof is charged
+ * to (never the proof's key, which the caller chooses).
  */
 export interface ReplayCache {
-  /** Records `id` until `expiresAt`; says whether it was new, seen before, or did not fit. */
+  /**
+   * Records `proof` until it expires; says whether it was new, seen before, did not fit, or was
+   * made before the records began (`predates`: a shared backend that lost its data cannot tell
+   * whether such a proof was used).
+   */
   remember(
     owner: string,
-    id: string,
-    expiresAt: number,
+    proof: AcceptedProof,
     now: number,
-  ): Promise<"fresh" | "replayed" | "full">;
+  ): Promise<"fresh" | "replayed" | "full" | "predates">;
   /** Releases what the cache holds once no service uses it (a shared backend's connection). */
   close(): Promise<void>;
 }
@@ -104,6 +107,8 @@ export interface DpopVerifier {
 export interface AcceptedProof {
   /** The proof key's thumbprint and the proof's `jti`: unique per proof. */
   readonly id: string;
+  /** Its `iat` (seconds). */
+  readonly issuedAt: number;
   /** When the proof stops being acceptable, so its record may go. */
   readonly expiresAt: number;
 }
@@ -178,6 +183,7 @@ export async function verifyDpopProof(
   }
   return {
     id: `${thumbprint}:${jti}`,
+    issuedAt: iat,
     // Kept for the longest age any configuration allows, not this one's: the replay cache
     // outlives a reload, and a reload that raised ProofMaxAge (or moved the Issuer to an
     // Authority with a longer one) must not find a used proof forgotten and acceptable again.
@@ -187,7 +193,8 @@ export async function verifyDpopProof(
 
 /**
  * Records an accepted proof for `owner` (the authenticated caller); throws a `Denial` when it
- * was used before, or when `owner` already holds its share of the replay cache.
+ * was used before, when `owner` already holds its share of the replay cache, or when it was made
+ * before a shared backend's records began.
  */
 export async function recordProof(
   replay: ReplayCache,
@@ -195,7 +202,7 @@ export async function recordProof(
   proof: AcceptedProof,
   now: number,
 ): Promise<void> {
-  const outcome = await replay.remember(owner, proof.id, proof.expiresAt, now);
+  const outcome = await replay.remember(owner, proof, now);
   if (outcome === "replayed") {
     throw new Denial("dpop_proof_replayed", "this DPoP proof was already used; make a new one");
   }
@@ -203,6 +210,12 @@ export async function recordProof(
     throw new Denial(
       "dpop_replay_cache_full",
       "too many DPoP proofs from this caller at once; try again shortly",
+    );
+  }
+  if (outcome === "predates") {
+    throw new Denial(
+      "dpop_proof_invalid",
+      "this DPoP proof was made before the shared replay records were lost; make a new one",
     );
   }
 }

@@ -25,7 +25,8 @@ export function createReplayCache(capacity: number): ReplayCache {
     else perOwner.delete(owner);
   };
   return {
-    remember: (owner, id, expiresAt, now) => Promise.resolve(remember(owner, id, expiresAt, now)),
+    remember: (owner, { id, expiresAt }, now) =>
+      Promise.resolve(remember(owner, id, expiresAt, now)),
     close: () => Promise.resolve(),
   };
 

@@ -24,6 +24,8 @@ export interface TokenMetrics {
   logLinesDropped(count: number): void;
   /** Counts a budget operation that fell back to this process because the shared state was out. */
   stateFallback(): void;
+  /** Counts a time this process found the shared state's DPoP replay records lost. */
+  stateDataLost(): void;
   /** Replaces the set of plan names accepted as labels (after a config reload). */
   setPlans(planNames: Iterable<string>): void;
   /** The current values in Prometheus text exposition format. */
@@ -55,6 +57,10 @@ const COUNTERS = {
     help:
       "Failure-budget operations counted in this process because the shared state was unavailable.",
   },
+  stateDataLost: {
+    name: "registry_token_state_data_lost_total",
+    help: "Times this process found that the shared state had lost its DPoP replay records.",
+  },
 } as const;
 
 /** Creates the counters on a private meter provider (nothing is registered globally). */
@@ -73,6 +79,9 @@ export function createTokenMetrics(planNames: Iterable<string>): TokenMetrics {
   const fallbackCounter = meter.createCounter(COUNTERS.stateFallbacks.name, {
     description: COUNTERS.stateFallbacks.help,
   });
+  const dataLostCounter = meter.createCounter(COUNTERS.stateDataLost.name, {
+    description: COUNTERS.stateDataLost.help,
+  });
   let plans = new Set(planNames);
 
   return {
@@ -82,6 +91,7 @@ export function createTokenMetrics(planNames: Iterable<string>): TokenMetrics {
     },
     logLinesDropped: (count) => droppedCounter.add(count),
     stateFallback: () => fallbackCounter.add(1),
+    stateDataLost: () => dataLostCounter.add(1),
     setPlans: (names) => plans = new Set(names),
     render: async () => {
       const { resourceMetrics } = await reader.collect();

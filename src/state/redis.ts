@@ -2,8 +2,10 @@
  * The Redis (or Valkey) backend of the shared state, through the maintained `@redis/client`
  * (node-redis's core, no dependencies of its own; see docs/operations.md#shared-state).
  *
- * - DPoP replay records: one `SET key 1 NX PX ms` per proof — atomic, so of any number of
- *   processes presenting the same proof at once exactly one sees it fresh.
+ * - DPoP replay records: a Lua script per proof — atomic, so of any number of processes
+ *   presenting the same proof at once exactly one sees it fresh. It also keeps the memory
+ *   backend's bounds (each caller at most a tenth of the records, all callers at most
+ *   `capacity`) and detects a backend that lost its data (see `REPLAY_SCRIPT`).
  * - DPoP nonces: one per nonce epoch, `SET key nonce NX PX ms GET` — the first process to ask
  *   for an epoch's nonce chooses it, every other one reads the same; each process caches the
  *   nonces it has handed out, and asks the backend about any other.
@@ -36,7 +38,9 @@ import type { SharedState } from "./shared.ts";
 export interface RedisStateIo {
   readonly readFile: (path: string) => Promise<Uint8Array>;
   readonly logger: Logger;
-  readonly metrics: Pick<TokenMetrics, "stateFallback">;
+  readonly metrics: Pick<TokenMetrics, "stateFallback" | "stateDataLost">;
+  /** A fresh random identifier (names the replay records' generation). */
+  readonly randomId: () => string;
 }
 
 /** The backend did not answer within `State:Timeout`, or is not connected. */
@@ -46,6 +50,12 @@ class StateUnavailable extends Error {
 
 /** Seconds a refused DPoP request is told to wait. */
 const RETRY_AFTER_SECONDS = 1;
+
+/**
+ * How long before the replay records began a proof may have been made and still be accepted:
+ * after a data loss, the window in which a proof used just before could be replayed once.
+ */
+const PREDATES_GRACE_MS = 2_000;
 
 /** Longest wait between two reconnection attempts. */
 const MAX_RECONNECT_DELAY_MS = 1_000;
@@ -79,6 +89,43 @@ end
 redis.call('HSET', KEYS[1], 't', tostring(tokens), 'at', tostring(at))
 redis.call('PEXPIRE', KEYS[1], ARGV[6])
 return '1'
+`;
+
+/**
+ * Records one DPoP proof, atomically. KEYS: the proof's record, its owner's records (a sorted
+ * set scored by expiry), every owner's records (the same), the generation record. ARGV: now
+ * (ms), the proof's expiry (ms), its record's lifetime (ms), the owner's share, the capacity,
+ * the proof id, its `iat` (ms), the grace (ms) before the records began, a new generation.
+ *
+ * The generation record (`<random>:<ms since>`, no expiry) is written once, when the records
+ * begin. If it is missing, the backend lost its data (a restart without persistence, a flush,
+ * a failover): its replacement starts now, and a proof made before then could have been used
+ * before the loss, so it is refused (`predates`) — but for `PREDATES_GRACE_MS`, since `iat` is
+ * in whole seconds and a client's clock may lag a little (the first start of a site looks the
+ * same as a loss). The script returns the outcome and the generation, so each process can say
+ * once that it changed.
+ */
+const REPLAY_SCRIPT = `
+local generation = redis.call('GET', KEYS[4])
+if not generation then
+  generation = ARGV[9] .. ':' .. ARGV[1]
+  redis.call('SET', KEYS[4], generation)
+end
+local since = tonumber(string.match(generation, ':(%d+)$'))
+if tonumber(ARGV[7]) < since - tonumber(ARGV[8]) then return {'predates', generation} end
+if redis.call('EXISTS', KEYS[1]) == 1 then return {'replayed', generation} end
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', ARGV[1])
+if redis.call('ZCARD', KEYS[2]) >= tonumber(ARGV[4]) or
+   redis.call('ZCARD', KEYS[3]) >= tonumber(ARGV[5]) then
+  return {'full', generation}
+end
+redis.call('SET', KEYS[1], '1', 'PX', ARGV[3])
+for i = 2, 3 do
+  redis.call('ZADD', KEYS[i], ARGV[2], ARGV[6])
+  if redis.call('PTTL', KEYS[i]) < tonumber(ARGV[3]) then redis.call('PEXPIRE', KEYS[i], ARGV[3]) end
+end
+return {'fresh', generation}
 `;
 
 /** Opens the Redis backend `options` names; connects in the background and keeps reconnecting. */
@@ -172,16 +219,50 @@ export async function openRedisState(
   };
   const key = (...parts: (string | number)[]) => `${options.keyPrefix}${parts.join(":")}`;
 
-  const replayCache = (): ReplayCache => ({
-    async remember(_owner, id, expiresAt, now) {
-      const ttl = Math.max(1, Math.ceil((expiresAt - now) * 1000));
-      const set = await closedFail(() =>
-        client.set(key("dpop", "jti", id), "1", { NX: true, PX: ttl })
-      );
-      return set === null ? "replayed" : "fresh";
-    },
-    close: () => Promise.resolve(),
-  });
+  // The replay records' generation this process last saw; a change means the backend lost them.
+  let generation: string | undefined;
+  const replayCache = (capacity: number): ReplayCache => {
+    const ownerShare = Math.max(1, Math.floor(capacity / 10));
+    return {
+      async remember(owner, proof, now) {
+        const nowMs = Math.floor(now * 1000);
+        const expiresMs = Math.ceil(proof.expiresAt * 1000);
+        const reply = await closedFail(() =>
+          client.eval(REPLAY_SCRIPT, {
+            keys: [
+              key("dpop", "jti", proof.id),
+              key("dpop", "owner", owner),
+              key("dpop", "proofs"),
+              key("dpop", "generation"),
+            ],
+            arguments: [
+              String(nowMs),
+              String(expiresMs),
+              String(Math.max(1, expiresMs - nowMs)),
+              String(ownerShare),
+              String(capacity),
+              proof.id,
+              String(Math.floor(proof.issuedAt * 1000)),
+              String(PREDATES_GRACE_MS),
+              io.randomId(),
+            ],
+          })
+        ) as [string, string];
+        const [outcome, current] = reply;
+        if (generation !== undefined && current !== generation) {
+          io.metrics.stateDataLost();
+          io.logger.log("error", "shared state lost its DPoP replay records", {
+            address: redacted(options.address!),
+            effect: "DPoP proofs made before now are refused (dpop_proof_invalid); new ones " +
+              "are accepted",
+          });
+        }
+        generation = current;
+        return outcome as "fresh" | "replayed" | "full" | "predates";
+      },
+      close: () => Promise.resolve(),
+    };
+  };
 
   const nonceSource = (lifetime: number, randomNonce: () => string): NonceSource => {
     const known = new Map<number, string>();

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { acceptedProof } from "../support/dpop.ts";
 import { createNonceSource, createReplayCache } from "../../src/authn/dpop_state.ts";
 import { normaliseHtu } from "../../src/authn/dpop.ts";
 
@@ -7,15 +8,21 @@ const proofId = (key: string, jti: string) => `${key}:${jti}`;
 
 Deno.test("the replay cache recognises a proof until it expires", async () => {
   const cache = createReplayCache(1_000);
-  assert.equal(await cache.remember("caller-1", proofId("key-1", "a"), 160, 100), "fresh");
-  assert.equal(await cache.remember("caller-1", proofId("key-1", "a"), 160, 150), "replayed");
   assert.equal(
-    await cache.remember("caller-1", proofId("key-2", "a"), 160, 150),
+    await cache.remember("caller-1", acceptedProof(proofId("key-1", "a"), 100, 160), 100),
+    "fresh",
+  );
+  assert.equal(
+    await cache.remember("caller-1", acceptedProof(proofId("key-1", "a"), 150, 160), 150),
+    "replayed",
+  );
+  assert.equal(
+    await cache.remember("caller-1", acceptedProof(proofId("key-2", "a"), 150, 160), 150),
     "fresh",
     "the same jti from another key",
   );
   assert.equal(
-    await cache.remember("caller-1", proofId("key-1", "a"), 260, 161),
+    await cache.remember("caller-1", acceptedProof(proofId("key-1", "a"), 161, 260), 161),
     "fresh",
     "an expired entry may be used again",
   );
@@ -24,12 +31,20 @@ Deno.test("the replay cache recognises a proof until it expires", async () => {
 Deno.test("a proof once used is a replay whoever it is charged to next", async () => {
   const cache = createReplayCache(1_000);
   assert.equal(
-    await cache.remember("https://ci.test ci-bot", proofId("key-1", "a"), 160, 100),
+    await cache.remember(
+      "https://ci.test ci-bot",
+      acceptedProof(proofId("key-1", "a"), 100, 160),
+      100,
+    ),
     "fresh",
   );
   // A reload that names the subject by another claim charges the same proof to another owner.
   assert.equal(
-    await cache.remember("https://ci.test team/app", proofId("key-1", "a"), 160, 101),
+    await cache.remember(
+      "https://ci.test team/app",
+      acceptedProof(proofId("key-1", "a"), 101, 160),
+      101,
+    ),
     "replayed",
   );
 });
@@ -38,38 +53,55 @@ Deno.test("a proof presented again after expiry frees its first owner's share, n
   const cache = createReplayCache(1_000);
   let now = 0;
   for (let i = 0; i < 100; i++) {
-    assert.equal(await cache.remember("alice", proofId("k", `${i}`), now + 70, now), "fresh");
+    assert.equal(
+      await cache.remember("alice", acceptedProof(proofId("k", `${i}`), now, now + 70), now),
+      "fresh",
+    );
     now += 100;
-    assert.equal(await cache.remember("bob", proofId("k", `${i}`), now + 70, now), "fresh");
+    assert.equal(
+      await cache.remember("bob", acceptedProof(proofId("k", `${i}`), now, now + 70), now),
+      "fresh",
+    );
   }
   now += 1_000;
-  assert.equal(await cache.remember("alice", proofId("k", "new"), now + 70, now), "fresh");
+  assert.equal(
+    await cache.remember("alice", acceptedProof(proofId("k", "new"), now, now + 70), now),
+    "fresh",
+  );
 });
 
 Deno.test("a full replay cache sweeps expired entries and refuses rather than forgets live ones", async () => {
   const cache = createReplayCache(20);
   for (let owner = 0; owner < 10; owner++) {
     assert.equal(
-      await cache.remember(`caller-${owner}`, proofId(`key-${owner}`, "a"), 110, 100),
+      await cache.remember(
+        `caller-${owner}`,
+        acceptedProof(proofId(`key-${owner}`, "a"), 100, 110),
+        100,
+      ),
       "fresh",
     );
     assert.equal(
-      await cache.remember(`caller-${owner}`, proofId(`key-${owner}`, "b"), 200, 100),
+      await cache.remember(
+        `caller-${owner}`,
+        acceptedProof(proofId(`key-${owner}`, "b"), 100, 200),
+        100,
+      ),
       "fresh",
     );
   }
   assert.equal(
-    await cache.remember("caller-new", proofId("key-new", "c"), 200, 105),
+    await cache.remember("caller-new", acceptedProof(proofId("key-new", "c"), 105, 200), 105),
     "full",
     "nothing has expired yet",
   );
   assert.equal(
-    await cache.remember("caller-new", proofId("key-new", "c"), 200, 111),
+    await cache.remember("caller-new", acceptedProof(proofId("key-new", "c"), 111, 200), 111),
     "fresh",
     "expired entries made room",
   );
   assert.equal(
-    await cache.remember("caller-3", proofId("key-3", "b"), 300, 150),
+    await cache.remember("caller-3", acceptedProof(proofId("key-3", "b"), 150, 300), 150),
     "replayed",
     "live entries were not forgotten",
   );
@@ -79,18 +111,29 @@ Deno.test("one owner cannot take more than a tenth of the replay cache", async (
   const cache = createReplayCache(1_000);
   for (let i = 0; i < 100; i++) {
     assert.equal(
-      await cache.remember("greedy", proofId("greedy-key", `jti-${i}`), 500, 100),
+      await cache.remember(
+        "greedy",
+        acceptedProof(proofId("greedy-key", `jti-${i}`), 100, 500),
+        100,
+      ),
       "fresh",
     );
   }
-  assert.equal(await cache.remember("greedy", proofId("greedy-key", "jti-100"), 500, 100), "full");
   assert.equal(
-    await cache.remember("someone-else", proofId("other-key", "jti-0"), 500, 100),
+    await cache.remember("greedy", acceptedProof(proofId("greedy-key", "jti-100"), 100, 500), 100),
+    "full",
+  );
+  assert.equal(
+    await cache.remember(
+      "someone-else",
+      acceptedProof(proofId("other-key", "jti-0"), 100, 500),
+      100,
+    ),
     "fresh",
     "others are not affected",
   );
   assert.equal(
-    await cache.remember("greedy", proofId("greedy-key", "jti-101"), 600, 501),
+    await cache.remember("greedy", acceptedProof(proofId("greedy-key", "jti-101"), 501, 600), 501),
     "fresh",
     "its old proofs expired",
   );

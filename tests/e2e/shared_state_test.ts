@@ -185,12 +185,14 @@ Deno.test("failed authentications spread over two processes drain one shared bud
   }
 });
 
-Deno.test("redis-server stopped mid-run: DPoP requests get 503 state_unavailable, bearer ones 200; restarted: DPoP works again", async () => {
+Deno.test("redis-server stopped mid-run: DPoP requests get 503 state_unavailable, bearer ones 200; restarted: DPoP works again, proofs from before its data loss do not", async () => {
   const { a, b } = await startPair("e2e-outage:");
   try {
     const caller = await dpopCaller("outage-caller");
     const { nonce } = await bearer(a);
-    assert.equal((await caller.send(a, await caller.proof(nonce!))).outcome, "200");
+    const used = await caller.proof(nonce!);
+    const usedAt = Date.now();
+    assert.equal((await caller.send(a, used)).outcome, "200");
 
     await redis.stop();
     for (const at of [a, b]) {
@@ -207,6 +209,8 @@ Deno.test("redis-server stopped mid-run: DPoP requests get 503 state_unavailable
     const warnings = a.process.stdout.filter((line) => line.includes('"shared state unavailable"'));
     assert.equal(warnings.length, 1, "the outage is logged once");
 
+    // Past the 2 s grace, so that `used` predates the records the restarted (empty) Redis keeps.
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, usedAt + 3_000 - Date.now())));
     await redis.start();
     const deadline = Date.now() + 15_000;
     let outcome = "";
@@ -222,6 +226,18 @@ Deno.test("redis-server stopped mid-run: DPoP requests get 503 state_unavailable
     assert.equal((await caller.send(a, await caller.proof(after!))).outcome, "200");
     const ready = await (await fetch(`${a.url}/readyz`)).json();
     assert.deepEqual(ready.state, { backend: "redis", status: "up" });
+    // The restart lost the record of `used`: replaying it is still refused. At A, which handed out
+    // its nonce, because it predates the new records; B now knows only the backend's new nonce.
+    assert.equal((await caller.send(a, used)).outcome, "401 dpop_proof_invalid");
+    assert.equal((await caller.send(b, used)).outcome, "401 dpop_nonce_required");
+    // A recorded a proof before the loss, so it noticed; B had recorded none, so it had nothing
+    // to lose.
+    const lost = (at: typeof a) =>
+      at.process.stdout.filter((line) =>
+        line.includes('"shared state lost its DPoP replay records"')
+      ).length;
+    assert.equal(lost(a), 1, "said once");
+    assert.equal(lost(b), 0);
   } finally {
     await stopPair(a, b);
   }

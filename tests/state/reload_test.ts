@@ -1,6 +1,7 @@
 /** A reload keeps the Redis connection while the State settings are unchanged; SIGTERM closes it. */
 
 import assert from "node:assert/strict";
+import { acceptedProof } from "../support/dpop.ts";
 import { createLogger } from "../../src/observability/logger.ts";
 import { createTokenMetrics } from "../../src/observability/metrics.ts";
 import { carryOver, createService, type Service, type ServiceIo } from "../../src/service.ts";
@@ -44,14 +45,20 @@ Deno.test("a reload with the same State keeps the connection and the replay reco
   const first = await build(state);
   await up(first);
   const now = NOW.getTime() / 1000;
-  assert.equal(await first.dpopState.replay.remember("c", "k:1", now + 60, now), "fresh");
+  assert.equal(
+    await first.dpopState.replay.remember("c", acceptedProof("k:1", now, now + 60), now),
+    "fresh",
+  );
 
   const same = await build(state, first);
   assert.equal(same.state, first.state, "the connection is carried over");
   assert.equal(carryOver(first, same.options).state, first.state);
   await first.close(same);
   assert.equal((await same.state.report()).status, "up", "closing the replaced service kept it");
-  assert.equal(await same.dpopState.replay.remember("c", "k:1", now + 60, now), "replayed");
+  assert.equal(
+    await same.dpopState.replay.remember("c", acceptedProof("k:1", now, now + 60), now),
+    "replayed",
+  );
 
   const changed = await build({ ...state, Timeout: "500ms" }, same);
   assert.notEqual(changed.state, same.state, "changed settings open a new connection");
@@ -59,7 +66,10 @@ Deno.test("a reload with the same State keeps the connection and the replay reco
   await same.close(changed);
   assert.equal((await same.state.report()).status, "unavailable", "the old one is closed");
   // Same backend and prefix: what the old connection recorded is still known.
-  assert.equal(await changed.dpopState.replay.remember("c", "k:1", now + 60, now), "replayed");
+  assert.equal(
+    await changed.dpopState.replay.remember("c", acceptedProof("k:1", now, now + 60), now),
+    "replayed",
+  );
 
   // A stop (no successor) closes it.
   await changed.close();

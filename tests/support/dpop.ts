@@ -6,6 +6,7 @@
  */
 
 import { base64url, calculateJwkThumbprint, exportJWK, generateKeyPair, type JWK } from "jose";
+import type { AcceptedProof } from "../../src/authn/dpop.ts";
 
 /** A DPoP proof key: the private half signs proofs, the public JWK goes in their header. */
 export interface DpopKey {
@@ -117,4 +118,9 @@ function signParams(alg: string): AlgorithmIdentifier | RsaPssParams | EcdsaPara
 
 function withoutUndefined(record: Record<string, unknown>): Record<string, unknown> {
   return Object.fromEntries(Object.entries(record).filter(([, value]) => value !== undefined));
+}
+
+/** A proof as `verifyDpopProof` accepts it, made at `issuedAt`, acceptable until `expiresAt`. */
+export function acceptedProof(id: string, issuedAt: number, expiresAt: number): AcceptedProof {
+  return { id, issuedAt, expiresAt };
 }
