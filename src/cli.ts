@@ -6,6 +6,7 @@
  */
 
 import { parseArgs } from "node:util";
+import { isRepositoryPath } from "./authz/scope.ts";
 
 /** What the operator asked for on the command line. */
 export interface CommandLine {
@@ -20,8 +21,18 @@ export interface CommandLine {
   readonly explain?: ExplainRequest;
   /** A YAML file of policy cases to decide and compare, then exit (`--test-policy`). */
   readonly testPolicy?: string;
+  /** Diagnose a registry that refuses this service's tokens, then exit (`--doctor`). */
+  readonly doctor?: DoctorTarget;
   /** Set by the primary for each of its `Server:Workers` processes (1-based), never by hand. */
   readonly worker?: number;
+}
+
+/** What `--doctor` examines; the caller token comes from `REGISTRY_TOKEN_DOCTOR_TOKEN`. */
+export interface DoctorTarget {
+  /** The registry's base URL (http or https). */
+  readonly registry: string;
+  /** A repository to ask a pull token for; without it, a token with no scope. */
+  readonly repository?: string;
 }
 
 /** What `--explain` decides: a request as the service would see it, without a signature. */
@@ -38,7 +49,7 @@ export interface ExplainRequest {
 /** Usage text for `--help` and for bad flags. */
 export const USAGE =
   `usage: registry-token-service [--config PATH] [--check | --export-trust DIR | --explain … |
-                              --test-policy FILE] [--dev] [--version]
+                              --test-policy FILE | --doctor URL] [--dev] [--version]
   --config PATH  configuration file (default: etc/registry-token.yaml, or $REGISTRY_TOKEN_CONFIG)
   --check        validate configuration and keys, then exit
   --export-trust DIR
@@ -51,6 +62,10 @@ export const USAGE =
   --test-policy FILE
                  decide every case of a YAML file ({Name, Claims, Service, Scope, Expect}) and
                  compare with Expect; exit 0 only if every case passed, 3 otherwise
+  --doctor REGISTRY_URL [--repository NAME]
+                 find why a registry refuses this service's tokens: its challenge, a token from
+                 the realm for the caller token in $REGISTRY_TOKEN_DOCTOR_TOKEN, then tokens
+                 minted here that differ in one property; exit 0 when it accepts them, 1 otherwise
   --dev          development profile: generated keys and a sample caller token (never for production)
   --version      print the version and exit
   --worker N     (internal) run as worker N of Server:Workers; the primary passes it`;
@@ -68,6 +83,8 @@ export function parseCommandLine(args: readonly string[]): CommandLine {
       scope: { type: "string", multiple: true },
       authority: { type: "string" },
       "test-policy": { type: "string" },
+      doctor: { type: "string" },
+      repository: { type: "string" },
       check: { type: "boolean", default: false },
       version: { type: "boolean", default: false },
       dev: { type: "boolean", default: false },
@@ -84,11 +101,15 @@ export function parseCommandLine(args: readonly string[]): CommandLine {
   if (values.dev && (values.explain || values["test-policy"] !== undefined)) {
     throw new Error("--explain and --test-policy decide with the configuration, not --dev");
   }
+  if (values.dev && values.doctor !== undefined) {
+    throw new Error("--doctor checks the production keys, not --dev");
+  }
   const commands = [
     values.check && "--check",
     values["export-trust"] !== undefined && "--export-trust",
     values.explain && "--explain",
     values["test-policy"] !== undefined && "--test-policy",
+    values.doctor !== undefined && "--doctor",
   ].filter(Boolean);
   if (commands.length > 1) throw new Error(`${commands.join(" and ")} cannot be combined`);
   const worker = values.worker === undefined ? undefined : Number(values.worker);
@@ -104,8 +125,26 @@ export function parseCommandLine(args: readonly string[]): CommandLine {
     exportTrust: values["export-trust"],
     explain: explainRequest(values),
     testPolicy: values["test-policy"],
+    doctor: doctorTarget(values.doctor, values.repository),
     worker,
   };
+}
+
+function doctorTarget(registry?: string, repository?: string): DoctorTarget | undefined {
+  if (registry === undefined) {
+    if (repository !== undefined) throw new Error("--repository only goes with --doctor");
+    return undefined;
+  }
+  const url = URL.parse(registry);
+  if (!url || (url.protocol !== "http:" && url.protocol !== "https:") || url.search || url.hash) {
+    throw new Error(`--doctor takes the registry's http(s) URL, got "${registry}"`);
+  }
+  if (repository !== undefined && !isRepositoryPath(repository)) {
+    throw new Error(
+      `--repository takes a repository name such as library/alpine, got "${repository}"`,
+    );
+  }
+  return { registry: url.href, repository };
 }
 
 function explainRequest(values: {

@@ -20,6 +20,7 @@ import type { EnvReader } from "./config/document.ts";
 import { developmentOptions } from "./dev/profile.ts";
 import {
   devRuntimeFlags,
+  doctorFlags,
   policyCheckFlags,
   runtimeFlags,
   trustExportFlags,
@@ -60,9 +61,11 @@ export async function planLaunch(args: string[], getEnv: EnvReader): Promise<Lau
     ? trustExportFlags(options, path, commandLine.exportTrust)
     : commandLine.explain || commandLine.testPolicy
     ? policyCheckFlags(options, path, policyCheckInputs(commandLine))
+    : commandLine.doctor
+    ? doctorFlags(options, path, commandLine.doctor.registry)
     : runtimeFlags(options, path);
   const serving = !commandLine.exportTrust && !commandLine.explain && !commandLine.testPolicy &&
-    !commandLine.check;
+    !commandLine.check && !commandLine.doctor;
   return {
     flags,
     args: path && !location.explicit ? ["--config", path, ...args] : args,

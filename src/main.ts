@@ -20,8 +20,9 @@ import { developmentProfile } from "./dev/profile.ts";
 import { listen } from "./http/serve.ts";
 import { createLogger, createLogWriter } from "./observability/logger.ts";
 import { createTokenMetrics } from "./observability/metrics.ts";
-import { createService, type Service, type ServiceIo } from "./service.ts";
+import { createService, currentPublishedKeys, type Service, type ServiceIo } from "./service.ts";
 import { exportTrust } from "./trust_export.ts";
+import { DOCTOR_TOKEN_ENV, runDoctor } from "./doctor/doctor.ts";
 import { runExplain, runPolicyTests } from "./policy_cli.ts";
 import { EXIT_CONFIG, EXIT_STARTUP, exitForConfigError } from "./exit_codes.ts";
 import { type LoadedService, supervise } from "./supervisor.ts";
@@ -58,7 +59,9 @@ async function main(args: string[]): Promise<number> {
     undefined,
     commandLine.worker === undefined ? undefined : 4096,
   );
-  const logger = createLogger(
+  // The doctor prints its own report; the service it loads keys with has nothing to log there
+  // (it may reach neither the Authority nor the shared state, and never serves).
+  const logger = commandLine.doctor ? { log: () => {} } : createLogger(
     output.write,
     () => new Date(),
     commandLine.worker === undefined ? {} : { worker: commandLine.worker },
@@ -88,6 +91,18 @@ async function main(args: string[]): Promise<number> {
     return exitForConfigError(error);
   }
 
+  if (commandLine.doctor) {
+    try {
+      const { options, signingKey, publishedKeys } = service;
+      const published = currentPublishedKeys(publishedKeys, new Date());
+      return await runDoctor({ options, signingKey, publishedKeys: published }, {
+        ...commandLine.doctor,
+        callerToken: Deno.env.get(DOCTOR_TOKEN_ENV),
+      }, { ...io, print: (line) => console.log(line) });
+    } finally {
+      await service.close();
+    }
+  }
   if (commandLine.exportTrust) {
     try {
       console.log(await exportTrust(service, commandLine.exportTrust, new Date()));

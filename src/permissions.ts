@@ -99,6 +99,21 @@ export function policyCheckFlags(
   ];
 }
 
+/**
+ * Flags for `--doctor REGISTRY_URL`: the service's reads, and the network only to the registry
+ * and to this service's own hosts, where its realm is (`Registry:Realm`, `Server:PublicBaseUrl`,
+ * the listen address). No write.
+ */
+export function doctorFlags(
+  options: Options,
+  configPath: string | undefined,
+  registry: string,
+): string[] {
+  const [reads] = runtimeFlags(options, configPath);
+  const realms = [options.realm, options.server.publicBaseUrl].filter((url) => url !== undefined);
+  return [reads, ...baseFlags([hostOf(registry), ...realms.map(hostOf), ...ownAddresses(options)])];
+}
+
 /** Flags for the development profile: it reads no files and only listens. */
 export function devRuntimeFlags(options: Options): string[] {
   return baseFlags(ownAddresses(options));

@@ -47,3 +47,30 @@ Deno.test("--test-policy names its cases file", () => {
   assert.equal(parseCommandLine([]).testPolicy, undefined);
   assert.equal(parseCommandLine([]).explain, undefined);
 });
+
+Deno.test("--doctor takes the registry's URL and an optional repository", () => {
+  assert.deepEqual(
+    parseCommandLine(["--doctor", "https://registry.example/", "--repository", "team/app"]).doctor,
+    { registry: "https://registry.example/", repository: "team/app" },
+  );
+  assert.deepEqual(parseCommandLine(["--doctor", "http://127.0.0.1:5000"]).doctor, {
+    registry: "http://127.0.0.1:5000/",
+    repository: undefined,
+  });
+  assert.equal(parseCommandLine([]).doctor, undefined);
+});
+
+Deno.test("--doctor refuses what is not a registry URL or repository name, and other commands", () => {
+  assert.throws(() => parseCommandLine(["--doctor", "registry.example"]), /http\(s\) URL/);
+  assert.throws(() => parseCommandLine(["--doctor", "ftp://registry.example"]), /http\(s\) URL/);
+  assert.throws(
+    () => parseCommandLine(["--doctor", "https://r.example", "--repository", "Team/App"]),
+    /repository name/,
+  );
+  assert.throws(() => parseCommandLine(["--repository", "team/app"]), /only goes with --doctor/);
+  assert.throws(
+    () => parseCommandLine(["--check", "--doctor", "https://r.example"]),
+    /cannot be combined/,
+  );
+  assert.throws(() => parseCommandLine(["--dev", "--doctor", "https://r.example"]), /not --dev/);
+});

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { policyCheckFlags, runtimeFlags } from "../src/permissions.ts";
+import { doctorFlags, policyCheckFlags, runtimeFlags } from "../src/permissions.ts";
 import { createTestAuthority } from "./support/authority.ts";
 import { testOptions } from "./support/service.ts";
 
@@ -78,4 +78,20 @@ Deno.test("--explain and --test-policy may read their input files but reach no n
     serving?.includes("keys.example:443"),
     "serving reaches the Authority; checking does not",
   );
+});
+
+Deno.test("--doctor reaches only the registry and this service's own hosts, and writes nothing", () => {
+  const options = testOptions(authority, {
+    Server: { Host: "0.0.0.0", Port: 8443, PublicBaseUrl: "https://tokens.example" },
+    Authority: { Issuer: "https://authority.example", JwksUri: "https://keys.example/jwks" },
+    Signing: { Issuer: "x", KeyPath: "/etc/registry-token/signing.pem" },
+    Registry: { Realm: "https://auth.example/registry/token" },
+  });
+  const flags = doctorFlags(options, "/etc/registry-token/registry-token.yaml", "http://reg:5000/");
+  assert.equal(readFlag(flags), "--allow-read=/etc/registry-token");
+  assert.equal(
+    flags.find((flag) => flag.startsWith("--allow-net=")),
+    "--allow-net=reg:5000,auth.example:443,tokens.example:443,0.0.0.0:8443,127.0.0.1:8443",
+  );
+  assert.ok(!flags.some((flag) => /^--allow-(write|run|ffi|sys)/.test(flag)), flags.join(" "));
 });

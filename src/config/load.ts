@@ -8,6 +8,7 @@ import { parseDocument, visit } from "yaml";
 import { ENV_PREFIX, type EnvReader, mergeDocument } from "./document.ts";
 import { ConfigError } from "./error.ts";
 import { buildOptions, type Options } from "./options.ts";
+import { errorMessage } from "../error_message.ts";
 
 /** Config file used when neither `--config` nor `REGISTRY_TOKEN_CONFIG` names one. */
 export const DEFAULT_CONFIG_PATH = "etc/registry-token.yaml";
@@ -82,7 +83,7 @@ async function readConfigFile(
     // permissions cover only /etc/registry-token skips the working directory's etc/).
     const absent = error instanceof Deno.errors.NotFound || error instanceof Deno.errors.NotCapable;
     if (absent && !explicit) return undefined;
-    throw new ConfigError(path, `cannot read config file (${describe(error)})`);
+    throw new ConfigError(path, `cannot read config file (${errorMessage(error)})`);
   }
 }
 
@@ -94,10 +95,10 @@ function parseConfigText(text: string, path: string): unknown {
       // The yaml package probes LOG_TOKENS/LOG_STREAM; a permission set without --ignore-env fails here.
       throw new ConfigError(
         path,
-        `cannot be parsed: ${describe(error)} (add --ignore-env=LOG_TOKENS,LOG_STREAM)`,
+        `cannot be parsed: ${errorMessage(error)} (add --ignore-env=LOG_TOKENS,LOG_STREAM)`,
       );
     }
-    const firstLine = describe(error).split("\n")[0];
+    const firstLine = errorMessage(error).split("\n")[0];
     throw new ConfigError(path, `is not valid YAML: ${firstLine}`);
   }
 }
@@ -118,8 +119,4 @@ function parseYamlText(text: string): unknown {
     },
   });
   return document.toJS();
-}
-
-function describe(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

@@ -28,6 +28,7 @@ import type { NonceSource, ReplayCache } from "../authn/dpop.ts";
 import { ROOT_KEY } from "../config/document.ts";
 import { ConfigError } from "../config/error.ts";
 import { Denial } from "../denial.ts";
+import { errorMessage } from "../error_message.ts";
 import { type BucketStore, createMemoryBuckets } from "../http/failure_limit.ts";
 import type { Logger } from "../observability/logger.ts";
 import type { TokenMetrics } from "../observability/metrics.ts";
@@ -162,7 +163,7 @@ export async function openRedisState(
     down = true;
     io.logger.log("warn", "shared state unavailable", {
       address: redacted(options.address!),
-      error: error instanceof Error ? error.message : String(error),
+      error: errorMessage(error),
       effect: "DPoP requests are refused (503 state_unavailable); the failure budget is " +
         "counted per process until it is back",
     });
