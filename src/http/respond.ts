@@ -106,7 +106,12 @@ function challengeHeader(
 ): string {
   const params = [`realm=${quote(context.realm)}`];
   if (context.service) params.push(`service=${quote(context.service)}`);
-  if (error) params.push(`error=${quote(error)}`, `error_description=${quote(description)}`);
+  // A Bearer challenge names no error: distribution's client code (docker, containers/image)
+  // turns `invalid_token` or `insufficient_scope` into an error of its own and prints it beside
+  // the body's, so the message would show twice. DPoP clients need theirs (`use_dpop_nonce`).
+  if (error && dpop) {
+    params.push(`error=${quote(error)}`, `error_description=${quote(description)}`);
+  }
   if (dpop) params.push(`algs=${quote(context.dpopAlgorithms.join(" "))}`);
   return `${dpop ? "DPoP" : "Bearer"} ${params.join(",")}`;
 }
