@@ -20,6 +20,7 @@ import { developmentProfile } from "./dev/profile.ts";
 import { listen } from "./http/serve.ts";
 import { createLogger, createLogWriter } from "./observability/logger.ts";
 import { createTokenMetrics } from "./observability/metrics.ts";
+import { observeProcess } from "./observability/process_metrics.ts";
 import { createService, type Service, type ServiceIo } from "./service.ts";
 import { exportTrust } from "./trust_export.ts";
 import { runExplain, runPolicyTests } from "./policy_cli.ts";
@@ -50,7 +51,8 @@ async function main(args: string[]): Promise<number> {
   if (commandLine.explain || commandLine.testPolicy) return await checkPolicy(commandLine);
 
   if (commandLine.worker !== undefined) dropWorkerPermissions();
-  const metrics = createTokenMetrics([]);
+  const metrics = createTokenMetrics();
+  observeProcess(metrics.meter);
   // Workers share stdout: each write stays within PIPE_BUF, so lines never interleave.
   const output = createLogWriter(
     Deno.stdout,

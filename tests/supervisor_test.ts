@@ -60,7 +60,7 @@ async function service(
     now: () => NOW,
     randomId: () => crypto.randomUUID(),
     logger: { log: () => {} },
-    metrics: createTokenMetrics([]),
+    metrics: createTokenMetrics(),
   }, previous);
   const close = (successor?: Service) => {
     events.push(successor ? `${name} closed, handing on` : `${name} closed`);
