@@ -21,6 +21,7 @@ import { listen } from "./http/serve.ts";
 import { createLogger, createLogWriter } from "./observability/logger.ts";
 import { createTokenMetrics } from "./observability/metrics.ts";
 import { observeProcess } from "./observability/process_metrics.ts";
+import { startOtlpPush } from "./observability/otlp.ts";
 import { createService, type Service, type ServiceIo } from "./service.ts";
 import { exportTrust } from "./trust_export.ts";
 import { runExplain, runPolicyTests } from "./policy_cli.ts";
@@ -132,6 +133,15 @@ async function main(args: string[]): Promise<number> {
     } finally {
       await output.flush(LOG_FLUSH_TIMEOUT_MS);
     }
+  }
+  try {
+    await startOtlpPush(service.options.telemetry, metrics.push, {
+      readTextFile: Deno.readTextFile,
+      logger,
+    });
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    return exitForConfigError(error);
   }
   const reload = commandLine.dev
     ? undefined

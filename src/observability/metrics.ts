@@ -1,7 +1,7 @@
 /**
  * The service's metrics through the OpenTelemetry metrics API, rendered for `/metrics` by
- * OpenTelemetry's own Prometheus exporter and, when `Telemetry:OtlpEndpoint` is set, pushed by
- * any further reader (the OTLP one, `otlp.ts`) from the same instruments.
+ * OpenTelemetry's own Prometheus exporter and, when `Telemetry:OtlpEndpoint` is set, pushed
+ * from the same instruments by the OTLP reader (`otlp.ts`).
  *
  * Label values come only from fixed sets — configured plan and Authority names (else
  * `unknown`), the closed list of denial reasons, the HTTP methods and status codes this service
@@ -10,8 +10,10 @@
  * @module
  */
 
-import { MeterProvider, type MetricReader } from "@opentelemetry/sdk-metrics";
+import { MeterProvider } from "@opentelemetry/sdk-metrics";
 import { PrometheusExporter, PrometheusSerializer } from "@opentelemetry/exporter-prometheus";
+import { resourceFromAttributes } from "@opentelemetry/resources";
+import { OtlpPush } from "./otlp.ts";
 import { DENIAL_REASONS, type DenialReason } from "../denial.ts";
 
 /** Label for a plan or an Authority that is not a configured one. */
@@ -46,6 +48,8 @@ export interface TokenMetrics {
   setLabels(labels: { plans: Iterable<string>; authorities: Iterable<string> }): void;
   /** The current values in Prometheus text exposition format. */
   render(): Promise<string>;
+  /** The OTLP push reader, idle until `Telemetry:OtlpEndpoint` starts it (`otlp.ts`). */
+  readonly push: OtlpPush;
   /** The meter the instruments live on, for process metrics (`process_metrics.ts`). */
   readonly meter: ReturnType<MeterProvider["getMeter"]>;
   /** Pushes what further readers hold and stops them (before exit). */
@@ -57,12 +61,12 @@ const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5
 /** Methods the `/token` route answers (others are `_OTHER`, as the HTTP conventions say). */
 const METHODS = new Set(["GET", "POST", "HEAD"]);
 
-/** What the metrics depend on: a clock for the key sets' age, and readers besides `/metrics`. */
+/** What the metrics depend on: a clock for the key sets' age, and this process's identity. */
 export interface MetricsOptions {
   /** Milliseconds since the epoch. */
   readonly now?: () => number;
-  /** Further readers on the same instruments (the OTLP push). */
-  readonly readers?: readonly MetricReader[];
+  /** `service.instance.id` of pushed metrics, so that workers and replicas stay apart. */
+  readonly instanceId?: string;
 }
 
 /** Creates the instruments on a private meter provider (nothing is registered globally). */
@@ -72,7 +76,14 @@ export function createTokenMetrics(options: MetricsOptions = {}): TokenMetrics {
   const prometheus = new PrometheusExporter({ preventServerStart: true });
   // Without target_info and otel_scope_name labels, so series keep their names and labels.
   const serializer = new PrometheusSerializer(undefined, false, undefined, true, true);
-  const provider = new MeterProvider({ readers: [prometheus, ...options.readers ?? []] });
+  const push = new OtlpPush();
+  const provider = new MeterProvider({
+    readers: [prometheus, push],
+    resource: resourceFromAttributes({
+      "service.name": "registry-token-service",
+      "service.instance.id": options.instanceId ?? crypto.randomUUID(),
+    }),
+  });
   const meter = provider.getMeter("registry-token-service");
   const counter = (name: string, description: string) => meter.createCounter(name, { description });
   const histogram = (name: string, description: string) =>
@@ -168,6 +179,7 @@ export function createTokenMetrics(options: MetricsOptions = {}): TokenMetrics {
       if (errors.length) throw new AggregateError(errors, "metrics collection failed");
       return serializer.serialize(resourceMetrics);
     },
+    push,
     meter,
     shutdown: () => provider.shutdown(),
   };
