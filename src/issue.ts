@@ -8,7 +8,7 @@
  * @module
  */
 
-import { decodeJwt } from "jose";
+import { decodeJwt, type JWTPayload } from "jose";
 import { authenticate, precheck } from "./authn/authenticate.ts";
 import { type Caller } from "./authn/caller.ts";
 import type { AuthorityKeys } from "./authn/authority_keys.ts";
@@ -125,7 +125,8 @@ export async function issueToken(
 
   const now = deps.now();
   const presented = authorityTokenOf(input.credential);
-  audit.issuer = claimedIssuer(presented.token);
+  const { iss } = unverifiedClaims(presented.token) ?? {};
+  audit.issuer = typeof iss === "string" ? iss : undefined;
   // Cheap refusals first, the unknown issuer among them: they cost the client nothing and the
   // service no signature check. The token's iss chooses whose keys and rules apply.
   const authority = precheck(presented.token, deps.options.authorities, now);
@@ -176,7 +177,7 @@ export async function issueToken(
   const reused = deps.mintedTokens.reuse(reuseKey, nowSeconds);
   audit.reused = reused !== undefined;
   const minted = reused ?? await mint();
-  audit.jti = registryTokenId(minted.token);
+  audit.jti = unverifiedClaims(minted.token)?.jti;
   audit.exp = minted.expiresAt;
   return {
     token: minted.token,
@@ -205,23 +206,14 @@ export async function issueToken(
   }
 }
 
-/** The `iss` a caller token claims, if it can be read at all (`precheck` refuses the rest). */
-function claimedIssuer(token: string): string | undefined {
-  try {
-    const { iss } = decodeJwt(token);
-    return typeof iss === "string" ? iss : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 /**
- * The `jti` of a registry token this service signed, read back from it: the minted-token cache
- * keeps a reused token's `jti` only there. Undefined for a signer that makes no JWS.
+ * The claims of `token` read without any check, for the audit record only: the `iss` a caller
+ * token claims, and the `jti` of a registry token read back from it (the minted-token cache
+ * keeps a reused token's `jti` only there). Undefined for what is not a JWT (a test signer's).
  */
-function registryTokenId(token: string): string | undefined {
+function unverifiedClaims(token: string): JWTPayload | undefined {
   try {
-    return decodeJwt(token).jti;
+    return decodeJwt(token);
   } catch {
     return undefined;
   }

@@ -78,9 +78,10 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     "/metrics": "GET, HEAD",
   };
 
+  // Around the request log, so that the request's own line goes out first, then its audit event.
+  app.use("/token", auditEvents({ logger: deps.logger }));
   app.use(requestLog({ logger: deps.logger, randomId: deps.randomId }));
   app.use("/token", requestMetrics({ metrics: deps.metrics, clock: () => performance.now() }));
-  app.use("/token", auditEvents({ logger: deps.logger }));
 
   /** Runs the pipeline on the request `read` extracts and renders the outcome. */
   async function answer(

@@ -16,7 +16,10 @@ export interface AuditEventsOptions {
   readonly logger: Logger;
 }
 
-/** Emits the audit event of each decided request, after the request log middleware set it up. */
+/**
+ * Emits the audit event of each decided request. It wraps the request log middleware, which
+ * sets the request id and the audit record, and writes the request's line first.
+ */
 export function auditEvents(options: AuditEventsOptions): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     await next();
@@ -30,6 +33,6 @@ export function auditEvents(options: AuditEventsOptions): MiddlewareHandler<AppE
       reason,
       audit: c.get("audit"),
     });
-    options.logger.log(reason && event.event === "auth.failed" ? "warn" : "info", "audit", event);
+    options.logger.log(event.event === "auth.failed" ? "warn" : "info", "audit", event);
   };
 }
