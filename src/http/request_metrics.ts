@@ -1,6 +1,6 @@
 /**
  * The request-duration middleware: how long each `/token` request took, by method and status
- * (`http.server.request.duration`).
+ * (`http.server.request.duration`, with the attributes the HTTP semantic conventions require).
  *
  * @module
  */
@@ -21,6 +21,7 @@ export function requestMetrics(options: RequestMetricsOptions): MiddlewareHandle
     const started = options.clock();
     await next();
     const seconds = (options.clock() - started) / 1000;
-    options.metrics.requestDuration(seconds, c.req.method, c.res.status);
+    const tls = new URL(c.req.url).protocol === "https:";
+    options.metrics.requestDuration(seconds, c.req.method, c.res.status, tls);
   };
 }

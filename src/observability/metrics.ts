@@ -28,8 +28,8 @@ export interface TokenMetrics {
   issued(plan: string): void;
   /** Counts a refused request under its reason. */
   rejected(reason: DenialReason): void;
-  /** Records how long a `/token` request took, with its method and response status. */
-  requestDuration(seconds: number, method: string, status: number): void;
+  /** Records how long a `/token` request took, with its method, status and URL scheme. */
+  requestDuration(seconds: number, method: string, status: number, tls: boolean): void;
   /** Records a signature check of a caller token; `valid` says whether it verified. */
   callerVerification(seconds: number, valid: boolean): void;
   /** Records the signing of a registry token; `ok` false counts a signing failure. */
@@ -152,11 +152,12 @@ export function createTokenMetrics(options: MetricsOptions = {}): TokenMetrics {
     rejected: (reason) => {
       if (reason in DENIAL_REASONS) rejected.add(1, { reason });
     },
-    requestDuration: (seconds, method, status) =>
+    requestDuration: (seconds, method, status, tls) =>
       requests.record(seconds, {
         "http.request.method": METHODS.has(method) ? method : "_OTHER",
         "http.route": "/token",
         "http.response.status_code": status,
+        "url.scheme": tls ? "https" : "http",
       }),
     callerVerification: (seconds, valid) =>
       verification.record(seconds, { result: valid ? "valid" : "refused" }),

@@ -23,17 +23,18 @@ Deno.test("/metrics renders the request, verification and signing histograms and
   await service.request(`/token?service=${REGISTRY}`);
   const text = await (await service.request("/metrics")).text();
   const request = 'http_route="/token"';
+  const scheme = 'url_scheme="https"'; // the test service's ORIGIN
   assert.equal(
     valueOf(
       text,
-      `http_server_request_duration_count{http_request_method="GET",${request},http_response_status_code="200"}`,
+      `http_server_request_duration_count{http_request_method="GET",${request},http_response_status_code="200",${scheme}}`,
     ),
     2,
   );
   assert.equal(
     valueOf(
       text,
-      `http_server_request_duration_count{http_request_method="GET",${request},http_response_status_code="401"}`,
+      `http_server_request_duration_count{http_request_method="GET",${request},http_response_status_code="401",${scheme}}`,
     ),
     1,
   );
@@ -75,14 +76,14 @@ Deno.test("metric labels stay within fixed sets: methods, plans and Authorities"
   let now = 1_000_000;
   const metrics = createTokenMetrics({ now: () => now });
   metrics.setLabels({ plans: ["ci"], authorities: ["corp"] });
-  metrics.requestDuration(0.01, "PROPFIND", 405);
+  metrics.requestDuration(0.01, "PROPFIND", 405, false);
   metrics.issued("made-up");
   metrics.authorityKeyRefresh("corp", true);
   metrics.authorityKeyRefresh("corp", false);
   metrics.authorityKeyRefresh("made-up", false);
   now += 90_000;
   const text = await metrics.render();
-  assert.match(text, /http_request_method="_OTHER"/);
+  assert.match(text, /http_request_method="_OTHER",.*url_scheme="http"/);
   assert.equal(valueOf(text, 'registry_token_issued_total{plan="unknown"}'), 1);
   assert.equal(
     valueOf(
