@@ -51,6 +51,12 @@ type ReasonRendering = Challenge & {
    * found it, charged to the client's verification budget.
    */
   readonly final?: boolean;
+  /**
+   * The caller presented credentials and they failed authentication (a bad, expired, unknown or
+   * unbound token, a bad proof): audited as `auth.failed`, what compliance asks for. Not when no
+   * credentials came, nor when the service itself could not decide.
+   */
+  readonly failedLogin?: boolean;
 };
 
 const badRequest = { status: 400, code: "INVALID_REQUEST" } as const satisfies ReasonRendering;
@@ -59,6 +65,7 @@ const invalidCredentials = {
   code: "UNAUTHORIZED",
   challenge: "preferred",
   challengeError: "invalid_token",
+  failedLogin: true,
 } as const satisfies ReasonRendering;
 const invalidToken = { ...invalidCredentials, final: true } as const satisfies ReasonRendering;
 const forbidden = { status: 403, code: "DENIED" } as const satisfies ReasonRendering;
@@ -68,6 +75,7 @@ const invalidProof = {
   code: "UNAUTHORIZED",
   challenge: "dpop",
   challengeError: "invalid_dpop_proof",
+  failedLogin: true,
 } as const satisfies ReasonRendering;
 
 /** The rows with their literal types, from which the reasons that need seconds are computed. */
@@ -109,7 +117,8 @@ const ROWS = {
   dpop_proof_invalid: invalidProof,
   dpop_proof_replayed: invalidProof,
   dpop_proof_binding_mismatch: invalidProof,
-  dpop_nonce_required: { ...invalidProof, challengeError: "use_dpop_nonce" },
+  // The usual first answer to a DPoP client, which retries with the nonce: no failure.
+  dpop_nonce_required: { ...invalidProof, challengeError: "use_dpop_nonce", failedLogin: false },
   dpop_replay_cache_full: unavailable,
   state_unavailable: { ...unavailable, retryAfter: true },
   dpop_not_configured: invalidCredentials,

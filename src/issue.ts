@@ -8,6 +8,7 @@
  * @module
  */
 
+import { decodeJwt, type JWTPayload } from "jose";
 import { authenticate, precheck } from "./authn/authenticate.ts";
 import { type Caller } from "./authn/caller.ts";
 import type { AuthorityKeys } from "./authn/authority_keys.ts";
@@ -45,13 +46,23 @@ export type VerificationGuard = <T>(verify: () => Promise<T>) => Promise<T>;
 export interface Audit {
   service?: string;
   requested?: string[];
+  /** The caller token's `iss` as it claims it, before any check (unverified). */
+  issuer?: string;
   /** The `Name` of the Authority the caller token's `iss` selected. */
   authority?: string;
   subject?: string;
   plan?: string;
+  license?: string;
+  /** Whether the caller token was found in the verified-token cache (no signature check). */
+  cached?: boolean;
   granted?: string[];
   /** Per scope, what decided its granted and its refused actions (rule, or none matched). */
   decisions?: DecisionSummary[];
+  /** Whether an identical token minted recently was handed out again instead of a new one. */
+  reused?: boolean;
+  /** The registry token's `jti` and `exp` (never the token itself). */
+  jti?: string;
+  exp?: number;
 }
 
 /** A minted registry token. */
@@ -114,19 +125,22 @@ export async function issueToken(
 
   const now = deps.now();
   const presented = authorityTokenOf(input.credential);
+  const { iss } = unverifiedClaims(presented.token) ?? {};
+  audit.issuer = typeof iss === "string" ? iss : undefined;
   // Cheap refusals first, the unknown issuer among them: they cost the client nothing and the
   // service no signature check. The token's iss chooses whose keys and rules apply.
   const authority = precheck(presented.token, deps.options.authorities, now);
   // Logged for refusals too: which Authority's keys or rules refused the token.
   audit.authority = authority.name;
   const trusted = trustedAuthority(deps, authority.name);
-  const caller = await trusted.verifiedTokens.authenticate(
-    presented.token,
-    now,
-    () => guard(() => authenticate(presented.token, trusted.keys.getKey, authority, now)),
-  );
+  audit.cached = true;
+  const caller = await trusted.verifiedTokens.authenticate(presented.token, now, () => {
+    audit.cached = false;
+    return guard(() => authenticate(presented.token, trusted.keys.getKey, authority, now));
+  });
   audit.subject = caller.subject;
   audit.plan = caller.plan;
+  audit.license = caller.license;
   const nowSeconds = Math.floor(now.getTime() / 1000);
   const proof = await confirmSender(
     presented,
@@ -160,7 +174,11 @@ export async function issueToken(
     access: grant.access,
     license: caller.license,
   };
-  const minted = deps.mintedTokens.reuse(reuseKey, nowSeconds) ?? await mint();
+  const reused = deps.mintedTokens.reuse(reuseKey, nowSeconds);
+  audit.reused = reused !== undefined;
+  const minted = reused ?? await mint();
+  audit.jti = unverifiedClaims(minted.token)?.jti;
+  audit.exp = minted.expiresAt;
   return {
     token: minted.token,
     access: grant.access,
@@ -185,6 +203,19 @@ export async function issueToken(
     const token = { token: await deps.signer(claims), issuedAt: claims.iat, expiresAt: claims.exp };
     deps.mintedTokens.remember(reuseKey, token);
     return token;
+  }
+}
+
+/**
+ * The claims of `token` read without any check, for the audit record only: the `iss` a caller
+ * token claims, and the `jti` of a registry token read back from it (the minted-token cache
+ * keeps a reused token's `jti` only there). Undefined for what is not a JWT (a test signer's).
+ */
+function unverifiedClaims(token: string): JWTPayload | undefined {
+  try {
+    return decodeJwt(token);
+  } catch {
+    return undefined;
   }
 }
 

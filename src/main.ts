@@ -20,6 +20,8 @@ import { developmentProfile } from "./dev/profile.ts";
 import { listen } from "./http/serve.ts";
 import { createLogger, createLogWriter } from "./observability/logger.ts";
 import { createTokenMetrics } from "./observability/metrics.ts";
+import { observeProcess } from "./observability/process_metrics.ts";
+import { startOtlpPush } from "./observability/otlp.ts";
 import { createService, currentPublishedKeys, type Service, type ServiceIo } from "./service.ts";
 import { exportTrust } from "./trust_export.ts";
 import { DOCTOR_TOKEN_ENV, runDoctor } from "./doctor/doctor.ts";
@@ -51,7 +53,8 @@ async function main(args: string[]): Promise<number> {
   if (commandLine.explain || commandLine.testPolicy) return await checkPolicy(commandLine);
 
   if (commandLine.worker !== undefined) dropWorkerPermissions();
-  const metrics = createTokenMetrics([]);
+  const metrics = createTokenMetrics();
+  observeProcess(metrics.meter);
   // Workers share stdout: each write stays within PIPE_BUF, so lines never interleave.
   const output = createLogWriter(
     Deno.stdout,
@@ -145,6 +148,15 @@ async function main(args: string[]): Promise<number> {
     } finally {
       await output.flush(LOG_FLUSH_TIMEOUT_MS);
     }
+  }
+  try {
+    await startOtlpPush(service.options.telemetry, metrics.push, {
+      readTextFile: Deno.readTextFile,
+      logger,
+    });
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    return exitForConfigError(error);
   }
   const reload = commandLine.dev
     ? undefined

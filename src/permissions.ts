@@ -30,34 +30,44 @@ const DEFAULT_IMPORT_HOSTS = [
 ];
 
 /**
- * Environment variables npm dependencies probe and must not be asked about: `yaml`'s two, and
- * the Redis client's (`@redis/client` reads `REDIS_DEBUG_MAINTENANCE` and
- * `REDIS_EMIT_DIAGNOSTICS` when it connects).
+ * Environment variables npm dependencies probe and must not be asked about: `yaml`'s two, the
+ * Redis client's (`@redis/client` reads `REDIS_DEBUG_MAINTENANCE` and `REDIS_EMIT_DIAGNOSTICS`
+ * when it connects), and OpenTelemetry's `OTEL_*` (the OTLP exporter reads its endpoint,
+ * headers and timeouts from them): seen as unset, so that `Telemetry` alone decides where
+ * metrics go.
  */
 const IGNORED_ENV = [
   "LOG_TOKENS",
   "LOG_STREAM",
   "REDIS_DEBUG_MAINTENANCE",
   "REDIS_EMIT_DIAGNOSTICS",
+  "OTEL_*",
 ];
 
 /**
  * Flags for `deno run` and `deno compile`: read only the directories holding the config, key
  * and TLS files (directories, so that a reload can pick up a rotated key file next to the old
- * one), env only `REGISTRY_TOKEN_*`, net only the listen address and the host of each Authority
- * whose keys are fetched remotely. Never write, run, FFI or system information.
+ * one), env only `REGISTRY_TOKEN_*`, net only the listen address, the host of each Authority
+ * whose keys are fetched remotely, the state backend and the OTLP Collector. Never write,
+ * run, FFI or system information.
  */
 export function runtimeFlags(options: Options, configPath: string | undefined): string[] {
-  const { reloadable, tls, state } = configuredFiles(options);
+  const { reloadable, tls, state, telemetry } = configuredFiles(options);
   const files = [
     ...(configPath === undefined ? [] : [configPath]),
     ...reloadable,
     ...tls,
     ...state,
+    ...telemetry,
   ];
   return [
     `--allow-read=${unique(files.map(readableDirectory)).join(",")}`,
-    ...baseFlags([...ownAddresses(options), ...authorityHosts(options), ...stateHosts(options)]),
+    ...baseFlags([
+      ...ownAddresses(options),
+      ...authorityHosts(options),
+      ...stateHosts(options),
+      ...telemetryHosts(options),
+    ]),
   ];
 }
 
@@ -151,6 +161,12 @@ function ownAddresses(options: Options): string[] {
 function stateHosts(options: Options): string[] {
   const { hostPort } = options.state;
   return hostPort === undefined ? [] : [checkedListItem(hostPort)];
+}
+
+/** The OTLP Collector's `host:port`, exactly. */
+function telemetryHosts(options: Options): string[] {
+  const otlp = options.telemetry.otlp;
+  return otlp === undefined ? [] : [checkedListItem(otlp.hostPort)];
 }
 
 /** The hosts of every Authority whose keys are fetched remotely. */

@@ -29,7 +29,8 @@ import type { TokenMetrics } from "./observability/metrics.ts";
 import type { SigningKey } from "./token/keys.ts";
 import { loadAuthorityKeys, loadKey, loadTls } from "./service_files.ts";
 import type { NonceSource, ReplayCache } from "./authn/dpop.ts";
-import { createTokenSigner } from "./token/mint.ts";
+import { createTokenSigner, type TokenSigner } from "./token/mint.ts";
+import { timed } from "./observability/timing.ts";
 
 /** The I/O a service instance uses, injected so tests and the dev profile control it. */
 export interface ServiceIo {
@@ -243,11 +244,14 @@ export async function createService(
   const { burst, perMinute } = options.server.failedAuthLimit;
   const failures = carried.failures ??
     createBudget(burst, perMinute, state.buckets(burst, perMinute));
-  io.metrics.setPlans(options.policy.plans.keys());
+  io.metrics.setLabels({
+    plans: options.policy.plans.keys(),
+    authorities: options.authorities.map(({ name }) => name),
+  });
   const app = createApp({
     options,
     authorities,
-    signer: createTokenSigner(signingKey),
+    signer: timedSigner(createTokenSigner(signingKey), io.metrics),
     jwks: () => {
       const now = io.now();
       const current = currentPublishedKeys(publishedKeys, now);
@@ -292,6 +296,11 @@ export async function createService(
     },
   };
   return service;
+}
+
+/** `sign`, its durations and failures counted in `metrics`. */
+function timedSigner(sign: TokenSigner, metrics: TokenMetrics): TokenSigner {
+  return (claims) => timed(() => sign(claims), metrics.signing);
 }
 
 /**

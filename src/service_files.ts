@@ -15,6 +15,7 @@ import {
 import type { AuthorityOptions } from "./authn/caller.ts";
 import { ConfigError } from "./config/error.ts";
 import type { TlsMaterial, TlsOptions } from "./http/server_options.ts";
+import type { TokenMetrics } from "./observability/metrics.ts";
 import type { Logger } from "./observability/logger.ts";
 import {
   type KeyIdFormat,
@@ -30,6 +31,7 @@ export interface LoadIo {
   readonly fetch: typeof fetch;
   readonly now: () => Date;
   readonly logger: Logger;
+  readonly metrics: Pick<TokenMetrics, "authorityKeyRefresh">;
 }
 
 /** The signing or a published key of `section`; a bad file is a ConfigError naming its key. */
@@ -76,6 +78,7 @@ export async function loadAuthorityKeys(
       fetch: io.fetch,
       now: () => io.now().getTime(),
       onFetchError: (message) => io.logger.log("warn", message, { authority: authority.name }),
+      onRefresh: (ok) => io.metrics.authorityKeyRefresh(authority.name, ok),
     });
   }
   try {

@@ -166,7 +166,7 @@ function prefetchAuthorityKeys(service: Service, logger: Logger): void {
   }
 }
 
-/** The listener is not rebuilt by a reload; say so when its settings changed. */
+/** The listener and the OTLP push are not rebuilt by a reload; say so when their settings changed. */
 function warnAboutRestartOnlySettings(before: Service, after: Service, logger: Logger): void {
   const listening = (service: Service) => {
     const { host, port, tls, workers } = service.options.server;
@@ -181,5 +181,8 @@ function warnAboutRestartOnlySettings(before: Service, after: Service, logger: L
       "warn",
       "Server:Host, Server:Port, Server:Tls and Server:Workers changes (TLS and client-CA files included) take effect only after a restart",
     );
+  }
+  if (JSON.stringify(before.options.telemetry) !== JSON.stringify(after.options.telemetry)) {
+    logger.log("warn", "Telemetry changes take effect only after a restart");
   }
 }

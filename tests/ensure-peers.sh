@@ -9,6 +9,7 @@ set -euo pipefail
 declare -A package_of=(
   [docker-registry]=docker-registry [skopeo]=skopeo [podman]=podman [redis-server]=redis-server
   [systemd-analyze]=systemd
+  [prometheus]=prometheus [promtool]=prometheus
 )
 missing=()
 for command in "${!package_of[@]}"; do
@@ -31,8 +32,10 @@ fi
 if command -v systemctl >/dev/null 2>&1; then
   systemctl disable --now docker-registry >/dev/null 2>&1 || true
   systemctl disable --now redis-server >/dev/null 2>&1 || true
+  systemctl disable --now prometheus >/dev/null 2>&1 || true
 fi
 # Without systemd (a container), the package's init script may still have started one.
 if command -v service >/dev/null 2>&1; then
   service redis-server stop >/dev/null 2>&1 || true
+  service prometheus stop >/dev/null 2>&1 || true
 fi

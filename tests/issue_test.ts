@@ -100,9 +100,12 @@ Deno.test("issueToken records what each stage learned and mints the granted acce
   assert.deepEqual(audit, {
     service: REGISTRY,
     requested: ["repository:team/app:pull,push"],
+    issuer: authority.issuer,
     authority: "default",
     subject: "ci-bot",
     plan: "ci",
+    license: undefined,
+    cached: false,
     granted: ["repository:team/app:pull,push"],
     decisions: [{
       scope: "repository:team/app:pull,push",
@@ -112,6 +115,10 @@ Deno.test("issueToken records what each stage learned and mints the granted acce
       rule: { plan: "ci", index: 0, pattern: "team/*" },
       because: "allow rule",
     }],
+    reused: false,
+    // The test signer makes no JWS to read a jti back from.
+    jti: undefined,
+    exp: signed[0].exp,
   });
   assert.equal(signed[0].sub, "ci-bot");
   assert.deepEqual(signed[0].access, [{

@@ -63,6 +63,21 @@ Deno.test("net permission names the host of every remote Authority, and reads ev
   );
 });
 
+Deno.test("the runtime permissions reach the OTLP Collector's host:port only, and read its headers file", () => {
+  const options = testOptions(authority, {
+    Signing: { Issuer: "x", KeyPath: "/etc/registry-token/signing.pem" },
+    Telemetry: {
+      OtlpEndpoint: "https://collector.internal:4318/v1/metrics",
+      OtlpHeadersPath: "/etc/registry-token/otlp/headers",
+    },
+  });
+  const flags = runtimeFlags(options, "/etc/registry-token/registry-token.yaml");
+  const net = flags.find((flag) => flag.startsWith("--allow-net="))!.split("=")[1].split(",");
+  assert.deepEqual(net.slice(2), ["collector.internal:4318"]);
+  assert.ok(readFlag(flags).includes("/etc/registry-token/otlp"), readFlag(flags));
+  assert.ok(flags.some((flag) => flag.startsWith("--ignore-env=") && flag.includes("OTEL_*")));
+});
+
 Deno.test("--explain and --test-policy may read their input files but reach no network", () => {
   const options = testOptions(authority, {
     Authority: { Issuer: "https://authority.example", JwksUri: "https://keys.example/jwks" },

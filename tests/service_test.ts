@@ -49,7 +49,7 @@ function build(
     now: () => clock,
     randomId: () => crypto.randomUUID(),
     logger: createLogger(() => {}, () => clock),
-    metrics: createTokenMetrics([]),
+    metrics: createTokenMetrics(),
   };
   return createService(testOptions(authority, patch), io, previous);
 }

@@ -60,7 +60,7 @@ async function service(
     now: () => NOW,
     randomId: () => crypto.randomUUID(),
     logger: { log: () => {} },
-    metrics: createTokenMetrics([]),
+    metrics: createTokenMetrics(),
   }, previous);
   const close = (successor?: Service) => {
     events.push(successor ? `${name} closed, handing on` : `${name} closed`);
@@ -108,6 +108,21 @@ Deno.test("a reload closes the service it replaced once the successor serves", a
     "second closed",
     "stopped",
   ]);
+});
+
+Deno.test("a reload that changes Telemetry says the push keeps its settings until a restart", async () => {
+  const { io, events, signal } = fakeProcess();
+  const first = await service("first", events);
+  const telemetry = { Telemetry: { OtlpEndpoint: "http://127.0.0.1:4318/v1/metrics" } };
+  const running = supervise(first, {
+    reload: (previous) => service("second", events, telemetry, previous),
+  }, io);
+  await until(events, "listening (SIGHUP SIGTERM SIGINT)");
+  signal("SIGHUP");
+  await until(events, "first closed, handing on");
+  signal("SIGTERM");
+  assert.equal(await running, 0);
+  assert.ok(events.includes("Telemetry changes take effect only after a restart"), events.join());
 });
 
 Deno.test("a failed reload closes nothing and the running service keeps serving", async () => {

@@ -52,6 +52,8 @@ export interface RemoteKeyIo {
   readonly now: () => number;
   /** Told about failed fetches (the cached keys keep serving). */
   readonly onFetchError: (message: string) => void;
+  /** Told whether each fetch of the key set succeeded (startup prefetch included). */
+  readonly onRefresh?: (ok: boolean) => void;
 }
 
 const MAX_DOCUMENT_BYTES = 512 * 1024;
@@ -158,9 +160,12 @@ export function remoteAuthorityKeys(
 
   function refresh(): Promise<void> {
     inFlight ??= load()
+      .then(() => io.onRefresh?.(true))
       // A fetch cut short by close() is no failure to report: nothing uses these keys any more.
       .catch((error) => {
-        if (!closing.signal.aborted) throw error;
+        if (closing.signal.aborted) return;
+        io.onRefresh?.(false);
+        throw error;
       })
       .finally(() => inFlight = undefined);
     return inFlight;

@@ -19,6 +19,7 @@ import { type Entry, type Merged, section } from "./schema.ts";
 import { SERVER_SECTION } from "./server.ts";
 import { SIGNING_SECTION } from "./signing.ts";
 import { STATE_SECTION } from "./state.ts";
+import { TELEMETRY_SECTION } from "./telemetry.ts";
 
 /** Prefix of every environment variable the service reads. */
 export const ENV_PREFIX = "REGISTRY_TOKEN_";
@@ -35,6 +36,7 @@ export const SERVICE_SCHEMA = section({
     Authorities: AUTHORITIES_LIST,
     Signing: SIGNING_SECTION,
     State: STATE_SECTION,
+    Telemetry: TELEMETRY_SECTION,
     ...POLICY_FIELDS,
   },
 });

@@ -15,11 +15,13 @@ export interface ConfiguredFiles {
   readonly tls: readonly string[];
   /** The state backend's password file and CA bundle: read when its connection is made. */
   readonly state: readonly string[];
+  /** The OTLP push's headers file: read once, at start. */
+  readonly telemetry: readonly string[];
 }
 
 /** The files `options` names, without the config file itself. */
 export function configuredFiles(options: Options): ConfiguredFiles {
-  const { signing, authorities, server, state } = options;
+  const { signing, authorities, server, state, telemetry } = options;
   const present = (files: (string | undefined)[]) =>
     files.filter((file): file is string => file !== undefined);
   return {
@@ -31,5 +33,6 @@ export function configuredFiles(options: Options): ConfiguredFiles {
     ]),
     tls: present([server.tls?.certificatePath, server.tls?.keyPath, server.tls?.clientCaPath]),
     state: present([state.passwordPath, state.caPath]),
+    telemetry: present([telemetry.otlp?.headersPath]),
   };
 }

@@ -18,6 +18,8 @@ import { stateOptions } from "./state.ts";
 import type { StateOptions } from "../state/options.ts";
 import { type SigningOptions, signingOptions } from "./signing.ts";
 import { optionalUrl } from "./values.ts";
+import { telemetryOptions } from "./telemetry.ts";
+import type { TelemetryOptions } from "../observability/otlp.ts";
 
 /** Everything the service needs to run, validated once at startup. */
 export interface Options {
@@ -30,6 +32,8 @@ export interface Options {
   readonly policy: PolicyOptions;
   /** Where the state shared by every process lives (replay records, nonces, the budget). */
   readonly state: StateOptions;
+  /** The OTLP push of the metrics, if any. */
+  readonly telemetry: TelemetryOptions;
 }
 
 /** Validates a merged document into `Options`; throws `ConfigError` naming the first bad key. */
@@ -54,7 +58,8 @@ export function buildOptions(document: ServiceDocument): Options {
   const policy = policyOptions(settled, ROOT_KEY);
   authorities.forEach((authority, index) => checkPlans(authority, policy, pathOf(index)));
   const state = stateOptions(settled.State, key("State"));
-  const options = { server, authorities, signing, realm, policy, state };
+  const telemetry = telemetryOptions(settled.Telemetry, key("Telemetry"));
+  const options = { server, authorities, signing, realm, policy, state, telemetry };
   checkWorkers(options, pathOf, key("Server:Workers"));
   return options;
 }

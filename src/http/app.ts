@@ -34,6 +34,9 @@ import { budgetKey, clientAddress } from "./client_address.ts";
 import type { AppEnv } from "./env.ts";
 import { withinDeadline } from "./deadline.ts";
 import { requestLog } from "./request_log.ts";
+import { requestMetrics } from "./request_metrics.ts";
+import { auditEvents } from "./audit_events.ts";
+import { timed } from "../observability/timing.ts";
 import { sizeLimits } from "./size_limits.ts";
 import { formRequest, queryRequest } from "./token_request.ts";
 
@@ -75,7 +78,10 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     "/metrics": "GET, HEAD",
   };
 
+  // Around the request log, so that the request's own line goes out first, then its audit event.
+  app.use("/token", auditEvents({ logger: deps.logger }));
   app.use(requestLog({ logger: deps.logger, randomId: deps.randomId }));
+  app.use("/token", requestMetrics({ metrics: deps.metrics, clock: () => performance.now() }));
 
   /** Runs the pipeline on the request `read` extracts and renders the outcome. */
   async function answer(
@@ -92,10 +98,12 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     c.set("client", address);
     const client = budgetKey(address);
     const now = deps.now().getTime() / 1000;
-    const guard: VerificationGuard = (verify) => deps.failures.check(client, now, verify);
+    const guard: VerificationGuard = (verify) =>
+      deps.failures.check(client, now, () => timed(verify, deps.metrics.callerVerification));
+    const audit = c.get("audit");
     try {
       const issued = await withinDeadline(
-        (async () => issueToken(await read(), deps, c.get("audit"), guard))(),
+        (async () => issueToken(await read(), deps, audit, guard))(),
         server.limits.requestTimeoutSeconds,
       );
       deps.metrics.issued(issued.plan);
@@ -103,6 +111,9 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     } catch (error) {
       if (!(error instanceof Denial)) throw error;
       return await withNonce(refuse(c, error));
+    } finally {
+      if (audit.cached !== undefined) deps.metrics.cacheLookup("verified_token", audit.cached);
+      if (audit.reused !== undefined) deps.metrics.cacheLookup("minted_token", audit.reused);
     }
   }
 

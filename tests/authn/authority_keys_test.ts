@@ -31,6 +31,8 @@ class FakeAuthority {
   discovery: Record<string, unknown> = { issuer: ISSUER, jwks_uri: JWKS_URL };
   readonly requests: string[] = [];
   readonly errors: string[] = [];
+  /** Each fetch's outcome, as `onRefresh` reports it. */
+  readonly refreshes: boolean[] = [];
   ms = 1_000_000;
 
   constructor(...authorities: TestAuthority[]) {
@@ -79,6 +81,7 @@ class FakeAuthority {
       fetch: this.fetch,
       now: () => this.ms,
       onFetchError: (message) => this.errors.push(message),
+      onRefresh: (ok) => this.refreshes.push(ok),
     }, timing);
   }
 
@@ -170,6 +173,20 @@ Deno.test("remoteAuthorityKeys finds the JWKS through discovery and verifies tok
   assert.equal((await verify(keys, current)).subject, "ci-bot");
   assert.deepEqual(authority.requests, [DISCOVERY_URL, JWKS_URL]);
   assert.equal(keys.ready(), true);
+});
+
+Deno.test("remoteAuthorityKeys reports each fetch's success or failure, not one cut by close", async () => {
+  const authority = new FakeAuthority(current);
+  const keys = authority.keys({ kind: "jwks-uri", jwksUri: JWKS_URL });
+  await keys.refresh();
+  authority.mode = "down";
+  await assert.rejects(keys.refresh());
+  authority.mode = "hang";
+  const cut = keys.refresh();
+  await settle();
+  await keys.close();
+  await cut;
+  assert.deepEqual(authority.refreshes, [true, false]);
 });
 
 Deno.test("remoteAuthorityKeys fetches a configured JWKS URL without discovery", async () => {

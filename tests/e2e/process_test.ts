@@ -46,7 +46,7 @@ Deno.test("the production permission set is least privilege", async () => {
   assert.deepEqual(flags, [
     `--allow-read=${dir},${fixture("keys")}`,
     "--allow-env=REGISTRY_TOKEN_*",
-    "--ignore-env=LOG_TOKENS,LOG_STREAM,REDIS_DEBUG_MAINTENANCE,REDIS_EMIT_DIAGNOSTICS",
+    "--ignore-env=LOG_TOKENS,LOG_STREAM,REDIS_DEBUG_MAINTENANCE,REDIS_EMIT_DIAGNOSTICS,OTEL_*",
     "--allow-net=127.0.0.1:0,127.0.0.1",
     "--no-remote",
     "--deny-import=jsr.io:443,deno.land:443,esm.sh:443,raw.esm.sh:443,cdn.jsdelivr.net:443,raw.githubusercontent.com:443,gist.githubusercontent.com:443",

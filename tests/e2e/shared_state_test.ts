@@ -129,7 +129,7 @@ Deno.test("the permission set reaches exactly the state host:port and reads the 
   assert.ok(read.split("=")[1].split(",").includes(secrets), read);
   assert.ok(
     flags.includes(
-      "--ignore-env=LOG_TOKENS,LOG_STREAM,REDIS_DEBUG_MAINTENANCE,REDIS_EMIT_DIAGNOSTICS",
+      "--ignore-env=LOG_TOKENS,LOG_STREAM,REDIS_DEBUG_MAINTENANCE,REDIS_EMIT_DIAGNOSTICS,OTEL_*",
     ),
   );
 });

@@ -72,7 +72,13 @@ Deno.test("deno task compile bakes exactly the permission set the service runs w
     {
       allow_read: [dir, fixture("keys")],
       allow_env: ["REGISTRY_TOKEN_*"],
-      ignore_env: ["LOG_TOKENS", "LOG_STREAM", "REDIS_DEBUG_MAINTENANCE", "REDIS_EMIT_DIAGNOSTICS"],
+      ignore_env: [
+        "LOG_TOKENS",
+        "LOG_STREAM",
+        "REDIS_DEBUG_MAINTENANCE",
+        "REDIS_EMIT_DIAGNOSTICS",
+        "OTEL_*",
+      ],
       // The listen address, the loopback address the accept watchdog checks, the Authority.
       allow_net: ["0.0.0.0:5001", "127.0.0.1:5001", "authority.example.internal:443"],
       deny_import: [

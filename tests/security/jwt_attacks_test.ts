@@ -323,7 +323,7 @@ Deno.test("with remote Authority keys, a jku header never redirects the key fetc
       now: () => NOW,
       randomId: () => crypto.randomUUID(),
       logger: createLogger((line) => logs.push(line), () => NOW),
-      metrics: createTokenMetrics([]),
+      metrics: createTokenMetrics(),
     },
   );
   const send = async (token: string) => {

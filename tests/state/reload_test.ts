@@ -23,7 +23,7 @@ function build(state: Record<string, unknown>, previous?: Service): Promise<Serv
     now: () => NOW,
     randomId: () => crypto.randomUUID(),
     logger: createLogger(() => {}, () => NOW),
-    metrics: createTokenMetrics([]),
+    metrics: createTokenMetrics(),
   };
   const options = testOptions(authority, {
     Authority: { Issuer: authority.issuer, JwksPath: JWKS_PATH },

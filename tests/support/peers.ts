@@ -217,8 +217,11 @@ export async function startTokenStack(options: TokenStackOptions) {
     service,
     /** The service's request log records. */
     requests: () => records().filter((record) => record.msg === "request"),
-    /** Reasons the service logged for refused requests. */
-    refusals: () => records().filter((record) => record.reason).map((record) => record.reason),
+    /** Reasons the request log gave for refused requests (audit events repeat them). */
+    refusals: () =>
+      records().filter((record) => record.msg === "request" && record.reason).map((record) =>
+        record.reason
+      ),
     /** `skopeo copy` of the OCI layout's `latest` to `repository:latest` in the registry. */
     push: (creds: string, layout: string, repository: string) =>
       skopeo(

@@ -73,7 +73,10 @@ export function authorityOptions(
 
 /** A running in-process service and what it logged. */
 export interface TestService extends Service {
+  /** The log lines, audit events aside. */
   readonly logs: string[];
+  /** The audit events, parsed. */
+  readonly auditEvents: Record<string, unknown>[];
   readonly metrics: TokenMetrics;
   /** Sends a request to the app (no socket), as if it came on `connection`. */
   request(path: string, init?: RequestInit, connection?: ConnectionInfo): Promise<Response>;
@@ -86,7 +89,8 @@ export async function startTestService(
   now: () => Date = () => NOW,
 ): Promise<TestService> {
   const logs: string[] = [];
-  const metrics = createTokenMetrics([]);
+  const auditEvents: Record<string, unknown>[] = [];
+  const metrics = createTokenMetrics();
   let sequence = 0;
   const jwksBytes = new TextEncoder().encode(JSON.stringify(authority.jwks));
   const service = await createService(testOptions(authority, patch), {
@@ -95,12 +99,17 @@ export async function startTestService(
     fetch: () => Promise.reject(new Error("tests must not reach the network")),
     now,
     randomId: () => `id-${++sequence}`,
-    logger: createLogger((line) => logs.push(line), now),
+    logger: createLogger((line) => {
+      const record = JSON.parse(line);
+      if (record.msg === "audit") auditEvents.push(record);
+      else logs.push(line);
+    }, now),
     metrics,
   });
   return {
     ...service,
     logs,
+    auditEvents,
     metrics,
     request: async (path, init, connection) =>
       await service.fetch(new Request(`${ORIGIN}${path}`, init), connection),
