@@ -131,3 +131,28 @@ export async function dockerCredentials(
 export function ctr(containerd: Daemon, ...args: string[]): Promise<PeerResult> {
   return runPeer("ctr", ["--address", containerd.socket, "--namespace", CTR_NAMESPACE, ...args]);
 }
+
+/**
+ * `ctr images pull` of `reference` over plain HTTP, unpacked to the native snapshotter;
+ * `options` such as `--user USER:SECRET`, `--refresh TOKEN`, `--http-dump`.
+ */
+export function ctrPull(
+  containerd: Daemon,
+  reference: string,
+  ...options: string[]
+): Promise<PeerResult> {
+  return ctr(
+    containerd,
+    ...["images", "pull", "--plain-http", "--snapshotter", "native", ...options, reference],
+  );
+}
+
+/** `ctr images push` of the local image `local` to `reference` over plain HTTP as `creds`. */
+export function ctrPush(
+  containerd: Daemon,
+  creds: string,
+  reference: string,
+  local: string,
+): Promise<PeerResult> {
+  return ctr(containerd, "images", "push", "--plain-http", "--user", creds, reference, local);
+}
