@@ -394,25 +394,6 @@ Deno.test("docker, ctr, podman, buildah and skopeo against one registry and one 
       );
     });
 
-    await t.step(
-      "ctr 1.6 gives up a push whose layers it would mount from a repository the pusher may not pull",
-      async () => {
-        const base = `${main}/lib/base:latest`;
-        const admin = await ctrPull(stack.containerd, base, "--user", who.admin);
-        assert.ok(admin.success, admin.output);
-        const from = stack.requests().length;
-        const target = `${main}/team/ctr-from-base:latest`;
-        const pushed = await ctrPush(stack.containerd, who.ci, target, base);
-        assert.ok(pushed.output.includes(OBSERVED.ctr["plan refusal"].shows), pushed.output);
-        const mount = requestsSince(stack, from).find((record) =>
-          record.requested?.includes("repository:lib/base:pull")
-        );
-        assert.equal(mount?.status, 403, "ctr asked to mount from lib/base and was refused");
-        const inspect = await stack.inspect(who.admin, "team/ctr-from-base");
-        assert.ok(!inspect.success, "nothing was pushed");
-      },
-    );
-
     const situations = {
       "plan refusal": { op: "push", creds: who.reader, registry: main, reason: "access_denied" },
       "revoked licence": {
