@@ -1,8 +1,8 @@
 /**
  * Real container engines and the clients that use them, each with its files under a temp dir:
  * Debian's `containerd` (1.6) in the foreground with `ctr`, Debian's `dockerd` (docker.io 20.10)
- * in the foreground on that containerd with its `docker` CLI. A peer that cannot
- * start fails the test with its output; nothing is skipped.
+ * in the foreground on that containerd with its `docker` CLI. A peer that cannot start fails the
+ * test with its output; nothing is skipped.
  *
  * @module
  */
@@ -57,14 +57,17 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
 }
 
 /**
- * Starts `dockerd` in the foreground on `containerd`, with its data, exec root, pid file, socket
- * and an empty daemon.json under `dir`: vfs storage, no iptables, no bridge. Loopback registries
- * (127.0.0.0/8) may be plain HTTP by dockerd's default.
+ * Starts `dockerd` in the foreground on `containerd`, with its data, exec root, pid file, socket,
+ * daemon.json and identity key (otherwise `/etc/docker/key.json`) under `dir`: vfs storage, no
+ * iptables, no bridge. Loopback registries (127.0.0.0/8) may be plain HTTP by dockerd's default.
  */
 export async function startDockerd(dir: string, containerd: Daemon): Promise<Daemon> {
   await Deno.mkdir(dir, { recursive: true });
   const socket = `${dir}/docker.sock`;
-  await Deno.writeTextFile(`${dir}/daemon.json`, "{}\n");
+  await Deno.writeTextFile(
+    `${dir}/daemon.json`,
+    JSON.stringify({ "deprecated-key-path": `${dir}/key.json` }),
+  );
   const daemon = await startPeer("dockerd", [
     ...["--storage-driver=vfs", "--iptables=false", "--ip6tables=false", "--bridge=none"],
     ...["--data-root", `${dir}/data`, "--exec-root", `${dir}/exec`, "--pidfile", `${dir}/pid`],
