@@ -13,6 +13,7 @@ import {
   callerCreds,
   type PeerResult,
   podman,
+  type RequestRecord,
   skopeo,
   startRegistry,
   startTokenStack,
@@ -261,11 +262,6 @@ async function dockerLogin(stack: ClientStack, creds: string): Promise<PeerResul
   ], `${secretOf(creds)}\n`);
 }
 
-/** The service's request records logged since `from` records were. */
-function requestsSince(stack: ClientStack, from: number) {
-  return stack.requests().slice(from);
-}
-
 Deno.test("docker, ctr, podman, buildah and skopeo against one registry and one dockerd", async (t) => {
   const stack = await startClientStack();
   try {
@@ -291,11 +287,11 @@ Deno.test("docker, ctr, podman, buildah and skopeo against one registry and one 
     }
 
     await t.step("docker login sends no scope and is answered with a token", async () => {
-      const from = stack.requests().length;
+      const from = await stack.requestCount();
       const login = await dockerLogin(stack, who.ci);
       assert.ok(login.success, login.output);
       assert.match(login.output, /Login Succeeded/);
-      const [issued] = requestsSince(stack, from);
+      const [issued] = await stack.requestsSince(from);
       assert.equal(issued?.status, 200, JSON.stringify(issued));
       assert.deepEqual(issued.requested, []);
     });
@@ -325,12 +321,12 @@ Deno.test("docker, ctr, podman, buildah and skopeo against one registry and one 
         assert.ok(pulled.output.includes(`Digest: ${manifestDigest}`), pulled.output);
         const target = `${main}/team/docker-mounted:latest`;
         assert.ok((await docker(stack.dockerd, config, ["tag", source, target])).success);
-        const from = stack.requests().length;
+        const from = await stack.requestCount();
         const pushed = await docker(stack.dockerd, config, ["push", target]);
         assert.ok(pushed.success, pushed.output);
         assert.match(pushed.output, /Mounted from team\//);
         assert.ok(
-          requestsSince(stack, from).some((record) =>
+          (await stack.requestsSince(from)).some((record) =>
             record.status === 200 &&
             record.requested.includes("repository:team/docker-mounted:push,pull")
           ),
@@ -349,14 +345,14 @@ Deno.test("docker, ctr, podman, buildah and skopeo against one registry and one 
         assert.ok(
           (await docker(stack.dockerd, admin, ["tag", `${main}/lib/base:latest`, target])).success,
         );
-        const from = stack.requests().length;
+        const from = await stack.requestCount();
         const ci = await dockerCredentials(stack.home, who.ci, [main]);
         const pushed = await docker(stack.dockerd, ci, ["push", target]);
         assert.ok(pushed.success, pushed.output);
         assert.match(pushed.output, /: Pushed/);
-        const mount = requestsSince(stack, from).find((record) =>
-          record.requested?.includes("repository:lib/base:pull")
-        );
+        const mountOf = (record: RequestRecord) =>
+          record.requested?.includes("repository:lib/base:pull");
+        const mount = (await stack.requestsSince(from, mountOf)).find(mountOf);
         assert.equal(mount?.status, 403, "docker asked to mount from lib/base and was refused");
         assert.equal(mount.reason, "access_denied");
       },
@@ -371,11 +367,11 @@ Deno.test("docker, ctr, podman, buildah and skopeo against one registry and one 
       await t.step(
         `ctr ${credentials[0]} fetches its tokens by the OAuth2 ${grant} grant`,
         async () => {
-          const from = stack.requests().length;
+          const from = await stack.requestCount();
           const pulled = await ctrPull(stack.containerd, source, "--http-dump", ...credentials);
           assert.ok(pulled.success, pulled.output);
           assert.ok(pulled.output.includes(`grant_type=${grant}&`), pulled.output);
-          const records = requestsSince(stack, from);
+          const records = await stack.requestsSince(from);
           assert.ok(records.length > 0, "ctr asked the service for a token");
           for (const record of records) {
             assert.deepEqual([record.method, record.status], ["POST", 200], JSON.stringify(record));
@@ -385,11 +381,12 @@ Deno.test("docker, ctr, podman, buildah and skopeo against one registry and one 
     }
 
     await t.step("ctr tries GET with Basic credentials after a refused POST", async () => {
-      const from = stack.requests().length;
+      const from = await stack.requestCount();
       const pulled = await clients.ctr.pull(main, who.expired, "team/app");
       assert.ok(!pulled.success);
       assert.deepEqual(
-        requestsSince(stack, from).map((record) => [record.method, record.status, record.reason]),
+        (await stack.requestsSince(from, (record) => record.method === "GET"))
+          .map((record) => [record.method, record.status, record.reason]),
         [["POST", 401, "token_expired"], ["GET", 401, "token_expired"]],
       );
     });
@@ -425,7 +422,7 @@ Deno.test("docker, ctr, podman, buildah and skopeo against one registry and one 
               typeof situations[Situation],
             ][]
           ) {
-            const from = stack.requests().length;
+            const from = await stack.requestCount();
             const asked = stack.replay.requests();
             const repository = op === "push" ? "team/refused" : "team/app";
             const result = await client[op](registry, creds, repository);
@@ -436,7 +433,8 @@ Deno.test("docker, ctr, podman, buildah and skopeo against one registry and one 
             assert.equal(occurrences(result.output, MESSAGES[situation]), expected.message, what);
             const refused = reason === "rate_limited"
               ? stack.replay.requests() > asked
-              : requestsSince(stack, from).some((record) => record.reason === reason);
+              : (await stack.requestsSince(from, (record) => record.reason === reason))
+                .some((record) => record.reason === reason);
             assert.ok(refused, `the service (or the replayed 429) refused: ${what}`);
           }
         },

@@ -1,7 +1,13 @@
 import assert from "node:assert/strict";
 import { createTestAuthority } from "../support/authority.ts";
 import { exportTrust, localAuthority, writeConfig } from "../support/process.ts";
-import { callerCreds, podmanLogin, startTokenStack, writeOciImage } from "../support/peers.ts";
+import {
+  callerCreds,
+  podmanLogin,
+  type RequestRecord,
+  startTokenStack,
+  writeOciImage,
+} from "../support/peers.ts";
 import { fixture } from "../support/service.ts";
 import { ctrPull, ctrPush, type Daemon, startContainerd } from "../support/engines.ts";
 
@@ -206,7 +212,7 @@ Deno.test("a push that tries a cross-repository mount from an unreadable reposit
       const base = `${stack.registry.address}/lib/base:latest`;
       const pulled = await ctrPull(containerd, base, "--user", admin);
       assert.ok(pulled.success, pulled.output);
-      const from = stack.requests().length;
+      const from = await stack.requestCount();
       const ctrPushed = await ctrPush(
         containerd,
         team,
@@ -214,9 +220,9 @@ Deno.test("a push that tries a cross-repository mount from an unreadable reposit
         base,
       );
       assert.ok(!ctrPushed.success, ctrPushed.output);
-      const ctrMount = stack.requests().slice(from).find((record) =>
-        record.requested?.includes("repository:lib/base:pull")
-      );
+      const mountOf = (record: RequestRecord) =>
+        record.requested?.includes("repository:lib/base:pull");
+      const ctrMount = (await stack.requestsSince(from, mountOf)).find(mountOf);
       if (partialGrants) {
         assert.deepEqual([ctrMount?.status, ctrMount?.granted], [200, [
           "repository:team/ctr:pull,push",

@@ -240,6 +240,10 @@ export async function callerCreds(
   return `oauth2accesstoken:${token}`;
 }
 
+/** A request record of the service's log (`msg: "request"`). */
+// deno-lint-ignore no-explicit-any
+export type RequestRecord = Record<string, any>;
+
 /** What `startTokenStack` runs. */
 export interface TokenStackOptions {
   /** The Authority whose JWKS the service trusts. */
@@ -292,6 +296,7 @@ export async function startTokenStack(options: TokenStackOptions) {
   await Deno.mkdir(home);
   const image = (repository: string) => `docker://${registry.address}/${repository}:latest`;
   const records = () => service.stdout.map((line) => JSON.parse(line));
+  const requests = (): RequestRecord[] => records().filter((record) => record.msg === "request");
   return {
     dir,
     home,
@@ -299,12 +304,34 @@ export async function startTokenStack(options: TokenStackOptions) {
     registry,
     service,
     /** The service's request log records. */
-    requests: () => records().filter((record) => record.msg === "request"),
+    requests,
+    /**
+     * How many request records the service has logged, once none has come for 50 ms: records of
+     * requests answered before the call are counted (the service logs asynchronously).
+     */
+    async requestCount(): Promise<number> {
+      let count = requests().length;
+      for (;;) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        if (requests().length === count) return count;
+        count = requests().length;
+      }
+    },
+    /**
+     * The request records logged after the first `from`, once one of them is `wanted`: the
+     * service logs asynchronously, so a record may follow its answer by a moment. After 5 s
+     * without one, whatever there is.
+     */
+    async requestsSince(from: number, wanted: (record: RequestRecord) => boolean = () => true) {
+      const deadline = Date.now() + 5_000;
+      for (;;) {
+        const since: RequestRecord[] = requests().slice(from);
+        if (since.some(wanted) || Date.now() > deadline) return since;
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    },
     /** Reasons the request log gave for refused requests (audit events repeat them). */
-    refusals: () =>
-      records().filter((record) => record.msg === "request" && record.reason).map((record) =>
-        record.reason
-      ),
+    refusals: () => requests().filter((record) => record.reason).map((record) => record.reason),
     /** `skopeo copy` of the OCI layout's `latest` to `repository:latest` in the registry. */
     push: (creds: string, layout: string, repository: string) =>
       skopeo(
