@@ -20,6 +20,7 @@ import {
   writeOciImage,
 } from "../support/peers.ts";
 import { serviceRateLimitAnswer, startReplayRealm } from "../support/rate_limited_realm.ts";
+import { type ClientName, MESSAGES, OBSERVED, type Situation } from "../support/client_messages.ts";
 import { fixture } from "../support/service.ts";
 
 const authority = await createTestAuthority("https://authority.test");
@@ -90,9 +91,6 @@ async function startClientStack() {
 
 /** A running `startClientStack`. */
 type ClientStack = Awaited<ReturnType<typeof startClientStack>>;
-
-/** The clients under test. */
-type ClientName = "docker" | "ctr" | "podman" | "buildah" | "skopeo";
 
 /** Pull and push as one client does them; `registry` is `host:port`. */
 interface Client {
@@ -183,67 +181,6 @@ async function prepareClients(
     },
   };
 }
-
-/** What the service says for each refusal the clients are shown (`errors[0].message`). */
-const MESSAGES = {
-  "plan refusal": 'plan "reader" does not allow repository:team/refused:push',
-  "revoked licence": "the caller's licence has been revoked",
-  "expired caller token": "the Authority token has expired; obtain a new one",
-  "rate limit": "too many failed authentications; try again later",
-} as const;
-type Situation = keyof typeof MESSAGES;
-
-/**
- * What each client prints for each refusal, as observed: a distinctive text, and how many times
- * the service's message appears (docs/registry.md#what-clients-show has the same table).
- */
-const OBSERVED: Record<ClientName, Record<Situation, { shows: string; message: number }>> = {
-  docker: {
-    "plan refusal": { shows: `denied: ${MESSAGES["plan refusal"]}`, message: 1 },
-    "revoked licence": { shows: `denied: ${MESSAGES["revoked licence"]}`, message: 1 },
-    "expired caller token": {
-      shows: `errors:\nunauthorized: ${MESSAGES["expired caller token"]}`,
-      message: 2,
-    },
-    "rate limit": { shows: `toomanyrequests: ${MESSAGES["rate limit"]}`, message: 1 },
-  },
-  ctr: {
-    "plan refusal": {
-      shows: "failed to fetch oauth token: unexpected status: 403 Forbidden",
-      message: 0,
-    },
-    "revoked licence": {
-      shows: "failed to fetch oauth token: unexpected status: 403 Forbidden",
-      message: 0,
-    },
-    "expired caller token": {
-      shows: "failed to fetch oauth token: unexpected status: 401 Unauthorized",
-      message: 0,
-    },
-    "rate limit": {
-      shows: "failed to fetch oauth token: unexpected status: 429 Too Many Requests",
-      message: 0,
-    },
-  },
-  ...Object.fromEntries((["podman", "buildah", "skopeo"] as const).map((name) => [name, {
-    "plan refusal": {
-      shows: "Requesting bearer token: invalid status code from registry 403 (Forbidden)",
-      message: 0,
-    },
-    "revoked licence": {
-      shows: "Requesting bearer token: invalid status code from registry 403 (Forbidden)",
-      message: 0,
-    },
-    "expired caller token": {
-      shows: "unable to retrieve auth token: invalid username/password: errors:",
-      message: 2,
-    },
-    "rate limit": { shows: "too many requests to registry", message: 0 },
-  }])) as Record<
-    "podman" | "buildah" | "skopeo",
-    Record<Situation, { shows: string; message: number }>
-  >,
-};
 
 /** The secret of `user:secret` credentials. */
 function secretOf(creds: string): string {
