@@ -28,8 +28,8 @@ export const OBSERVED: Record<ClientName, Record<Situation, { shows: string; mes
     "plan refusal": { shows: `denied: ${MESSAGES["plan refusal"]}`, message: 1 },
     "revoked licence": { shows: `denied: ${MESSAGES["revoked licence"]}`, message: 1 },
     "expired caller token": {
-      shows: `errors:\nunauthorized: ${MESSAGES["expired caller token"]}`,
-      message: 2,
+      shows: `unauthorized: ${MESSAGES["expired caller token"]}`,
+      message: 1,
     },
     "rate limit": { shows: `toomanyrequests: ${MESSAGES["rate limit"]}`, message: 1 },
   },
@@ -61,8 +61,9 @@ export const OBSERVED: Record<ClientName, Record<Situation, { shows: string; mes
       message: 0,
     },
     "expired caller token": {
-      shows: "unable to retrieve auth token: invalid username/password: errors:",
-      message: 2,
+      shows: "unable to retrieve auth token: invalid username/password: unauthorized: " +
+        MESSAGES["expired caller token"],
+      message: 1,
     },
     "rate limit": { shows: "too many requests to registry", message: 0 },
   }])) as Record<
