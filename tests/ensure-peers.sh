@@ -3,9 +3,8 @@
 # Debian's docker-registry (distribution 2.8), skopeo, podman, buildah, containerd (ctr), docker.io
 # (dockerd and its docker CLI, /usr/bin/docker), redis-server (the shared-state backend),
 # prometheus and promtool (the alert rules' tests), and systemd's systemd-analyze (which verifies
-# and scores etc/registry-token.service). Installs missing
-# ones with apt-get when running as root; otherwise says exactly what to install and fails (tests
-# never skip).
+# and scores etc/registry-token.service). Installs missing ones with apt-get when running as root;
+# otherwise says exactly what to install and fails (tests never skip).
 set -euo pipefail
 
 # /usr/bin/docker by its path: the machine may have another docker client earlier on PATH, and the

@@ -257,16 +257,18 @@ Deno.test("docker, ctr, podman, buildah and skopeo against one registry and one 
         assert.ok(pulled.success, pulled.output);
         assert.ok(pulled.output.includes(`Digest: ${manifestDigest}`), pulled.output);
         const target = `${main}/team/docker-mounted:latest`;
-        assert.ok((await docker(stack.dockerd, config, ["tag", source, target])).success);
+        const tagged = await docker(stack.dockerd, config, ["tag", source, target]);
+        assert.ok(tagged.success, tagged.output);
         const from = await stack.requestCount();
         const pushed = await docker(stack.dockerd, config, ["push", target]);
         assert.ok(pushed.success, pushed.output);
         assert.match(pushed.output, /Mounted from team\//);
+        const mountingPush = (record: RequestRecord) =>
+          record.status === 200 &&
+          record.requested?.includes("repository:team/docker-mounted:push,pull");
         assert.ok(
-          (await stack.requestsSince(from)).some((record) =>
-            record.status === 200 &&
-            record.requested.includes("repository:team/docker-mounted:push,pull")
-          ),
+          (await stack.requestsSince(from, mountingPush)).some(mountingPush),
+          "docker's push token for team/docker-mounted was granted",
         );
       },
     );
@@ -275,13 +277,15 @@ Deno.test("docker, ctr, podman, buildah and skopeo against one registry and one 
       "docker uploads the layer when the mount's source is not the pusher's to pull",
       async () => {
         const admin = await dockerCredentials(stack.home, who.admin, [main]);
-        assert.ok(
-          (await docker(stack.dockerd, admin, ["pull", `${main}/lib/base:latest`])).success,
-        );
+        const pulled = await docker(stack.dockerd, admin, ["pull", `${main}/lib/base:latest`]);
+        assert.ok(pulled.success, pulled.output);
         const target = `${main}/team/from-base:latest`;
-        assert.ok(
-          (await docker(stack.dockerd, admin, ["tag", `${main}/lib/base:latest`, target])).success,
-        );
+        const tagged = await docker(stack.dockerd, admin, [
+          "tag",
+          `${main}/lib/base:latest`,
+          target,
+        ]);
+        assert.ok(tagged.success, tagged.output);
         const from = await stack.requestCount();
         const ci = await dockerCredentials(stack.home, who.ci, [main]);
         const pushed = await docker(stack.dockerd, ci, ["push", target]);
@@ -320,7 +324,7 @@ Deno.test("docker, ctr, podman, buildah and skopeo against one registry and one 
     await t.step("ctr tries GET with Basic credentials after a refused POST", async () => {
       const from = await stack.requestCount();
       const pulled = await clients.ctr.pull(main, who.expired, "team/app");
-      assert.ok(!pulled.success);
+      assert.ok(!pulled.success, pulled.output);
       assert.deepEqual(
         (await stack.requestsSince(from, (record) => record.method === "GET"))
           .map((record) => [record.method, record.status, record.reason]),

@@ -163,7 +163,8 @@ Deno.test("podman login, which sends no scope, succeeds with an Authority token"
     );
     assert.ok(login.success, login.output);
     assert.match(login.output, /Login Succeeded/);
-    const issued = stack.requests().find((record) => record.status === 200);
+    const issued = (await stack.requestsSince(0, (record) => record.status === 200))
+      .find((record) => record.status === 200);
     assert.ok(issued, "the registry sent podman to the service for a token");
     assert.deepEqual(issued.requested, []);
   } finally {

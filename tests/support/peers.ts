@@ -297,6 +297,24 @@ export async function startTokenStack(options: TokenStackOptions) {
   const image = (repository: string) => `docker://${registry.address}/${repository}:latest`;
   const records = () => service.stdout.map((line) => JSON.parse(line));
   const requests = (): RequestRecord[] => records().filter((record) => record.msg === "request");
+  /**
+   * How many request records the service has logged, once none has come for 50 ms: records of
+   * requests answered before the call are counted (the service logs asynchronously).
+   */
+  const requestCount = async (): Promise<number> => {
+    let count = requests().length;
+    for (;;) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      if (requests().length === count) return count;
+      count = requests().length;
+    }
+  };
+  /** skopeo, then the records of its requests: `requests()` and `refusals()` include them. */
+  const logged = async (...args: string[]): Promise<PeerResult> => {
+    const result = await skopeo(home, ...args);
+    await requestCount();
+    return result;
+  };
   return {
     dir,
     home,
@@ -305,18 +323,7 @@ export async function startTokenStack(options: TokenStackOptions) {
     service,
     /** The service's request log records. */
     requests,
-    /**
-     * How many request records the service has logged, once none has come for 50 ms: records of
-     * requests answered before the call are counted (the service logs asynchronously).
-     */
-    async requestCount(): Promise<number> {
-      let count = requests().length;
-      for (;;) {
-        await new Promise((resolve) => setTimeout(resolve, 50));
-        if (requests().length === count) return count;
-        count = requests().length;
-      }
-    },
+    requestCount,
     /**
      * The request records logged after the first `from`, once one of them is `wanted`: the
      * service logs asynchronously, so a record may follow its answer by a moment. After 5 s
@@ -334,24 +341,22 @@ export async function startTokenStack(options: TokenStackOptions) {
     refusals: () => requests().filter((record) => record.reason).map((record) => record.reason),
     /** `skopeo copy` of the OCI layout's `latest` to `repository:latest` in the registry. */
     push: (creds: string, layout: string, repository: string) =>
-      skopeo(
-        home,
+      logged(
         ...["copy", "--dest-tls-verify=false", "--dest-creds", creds],
         ...[`oci:${layout}:latest`, image(repository)],
       ),
     /** `skopeo inspect` of `repository:latest`; `extra` options go before the image. */
     inspect: (creds: string, repository: string, ...extra: string[]) =>
-      skopeo(home, "inspect", "--tls-verify=false", "--creds", creds, ...extra, image(repository)),
+      logged("inspect", "--tls-verify=false", "--creds", creds, ...extra, image(repository)),
     /** `skopeo copy` of `repository:latest` to an OCI layout at `destination`. */
     pull: (creds: string, repository: string, destination: string) =>
-      skopeo(
-        home,
+      logged(
         ...["copy", "--src-tls-verify=false", "--src-creds", creds],
         ...[image(repository), `oci:${destination}:latest`],
       ),
     /** `skopeo delete` of `repository:latest`. */
     delete: (creds: string, repository: string) =>
-      skopeo(home, "delete", "--tls-verify=false", "--creds", creds, image(repository)),
+      logged("delete", "--tls-verify=false", "--creds", creds, image(repository)),
     /** Stops the registry and the service, which must exit cleanly, and removes `dir`. */
     async stop() {
       await registry.stop();
