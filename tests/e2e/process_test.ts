@@ -14,7 +14,6 @@ import {
   startTaskFlags,
   writeConfig,
 } from "../support/process.ts";
-import { containerdFetchToken } from "../support/containerd.ts";
 import { fixture, SIGNING_KEY_PATH } from "../support/service.ts";
 
 const authority = await createTestAuthority("https://authority.test");
@@ -284,36 +283,4 @@ Deno.test("--export-trust writes the registry's JWKS and bundle with write acces
   ]);
   assert.equal(denied.code, 1, "writing outside the allowed directory fails");
   assert.match(denied.stderr.trim(), /^export error: [^\n]*elsewhere[^\n]*$/);
-});
-
-Deno.test("containerd's token fetch (POST first, GET fallback) works against the service", async () => {
-  const { path } = await validConfig();
-  const service = await spawnService(path);
-  try {
-    const { port } = await service.waitForLog("listening");
-    const base = {
-      realm: `http://127.0.0.1:${port}/token`,
-      service: "registry.e2e",
-      scopes: ["repository:team/app:pull,push"],
-    };
-    for (const username of ["oauth2accesstoken", ""]) {
-      const ok = await containerdFetchToken({ ...base, username, secret: await liveToken() });
-      assert.deepEqual(ok.exchanges, [{ method: "POST", status: 200 }], `username "${username}"`);
-      assert.deepEqual(decodeJwt(ok.token!).access, [
-        { type: "repository", name: "team/app", actions: ["pull", "push"] },
-      ]);
-    }
-    const expired = await containerdFetchToken({
-      ...base,
-      username: "oauth2accesstoken",
-      secret: await authority.token({ claims: { exp: Math.floor(Date.now() / 1000) - 3600 } }),
-    });
-    assert.deepEqual(expired.exchanges, [{ method: "POST", status: 401 }, {
-      method: "GET",
-      status: 401,
-    }]);
-    assert.match(expired.error!, /expired/);
-  } finally {
-    assert.equal((await service.stop()).code, 0);
-  }
 });

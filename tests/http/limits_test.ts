@@ -3,19 +3,11 @@ import { createVerificationBudget, MAX_WAITING_CHECKS } from "../../src/http/fai
 import { budgetKey, clientAddress } from "../../src/http/client_address.ts";
 import { Denial } from "../../src/denial.ts";
 import { MAX_HEADER_BYTES, MAX_URL_LENGTH } from "../../src/http/limits.ts";
-import { basic, createTestAuthority, NOW_SECONDS } from "../support/authority.ts";
+import { basic, createTestAuthority, forgedTokens, NOW_SECONDS } from "../support/authority.ts";
 import { REGISTRY, startTestService } from "../support/service.ts";
 import { reasonOf } from "../support/http.ts";
 
 const authority = await createTestAuthority();
-
-/** `count` distinct tokens signed by an impostor with the Authority's issuer and kid. */
-async function forgedTokens(count: number, prefix = "attacker") {
-  const impostor = await createTestAuthority(authority.issuer, authority.kid);
-  return await Promise.all(
-    Array.from({ length: count }, (_, i) => impostor.token({ claims: { sub: `${prefix}-${i}` } })),
-  );
-}
 
 const tokenPath = `/token?service=${REGISTRY}`;
 
@@ -39,7 +31,7 @@ Deno.test("cheap rejections and a repeated bad token never spend the verificatio
   });
   const nat = { remoteAddress: "198.51.100.7" };
   const expired = await authority.token({ claims: { exp: NOW_SECONDS - 3600 } });
-  const [forged] = await forgedTokens(1);
+  const [forged] = await forgedTokens(authority, 1);
   for (let i = 0; i < 20; i++) {
     for (
       const [token, reason] of [
@@ -65,7 +57,7 @@ Deno.test("a cached caller token is never refused, however its address has faile
   const valid = await authority.token();
   assert.equal((await service.request(tokenPath, as(valid), nat)).status, 200);
   const flood = await Promise.all(
-    (await forgedTokens(60)).map((token) => service.request(tokenPath, as(token), nat)),
+    (await forgedTokens(authority, 60)).map((token) => service.request(tokenPath, as(token), nat)),
   );
   assert.ok(flood.some((answer) => answer.status === 429), "the flood itself is slowed down");
   assert.equal((await service.request(tokenPath, as(valid), nat)).status, 200);
@@ -76,7 +68,7 @@ Deno.test("over budget, a client's checks run one at a time and the rest wait or
     Server: { FailedAuthLimit: { Burst: 5, PerMinute: 6 } },
   });
   const answers = await Promise.all(
-    (await forgedTokens(50)).map((token) =>
+    (await forgedTokens(authority, 50)).map((token) =>
       service.request(tokenPath, as(token), { remoteAddress: "198.51.100.9" })
     ),
   );
@@ -120,7 +112,7 @@ Deno.test("behind a trusted proxy the forwarded client's budget is spent, not th
     headers: { authorization: basic(token), "x-forwarded-for": `203.0.113.1, ${client}` },
   });
   const flood = await Promise.all(
-    (await forgedTokens(40)).map((token) =>
+    (await forgedTokens(authority, 40)).map((token) =>
       service.request(tokenPath, from("192.0.2.1", token), proxy)
     ),
   );

@@ -1,8 +1,15 @@
 import assert from "node:assert/strict";
 import { createTestAuthority } from "../support/authority.ts";
 import { exportTrust, localAuthority, writeConfig } from "../support/process.ts";
-import { callerCreds, podmanLogin, startTokenStack, writeOciImage } from "../support/peers.ts";
+import {
+  callerCreds,
+  podmanLogin,
+  type RequestRecord,
+  startTokenStack,
+  writeOciImage,
+} from "../support/peers.ts";
 import { fixture } from "../support/service.ts";
+import { ctrPull, ctrPush, type Daemon, startContainerd } from "../support/engines.ts";
 
 const authority = await createTestAuthority("https://authority.test");
 const REGISTRY = "registry.peer-test";
@@ -156,7 +163,8 @@ Deno.test("podman login, which sends no scope, succeeds with an Authority token"
     );
     assert.ok(login.success, login.output);
     assert.match(login.output, /Login Succeeded/);
-    const issued = stack.requests().find((record) => record.status === 200);
+    const issued = (await stack.requestsSince(0, (record) => record.status === 200))
+      .find((record) => record.status === 200);
     assert.ok(issued, "the registry sent podman to the service for a token");
     assert.deepEqual(issued.requested, []);
   } finally {
@@ -164,9 +172,10 @@ Deno.test("podman login, which sends no scope, succeeds with an Authority token"
   }
 });
 
-Deno.test("a push that tries a cross-repository mount from an unreadable repository succeeds; PartialGrants grants the intersection", async () => {
+Deno.test("a push that tries a cross-repository mount from an unreadable repository succeeds with skopeo, ctr 1.6 gives it up; PartialGrants grants the intersection", async () => {
   for (const partialGrants of [false, true]) {
     const stack = await startStack("rsa.key-and-cert.pem", { PartialGrants: partialGrants });
+    let containerd: Daemon | undefined;
     try {
       const { layout } = await writeOciImage(
         stack.dir,
@@ -196,7 +205,37 @@ Deno.test("a push that tries a cross-repository mount from an unreadable reposit
         assert.equal(mountRequest.status, 403);
         assert.equal(mountRequest.reason, "access_denied");
       }
+
+      // ctr labels pulled blobs with their source repository and asks to mount them from it;
+      // refused (403 without PartialGrants, the registry's 401 insufficient_scope with), it
+      // does not fall back to an upload.
+      containerd = await startContainerd(`${stack.dir}/containerd`);
+      const base = `${stack.registry.address}/lib/base:latest`;
+      const pulled = await ctrPull(containerd, base, "--user", admin);
+      assert.ok(pulled.success, pulled.output);
+      const from = await stack.requestCount();
+      const ctrPushed = await ctrPush(
+        containerd,
+        team,
+        `${stack.registry.address}/team/ctr:latest`,
+        base,
+      );
+      assert.ok(!ctrPushed.success, ctrPushed.output);
+      const mountOf = (record: RequestRecord) =>
+        record.requested?.includes("repository:lib/base:pull");
+      const ctrMount = (await stack.requestsSince(from, mountOf)).find(mountOf);
+      if (partialGrants) {
+        assert.deepEqual([ctrMount?.status, ctrMount?.granted], [200, [
+          "repository:team/ctr:pull,push",
+        ]]);
+        assert.match(ctrPushed.output, /server message: insufficient_scope: authorization failed/);
+      } else {
+        assert.equal(ctrMount?.status, 403);
+        assert.match(ctrPushed.output, /failed to fetch oauth token: unexpected status: 403/);
+      }
+      assert.ok(!(await stack.inspect(admin, "team/ctr")).success, "ctr pushed nothing");
     } finally {
+      await containerd?.stop();
       await stack.stop();
     }
   }

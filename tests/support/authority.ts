@@ -85,3 +85,18 @@ export async function createTestAuthority(
 export function basic(token: string, user = "oauth2accesstoken"): string {
   return `Basic ${btoa(`${user}:${token}`)}`;
 }
+
+/**
+ * `count` distinct caller tokens signed by an impostor under `authority`'s issuer and kid: each
+ * costs the service a failed signature check.
+ */
+export async function forgedTokens(
+  authority: Pick<TestAuthority, "issuer" | "kid">,
+  count: number,
+  claims: (i: number) => Record<string, unknown> = (i) => ({ sub: `attacker-${i}` }),
+): Promise<string[]> {
+  const impostor = await createTestAuthority(authority.issuer, authority.kid);
+  return await Promise.all(
+    Array.from({ length: count }, (_, i) => impostor.token({ claims: claims(i) })),
+  );
+}

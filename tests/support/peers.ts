@@ -1,7 +1,8 @@
 /**
  * Real third-party peers for end-to-end tests: Debian's `docker-registry` (distribution 2.8)
- * run in the foreground, `skopeo`, `podman`, and a hand-made OCI image. A missing peer fails
- * the test loudly; it is never skipped.
+ * run in the foreground, `skopeo`, `podman`, `buildah`, and a hand-made OCI image (the engines,
+ * containerd and dockerd, are in `engines.ts`). A missing peer fails the test loudly; it is never
+ * skipped.
  *
  * @module
  */
@@ -33,11 +34,67 @@ export function freePort(): number {
   return port;
 }
 
-/** A distribution registry process. */
-export interface RegistryProcess {
-  readonly address: string;
+/** How long a peer may take to exit after SIGTERM before it is killed. */
+const STOP_GRACE_MS = 10_000;
+
+/** A peer running in the foreground, its output collected. */
+export interface PeerProcess {
+  /** Everything it printed so far, stdout and stderr interleaved. */
   readonly log: () => string;
+  /** Sends SIGTERM (SIGKILL after 10 s) and waits until it has exited and its output is read. */
   stop(): Promise<void>;
+}
+
+/**
+ * Spawns `command args` in the foreground and waits until `ready` holds (polled every 50 ms). A
+ * peer that exits first, or is not ready within `timeoutMs`, fails loudly with its output.
+ */
+export async function startPeer(
+  command: string,
+  args: string[],
+  ready: (log: string) => Promise<boolean> | boolean,
+  timeoutMs = 15_000,
+): Promise<PeerProcess> {
+  await requirePeer(command);
+  const child = new Deno.Command(command, {
+    args,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const output: string[] = [];
+  const drain = async (stream: ReadableStream<Uint8Array>) => {
+    for await (const chunk of stream.pipeThrough(new TextDecoderStream())) output.push(chunk);
+  };
+  const drained = Promise.all([drain(child.stdout), drain(child.stderr)]);
+  let exit: Deno.CommandStatus | undefined;
+  const status = child.status.then((result) => exit = result);
+  const log = () => output.join("");
+  const stop = async () => {
+    if (!exit) child.kill("SIGTERM");
+    const killer = setTimeout(() => exit || child.kill("SIGKILL"), STOP_GRACE_MS);
+    await status;
+    clearTimeout(killer);
+    await drained;
+  };
+  const deadline = Date.now() + timeoutMs;
+  while (!exit && !await ready(log())) {
+    if (Date.now() > deadline) {
+      await stop();
+      throw new Error(`${command} was not ready within ${timeoutMs} ms:\n${log()}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  if (exit) {
+    await drained;
+    throw new Error(`${command} exited with ${exit.code} before it was ready:\n${log()}`);
+  }
+  return { log, stop };
+}
+
+/** A distribution registry process. */
+export interface RegistryProcess extends PeerProcess {
+  readonly address: string;
 }
 
 /** What the registry's `auth.token` section says. */
@@ -50,7 +107,6 @@ export interface RegistryTokenAuth {
 
 /** Starts `docker-registry serve` in the foreground with token auth, on a loopback port. */
 export async function startRegistry(auth: RegistryTokenAuth): Promise<RegistryProcess> {
-  await requirePeer("docker-registry");
   const dir = await Deno.makeTempDir({ prefix: "registry-peer-" });
   const port = freePort();
   const config = `version: 0.1
@@ -67,37 +123,24 @@ auth:
     rootcertbundle: ${auth.rootCertBundle}
 `;
   await Deno.writeTextFile(`${dir}/config.yml`, config);
-  const child = new Deno.Command("docker-registry", {
-    args: ["serve", `${dir}/config.yml`],
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const output: string[] = [];
-  const decoder = new TextDecoder();
-  const drain = async (stream: ReadableStream<Uint8Array>) => {
-    for await (const chunk of stream) output.push(decoder.decode(chunk));
-  };
-  const drained = Promise.all([drain(child.stdout), drain(child.stderr)]);
   const address = `127.0.0.1:${port}`;
-  for (let attempt = 0;; attempt++) {
+  const registry = await startPeer("docker-registry", ["serve", `${dir}/config.yml`], async () => {
     try {
       const response = await fetch(`http://${address}/v2/`);
       await response.body?.cancel();
-      if (response.status === 401) break;
-    } catch { /* not listening yet */ }
-    if (attempt > 100) {
-      child.kill();
-      throw new Error(`docker-registry did not start: ${output.join("")}`);
+      return response.status === 401;
+    } catch {
+      return false; // not listening yet
     }
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+  }).catch(async (error) => {
+    await Deno.remove(dir, { recursive: true });
+    throw error;
+  });
   return {
     address,
-    log: () => output.join(""),
+    log: registry.log,
     async stop() {
-      child.kill("SIGTERM");
-      await child.status;
-      await drained;
+      await registry.stop();
       await Deno.remove(dir, { recursive: true });
     },
   };
@@ -109,42 +152,82 @@ export interface PeerResult {
   readonly output: string;
 }
 
-/** Runs `skopeo` with its own HOME and temp dir so tests leave nothing behind. */
-export async function skopeo(home: string, ...args: string[]): Promise<PeerResult> {
-  await requirePeer("skopeo");
-  const { success, stdout, stderr } = await new Deno.Command("skopeo", {
+/** Runs a client to completion, `input` on its stdin; a missing client fails loudly. */
+export async function runPeer(
+  command: string,
+  args: string[],
+  env: Record<string, string> = {},
+  input?: string,
+): Promise<PeerResult> {
+  await requirePeer(command);
+  const child = new Deno.Command(command, {
     args,
-    env: { HOME: home, TMPDIR: home, XDG_RUNTIME_DIR: home },
-    stdin: "null",
-  }).output();
+    env,
+    stdin: input === undefined ? "null" : "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  if (input !== undefined) {
+    const writer = child.stdin.getWriter();
+    await writer.write(new TextEncoder().encode(input));
+    await writer.close();
+  }
+  const { success, stdout, stderr } = await child.output();
   const decoder = new TextDecoder();
   return { success, output: decoder.decode(stdout) + decoder.decode(stderr) };
 }
 
+/** The environment that keeps a containers/image client's files under `home`. */
+export function homeEnv(home: string): Record<string, string> {
+  return { HOME: home, TMPDIR: home, XDG_RUNTIME_DIR: home };
+}
+
+/** Runs `skopeo` with its own HOME and temp dir so tests leave nothing behind. */
+export function skopeo(home: string, ...args: string[]): Promise<PeerResult> {
+  return runPeer("skopeo", args, homeEnv(home));
+}
+
+/**
+ * Runs a containers/storage tool (`podman`, `buildah`) with its own storage (vfs) and HOME under
+ * `home`; `input` goes to its stdin.
+ */
+function withStorage(
+  command: "podman" | "buildah",
+  home: string,
+  args: string[],
+  input?: string,
+): Promise<PeerResult> {
+  return runPeer(
+    command,
+    [
+      ...["--root", `${home}/storage`, "--runroot", `${home}/run`, "--storage-driver", "vfs"],
+      ...args,
+    ],
+    homeEnv(home),
+    input,
+  );
+}
+
+/** Runs `podman` with its own storage under `home`; `input` goes to its stdin. */
+export function podman(home: string, args: string[], input?: string): Promise<PeerResult> {
+  return withStorage("podman", home, args, input);
+}
+
+/** Runs `buildah` with its own storage under `home`. */
+export function buildah(home: string, ...args: string[]): Promise<PeerResult> {
+  return withStorage("buildah", home, args);
+}
+
 /** `podman login` with the password on stdin, its own storage and auth file under `home`. */
-export async function podmanLogin(
+export function podmanLogin(
   home: string,
   registry: string,
   password: string,
 ): Promise<PeerResult> {
-  await requirePeer("podman");
-  const child = new Deno.Command("podman", {
-    args: [
-      ...["--root", `${home}/storage`, "--runroot", `${home}/run`, "--storage-driver", "vfs"],
-      ...["login", "--tls-verify=false", "--authfile", `${home}/auth.json`],
-      ...["--username", "oauth2accesstoken", "--password-stdin", registry],
-    ],
-    env: { HOME: home, TMPDIR: home, XDG_RUNTIME_DIR: home },
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const writer = child.stdin.getWriter();
-  await writer.write(new TextEncoder().encode(`${password}\n`));
-  await writer.close();
-  const { success, stdout, stderr } = await child.output();
-  const decoder = new TextDecoder();
-  return { success, output: decoder.decode(stdout) + decoder.decode(stderr) };
+  return podman(home, [
+    ...["login", "--tls-verify=false", "--authfile", `${home}/auth.json`],
+    ...["--username", "oauth2accesstoken", "--password-stdin", registry],
+  ], `${password}\n`);
 }
 
 /** Caller credentials (`user:password`) for a service process, which uses the real clock. */
@@ -156,6 +239,10 @@ export async function callerCreds(
   const token = await authority.token({ claims: { iat: now, exp: now + 600, ...claims } });
   return `oauth2accesstoken:${token}`;
 }
+
+/** A request record of the service's log (`msg: "request"`). */
+// deno-lint-ignore no-explicit-any
+export type RequestRecord = Record<string, any>;
 
 /** What `startTokenStack` runs. */
 export interface TokenStackOptions {
@@ -209,6 +296,25 @@ export async function startTokenStack(options: TokenStackOptions) {
   await Deno.mkdir(home);
   const image = (repository: string) => `docker://${registry.address}/${repository}:latest`;
   const records = () => service.stdout.map((line) => JSON.parse(line));
+  const requests = (): RequestRecord[] => records().filter((record) => record.msg === "request");
+  /**
+   * How many request records the service has logged, once none has come for 50 ms: records of
+   * requests answered before the call are counted (the service logs asynchronously).
+   */
+  const requestCount = async (): Promise<number> => {
+    let count = requests().length;
+    for (;;) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      if (requests().length === count) return count;
+      count = requests().length;
+    }
+  };
+  /** skopeo, then the records of its requests: `requests()` and `refusals()` include them. */
+  const logged = async (...args: string[]): Promise<PeerResult> => {
+    const result = await skopeo(home, ...args);
+    await requestCount();
+    return result;
+  };
   return {
     dir,
     home,
@@ -216,32 +322,41 @@ export async function startTokenStack(options: TokenStackOptions) {
     registry,
     service,
     /** The service's request log records. */
-    requests: () => records().filter((record) => record.msg === "request"),
+    requests,
+    requestCount,
+    /**
+     * The request records logged after the first `from`, once one of them is `wanted`: the
+     * service logs asynchronously, so a record may follow its answer by a moment. After 5 s
+     * without one, whatever there is.
+     */
+    async requestsSince(from: number, wanted: (record: RequestRecord) => boolean = () => true) {
+      const deadline = Date.now() + 5_000;
+      for (;;) {
+        const since: RequestRecord[] = requests().slice(from);
+        if (since.some(wanted) || Date.now() > deadline) return since;
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    },
     /** Reasons the request log gave for refused requests (audit events repeat them). */
-    refusals: () =>
-      records().filter((record) => record.msg === "request" && record.reason).map((record) =>
-        record.reason
-      ),
+    refusals: () => requests().filter((record) => record.reason).map((record) => record.reason),
     /** `skopeo copy` of the OCI layout's `latest` to `repository:latest` in the registry. */
     push: (creds: string, layout: string, repository: string) =>
-      skopeo(
-        home,
+      logged(
         ...["copy", "--dest-tls-verify=false", "--dest-creds", creds],
         ...[`oci:${layout}:latest`, image(repository)],
       ),
     /** `skopeo inspect` of `repository:latest`; `extra` options go before the image. */
     inspect: (creds: string, repository: string, ...extra: string[]) =>
-      skopeo(home, "inspect", "--tls-verify=false", "--creds", creds, ...extra, image(repository)),
+      logged("inspect", "--tls-verify=false", "--creds", creds, ...extra, image(repository)),
     /** `skopeo copy` of `repository:latest` to an OCI layout at `destination`. */
     pull: (creds: string, repository: string, destination: string) =>
-      skopeo(
-        home,
+      logged(
         ...["copy", "--src-tls-verify=false", "--src-creds", creds],
         ...[image(repository), `oci:${destination}:latest`],
       ),
     /** `skopeo delete` of `repository:latest`. */
     delete: (creds: string, repository: string) =>
-      skopeo(home, "delete", "--tls-verify=false", "--creds", creds, image(repository)),
+      logged("delete", "--tls-verify=false", "--creds", creds, image(repository)),
     /** Stops the registry and the service, which must exit cleanly, and removes `dir`. */
     async stop() {
       await registry.stop();
