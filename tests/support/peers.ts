@@ -78,6 +78,8 @@ auth:
     for await (const chunk of stream) output.push(decoder.decode(chunk));
   };
   const drained = Promise.all([drain(child.stdout), drain(child.stderr)]);
+  let exited = false;
+  const status = child.status.then((status) => (exited = true, status));
   const address = `127.0.0.1:${port}`;
   for (let attempt = 0;; attempt++) {
     try {
@@ -85,8 +87,11 @@ auth:
       await response.body?.cancel();
       if (response.status === 401) break;
     } catch { /* not listening yet */ }
-    if (attempt > 100) {
-      child.kill();
+    // A registry that refused its configuration has already said why.
+    if (exited || attempt > 100) {
+      if (!exited) child.kill();
+      await Promise.all([status, drained]);
+      await Deno.remove(dir, { recursive: true });
       throw new Error(`docker-registry did not start: ${output.join("")}`);
     }
     await new Promise((resolve) => setTimeout(resolve, 50));

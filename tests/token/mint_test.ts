@@ -7,7 +7,6 @@ import { createTokenSigner, registryClaims } from "../../src/token/mint.ts";
 import { selfSignedCertificate } from "../../src/token/certificate.ts";
 import { registryTrust } from "../../src/token/registry_trust.ts";
 import { NOW, NOW_SECONDS } from "../support/authority.ts";
-import { verifyLikeDistribution3 } from "../support/distribution3.ts";
 import { fixture } from "../support/service.ts";
 
 const claims = registryClaims({
@@ -157,33 +156,4 @@ Deno.test("registryTrust generates a bundle certificate for an EC key that has n
   assert.ok(certificate.verify(certificate.publicKey));
   assert.equal(certificate.publicKey.export({ format: "jwk" }).x, es256.publicJwk.x);
   assert.deepEqual(trust.jwks, { keys: [es256.publicJwk] });
-});
-
-Deno.test("distribution 3.x rules accept ES256 tokens by x5c, by thumbprint kid and by JWKS kid", async () => {
-  const config = (rootCertBundle: string, jwks?: { readonly keys: readonly JsonWebKey[] }) => ({
-    issuer: claims.iss,
-    service: claims.aud,
-    rootCertBundle,
-    jwks,
-  });
-  const withCertificate = await key("ec-p256.key-and-cert.pem");
-  const bundle = await Deno.readTextFile(fixture("keys/ec-p256.cert.pem"));
-  await verifyLikeDistribution3(
-    await createTokenSigner(withCertificate)(claims),
-    config(bundle),
-    NOW,
-  );
-
-  const thumbprinted = await loadSigningKey({
-    keyPath: fixture("keys/ec-p256.pkcs8.pem"),
-    keyIdFormat: "thumbprint",
-  });
-  const generated = await registryTrust([thumbprinted], NOW, () => "01");
-  const token = await createTokenSigner(thumbprinted)(claims);
-  await verifyLikeDistribution3(token, config(generated.bundlePem), NOW);
-
-  const libtrust = await registryTrust([es256], NOW, () => "01");
-  const libtrustToken = await createTokenSigner(es256)(claims);
-  await assert.rejects(verifyLikeDistribution3(libtrustToken, config(libtrust.bundlePem), NOW));
-  await verifyLikeDistribution3(libtrustToken, config(libtrust.bundlePem, libtrust.jwks), NOW);
 });

@@ -71,7 +71,7 @@ Deno.test("registryConfigSnippets give matching auth.token sections for distribu
   const options = testOptions(authority, {
     Registry: { Realm: "https://tokens.example/token", AllowedServices: ["registry.example"] },
   });
-  const snippets = registryConfigSnippets(options, "/etc/registry-trust");
+  const snippets = registryConfigSnippets(options, "/etc/registry-trust", [keyOnly]);
   assert.equal(
     snippets,
     `# distribution 2.8 (config.yml)
@@ -92,4 +92,54 @@ auth:
     jwks: /etc/registry-trust/jwks.json
 `,
   );
+});
+
+Deno.test("registryConfigSnippets print only the 3.x section with jwks when a key is Ed25519, and say why", async () => {
+  const authority = await createTestAuthority();
+  const options = testOptions(authority, {
+    Registry: { Realm: "https://tokens.example/token", AllowedServices: ["registry.example"] },
+  });
+  const ed25519 = await loadSigningKey({ keyPath: fixture("keys/ed25519.pkcs8.pem") });
+  for (const keys of [[ed25519], [keyOnly, ed25519], [ed25519, keyOnly]]) {
+    const snippets = registryConfigSnippets(options, "/etc/registry-trust", keys);
+    assert.equal(
+      snippets,
+      `# distribution 2.8: none; it cannot verify EdDSA, and does not start with an Ed25519 certificate (here for ${ed25519.kid}) in its rootcertbundle
+
+# distribution 3.x (config.yml); keep jwks: v3.0.0 finds an EC or Ed25519 key's kid only there (or sent as x5c)
+auth:
+  token:
+    realm: https://tokens.example/token
+    service: registry.example
+    issuer: registry-token-test
+    rootcertbundle: /etc/registry-trust/rootcertbundle.pem
+    jwks: /etc/registry-trust/jwks.json
+`,
+    );
+  }
+});
+
+Deno.test("registryConfigSnippets steer 3.x sites with an EC key to jwks, and still print 2.8's", async () => {
+  const authority = await createTestAuthority();
+  const options = testOptions(authority);
+  const ec = await loadSigningKey({ keyPath: fixture("keys/ec-p256.pkcs8.pem") });
+  const snippets = registryConfigSnippets(options, "/trust", [ec]);
+  assert.match(snippets, /^# distribution 2\.8 \(config\.yml\)\nauth:/);
+  assert.match(
+    snippets,
+    /# distribution 3\.x \(config\.yml\); keep jwks: .*\n(.*\n){6} {4}jwks: \/trust\/jwks\.json\n$/,
+  );
+});
+
+Deno.test("registryTrust publishes an Ed25519 key as an OKP JWK and bundles a certificate generated for it", async () => {
+  const ed25519 = await loadSigningKey({ keyPath: fixture("keys/ed25519.pkcs8.pem") });
+  const trust = await registryTrust([keyOnly, ed25519], NOW, () => "05");
+  assert.deepEqual(trust.generatedFor, [keyOnly.kid, ed25519.kid]);
+  assert.deepEqual(trust.jwks.keys[1], ed25519.publicJwk);
+  assert.equal(trust.jwks.keys[1].kty, "OKP");
+  assert.equal(trust.jwks.keys[1].crv, "Ed25519");
+  const pems = trust.bundlePem.match(/-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g)!;
+  const certificate = new X509Certificate(pems[1]);
+  assert.equal(certificate.publicKey.asymmetricKeyType, "ed25519");
+  assert.ok(certificate.verify(certificate.publicKey));
 });
