@@ -7,25 +7,21 @@
  * `ENCRYPTED PRIVATE KEY`, and `RSA PRIVATE KEY` or `EC PRIVATE KEY` with legacy
  * `Proc-Type: 4,ENCRYPTED` headers), optionally followed by `CERTIFICATE` blocks, and PKCS#12
  * (`.pfx`/`.p12`, recognised by content) in both the modern AES/PBKDF2 and the legacy 3DES/RC2
- * flavours, for every key type.
- *
- * The default `kid` is the libtrust key ID (distribution 2.x) or, with `keyIdFormat: thumbprint`,
- * the RFC 7638 thumbprint. libtrust has no form for Ed25519 keys, so theirs is always the
- * thumbprint (RFC 8037 §2), and asking for a libtrust one is an error.
+ * flavours, for every key type. The `kid` is derived in `key_id.ts`.
  *
  * @module
  */
 
 import { createPublicKey, type KeyObject } from "node:crypto";
-import { calculateJwkThumbprint } from "jose";
-import { libtrustKeyId } from "./libtrust.ts";
 import { chainFor, pemCertificates } from "./certificate_chain.ts";
 import { KeyLoadError, messageOf, unsupported } from "./key_errors.ts";
+import { keyIdFor, type KeyIdFormat, thumbprintMembers } from "./key_id.ts";
 import type { KeyFile } from "./key_file.ts";
 import { parsePemKeyFile } from "./pem_key.ts";
 import { parsePkcs12 } from "./pkcs12.ts";
 
 export { KeyLoadError, type KeyLoadErrorCode } from "./key_errors.ts";
+export { KEY_ID_FORMATS, type KeyIdFormat } from "./key_id.ts";
 
 /** Where the signing key comes from, as configured. */
 export interface SigningKeySource {
@@ -43,12 +39,6 @@ export interface SigningKeySource {
    */
   readonly keyIdFormat?: KeyIdFormat;
 }
-
-/** Formats of derived key IDs: libtrust (distribution 2.x) or RFC 7638 thumbprint. */
-export const KEY_ID_FORMATS = ["libtrust", "thumbprint"] as const;
-
-/** A format of derived key IDs. */
-export type KeyIdFormat = typeof KEY_ID_FORMATS[number];
 
 /** JWS algorithms a signing key can sign with; the key's type and curve decide which. */
 export type SigningAlgorithm = "RS256" | "ES256" | "ES384" | "EdDSA";
@@ -210,7 +200,6 @@ export async function loadSigningKey(
 
   const { key } = keyFile;
   const alg = signingAlgorithm(key, source.keyPath);
-  const keyIdFormat = keyIdFormatFor(alg, source);
   const spki = new Uint8Array(createPublicKey(key).export({ type: "spki", format: "der" }));
   const certificateChain = Object.freeze(chainFor(spki, certificates, source));
   const pkcs8 = new Uint8Array(key.export({ type: "pkcs8", format: "der" }));
@@ -218,38 +207,10 @@ export async function loadSigningKey(
   const params = IMPORT_PARAMS[alg];
   const privateKey = await crypto.subtle.importKey("pkcs8", pkcs8, params, false, ["sign"]);
   const publicKey = await crypto.subtle.importKey("spki", spki, params, true, ["verify"]);
-  const required = requiredMembers(alg, await crypto.subtle.exportKey("jwk", publicKey));
-  const kid = source.keyId ??
-    (keyIdFormat === "thumbprint"
-      ? await calculateJwkThumbprint(required)
-      : await libtrustKeyId(spki));
+  const required = thumbprintMembers(alg, await crypto.subtle.exportKey("jwk", publicKey));
+  const kid = await keyIdFor(alg, spki, required, source);
   const publicJwk = Object.freeze({ ...required, kid, alg, use: "sig" }) as PublicJwk;
   return Object.freeze({ alg, kid, privateKey, publicKey, publicJwk, certificateChain });
-}
-
-/**
- * The members RFC 7638 hashes for a thumbprint: exactly the required ones of the key type
- * (RFC 8037 §2 for OKP).
- */
-function requiredMembers(alg: SigningAlgorithm, { n, e, crv, x, y }: JsonWebKey) {
-  if (alg === "RS256") return { kty: "RSA" as const, n: n!, e: e! };
-  if (alg === "EdDSA") return { kty: "OKP" as const, crv: "Ed25519" as const, x: x! };
-  return { kty: "EC" as const, crv: crv as EcPublicJwk["crv"], x: x!, y: y! };
-}
-
-/** How the default `kid` of a key signing with `alg` is derived; libtrust lacks Ed25519. */
-function keyIdFormatFor(alg: SigningAlgorithm, source: SigningKeySource): KeyIdFormat {
-  if (alg !== "EdDSA") return source.keyIdFormat ?? "libtrust";
-  if (source.keyIdFormat === "libtrust") {
-    throw new KeyLoadError(
-      "KEY_ID_FORMAT_UNSUPPORTED",
-      source.keyPath,
-      `${source.keyPath} holds an Ed25519 key, which has no libtrust key ID (libtrust knows ` +
-        "RSA and EC keys only, and distribution 2.x cannot verify EdDSA anyway); leave the " +
-        "format unset or use thumbprint, the RFC 7638 thumbprint distribution 3.x matches",
-    );
-  }
-  return "thumbprint";
 }
 
 async function read(
