@@ -307,7 +307,8 @@ async function distinctLines(alg: CallerAlg, prefix: string, count: number): Pro
   if (pool.length < count) {
     console.error(`  minting ${count - pool.length} ${alg} caller tokens (${key}) …`);
     const tokens = await callerTokens(count - pool.length, key, alg, pool.length);
-    pool.push(...tokens.map((token, i) => requestLine(token, `${key}/repo-${pool.length + i}`)));
+    // One push per line: spreading 100,000 of them into one call overflows the stack.
+    for (const token of tokens) pool.push(requestLine(token, `${key}/repo-${pool.length}`));
   }
   return pool.slice(0, count);
 }
