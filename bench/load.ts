@@ -5,10 +5,15 @@
  *
  * Scenarios: (a) every request from a different caller for a different repository, (b) a CI
  * fleet (few identities, repeated scopes), (c) one identical request repeated — (b) and (c) also
- * with `Server:Workers: 2`, reported as a ratio to one process; (a) again with
- * an ES256 signing key, and both (a)s with EdDSA instead of RS256 caller tokens. Each runs for
+ * with `Server:Workers: 2`, reported as a ratio to one process; (a) again with an ES256 and an
+ * Ed25519 signing key, and all three (a)s with EdDSA instead of RS256 caller tokens. Each runs for
  * a bounded time and everything stops by itself. Besides rates, latencies and memory, it reports
  * where the cores went at saturation.
+ *
+ * (a)'s callers are never repeated: its pool is sized from the in-process verify+sign rate
+ * measured right before it (which the service, doing that and more, cannot beat), and should the
+ * service outrun even that, `wrk` stops when the pool runs out and the row says so. A scenario
+ * that fails is reported as failed; the others still run.
  *
  * Usage: deno task bench [--seconds 8] [--connections 32] [--soak 0] [--workers-only]
  *        deno task bench --state-cost   (what a Redis round trip adds to a DPoP request)
@@ -62,6 +67,13 @@ const CEILING_SECONDS = Math.min(SECONDS, 3);
 /** wrk threads; bench/requests.lua gives each thread its own stride through the requests. */
 const WRK_THREADS = 2;
 
+/**
+ * An (a) pool holds this many times the verify+sign rate measured before it, per second of load:
+ * the service cannot beat that rate, but this VM's speed drifts between the measurement and the
+ * load (a 1.25 margin once ran out).
+ */
+const POOL_MARGIN = 1.5;
+
 // ---- set-up -----------------------------------------------------------------------------------
 
 await requireWrk();
@@ -84,7 +96,13 @@ await Deno.writeTextFile(
     ),
   }),
 );
-const ecKeyPath = await writeEcKey();
+/** Signing keys by the algorithm they sign with (ES256 and Ed25519 fresh for the run). */
+type KeyAlg = "RS256" | "ES256" | "EdDSA";
+const signingKeys: Record<KeyAlg, string> = {
+  RS256: RSA_KEY,
+  ES256: await writeKey({ name: "ECDSA", namedCurve: "P-256" }, "es256"),
+  EdDSA: await writeKey({ name: "Ed25519" }, "ed25519"),
+};
 console.error("minting caller tokens …");
 // (b) a CI fleet: 10 runners pulling from 20 repositories in random order.
 const runners = await callerTokens(10, "ci-runner", "RS256");
@@ -96,34 +114,19 @@ const fleet = Array.from(
 const identical = [runners[0]].map((token) => requestLine(token, "team/app-0"));
 
 /**
- * What a scenario sends: at saturation, then at half that rate. A distinct workload never repeats
- * a line, and names the algorithm of its callers' tokens, which each request must verify.
+ * What a scenario sends: the same lines over and over, or (a) a line per request from pools of
+ * distinct callers whose tokens are signed with `callers`, each of which a request must verify.
  */
-interface Workload {
-  lines: readonly string[];
-  halfLoadLines: readonly string[];
-  distinctCallers?: CallerAlg;
-}
-const repeating = (lines: readonly string[]): Workload => ({ lines, halfLoadLines: lines });
-/**
- * One caller per request, enough for `rate` tokens/s (at least the scenario's signing ceiling),
- * and another set for the latency at half load, so that no request there hits a cache.
- */
-async function allDistinct(callerAlg: CallerAlg, rate: number): Promise<Workload> {
-  return {
-    lines: await distinctLines(Math.round(SECONDS * rate), `${callerAlg}-user`, callerAlg),
-    halfLoadLines: await distinctLines(
-      Math.round((SHORT_SECONDS * rate) / 2),
-      `${callerAlg}-late-user`,
-      callerAlg,
-    ),
-    distinctCallers: callerAlg,
-  };
-}
+type Workload = { lines: readonly string[]; distinct?: never } | { distinct: CallerAlg };
+const repeating = (lines: readonly string[]): Workload => ({ lines });
 const WORKERS_ONLY = values["workers-only"];
-// Not needed (and slow to mint) when only (b) and (c) run.
-const distinctRs256Callers = WORKERS_ONLY ? repeating([]) : await allDistinct("RS256", 1_400);
-const distinctEdDsaCallers = WORKERS_ONLY ? repeating([]) : await allDistinct("EdDSA", 2_500);
+
+/**
+ * Pools of requests, each from its own caller for its own repository, by caller algorithm and
+ * subject prefix; minted as a scenario needs more, and shared by scenarios (each of which starts
+ * a fresh service, with empty caches).
+ */
+const pools = new Map<string, string[]>();
 
 // ---- reference ceilings -----------------------------------------------------------------------
 
@@ -137,32 +140,43 @@ console.error(`  RS256 one core ${signRs256Serial}/s; trivial HTTP ${Math.round(
 // ---- the service ------------------------------------------------------------------------------
 
 const rows: Row[] = [];
+const failed: string[] = [];
+const rs256Callers: Workload = { distinct: "RS256" };
+const edDsaCallers: Workload = { distinct: "EdDSA" };
 for (
   const [name, alg, workload, workers] of [
-    ["(a) all distinct, RS256", "RS256", distinctRs256Callers, 1],
+    ["(a) all distinct, RS256", "RS256", rs256Callers, 1],
     ["(b) CI fleet, RS256", "RS256", repeating(fleet), 1],
     ["(b) CI fleet, RS256, Workers: 2", "RS256", repeating(fleet), 2],
     ["(c) identical, RS256", "RS256", repeating(identical), 1],
     ["(c) identical, RS256, Workers: 2", "RS256", repeating(identical), 2],
-    ["(a) all distinct, ES256", "ES256", distinctRs256Callers, 1],
-    ["(a) all distinct, RS256, EdDSA callers", "RS256", distinctEdDsaCallers, 1],
-    ["(a) all distinct, ES256, EdDSA callers", "ES256", distinctEdDsaCallers, 1],
+    ["(a) all distinct, ES256", "ES256", rs256Callers, 1],
+    ["(a) all distinct, Ed25519", "EdDSA", rs256Callers, 1],
+    ["(a) all distinct, RS256, EdDSA callers", "RS256", edDsaCallers, 1],
+    ["(a) all distinct, ES256, EdDSA callers", "ES256", edDsaCallers, 1],
+    ["(a) all distinct, Ed25519, EdDSA callers", "EdDSA", edDsaCallers, 1],
   ] as const
 ) {
   if (WORKERS_ONLY && name.startsWith("(a)")) continue;
   console.error(`running ${name} …`);
-  const key = alg === "RS256" ? RSA_KEY : ecKeyPath;
-  const before = await adjacentCeilings(alg, workload.distinctCallers);
-  const row = await scenario(name, key, workload, workers);
-  const after = await adjacentCeilings(alg, workload.distinctCallers);
-  rows.push({
-    ...row,
-    ceiling: (before.signing + after.signing) / 2,
-    verifyAndSign: before.verifyAndSign && after.verifyAndSign
-      ? (before.verifyAndSign + after.verifyAndSign) / 2
-      : undefined,
-  });
-  console.error(`  ${JSON.stringify(rows.at(-1))}`);
+  try {
+    const before = await adjacentCeilings(alg, workload.distinct);
+    const row = await scenario(name, signingKeys[alg], workload, workers, before.verifyAndSign);
+    const after = await adjacentCeilings(alg, workload.distinct);
+    const mean = (key: "signing" | "verifyAndSign" | "verify") =>
+      before[key] && after[key] ? (before[key] + after[key]) / 2 : undefined;
+    rows.push({
+      ...row,
+      ceiling: mean("signing")!,
+      verifyAndSign: mean("verifyAndSign"),
+      verify: mean("verify"),
+    });
+    console.error(`  ${JSON.stringify(rows.at(-1))}`);
+  } catch (error) {
+    // One scenario's failure is reported; it never costs the others their run.
+    failed.push(`${name}: ${(error as Error).message}`);
+    console.error(`  failed: ${(error as Error).message}`);
+  }
 }
 
 let soak: string | undefined;
@@ -183,6 +197,10 @@ interface Row {
   ceiling: number;
   /** Likewise, each signature preceded by verifying a caller token: the bound for (a). */
   verifyAndSign?: number;
+  /** Likewise, caller-token verifications alone: the bound for (a) once signing is cheap. */
+  verify?: number;
+  /** For (a): distinct callers prepared, and whether `wrk` ran out of them before the end. */
+  pool?: { size: number; ranOut: boolean; repeated: number };
   p50: string;
   p99: string;
   p99Half: number;
@@ -191,21 +209,28 @@ interface Row {
   cpu: CpuShares;
 }
 
+/**
+ * Runs one scenario on a fresh service. For (a), `verifyAndSign` (the in-process rate measured
+ * just before) sizes the pool of distinct callers, and the half-load set is sized from the rate
+ * then measured, so neither ever repeats a caller (whose verified token would be cached).
+ */
 async function scenario(
   name: string,
   keyPath: string,
   workload: Workload,
-  workers = 1,
-): Promise<Omit<Row, "ceiling" | "verifyAndSign">> {
+  workers: number,
+  verifyAndSign?: number,
+): Promise<Omit<Row, "ceiling" | "verifyAndSign" | "verify">> {
+  const callers = workload.distinct;
+  const lines = callers === undefined
+    ? workload.lines!
+    : await distinctLines(callers, "user", Math.ceil(verifyAndSign! * SECONDS * POOL_MARGIN));
   const service = await startService(keyPath, workers);
   try {
-    // Warm-up, so that (c) measures the steady state rather than the first signature. For (a)
-    // it uses a caller of the half-load set, which then starts one further on.
-    const { lines } = workload;
-    const distinct = workload.distinctCallers !== undefined;
-    const halfLoadLines = distinct ? workload.halfLoadLines.slice(1) : workload.halfLoadLines;
-    await fetchLine(service.port, workload.halfLoadLines[0]);
-    const running = runWrk(service.port, lines, SECONDS);
+    // Warm-up, so that (c) measures the steady state rather than the first signature; for (a)
+    // by a caller of its own, found in neither pool.
+    await fetchLine(service.port, callers ? (await warmUpLine(callers)) : lines[0]);
+    const running = runWrk(service.port, lines, SECONDS, callers !== undefined);
     // Where the CPU goes at saturation, sampled in the middle of the run.
     await sleep(1_000);
     const pids = await service.pids();
@@ -213,18 +238,11 @@ async function scenario(
     await sleep(Math.max(1, SECONDS - 2) * 1_000);
     const cpu = cpuShares(cpuBefore, await cpuTicks(pids));
     const saturated = await running;
-    if (distinct && saturated.requests > lines.length) {
-      throw new Error(
-        `wrk sent ${saturated.requests} requests but only ${lines.length} distinct callers were ` +
-          "prepared; the scenario would have repeated callers",
-      );
-    }
     const halfRate = saturated.rate / 2;
-    // A distinct workload stops early rather than repeat a caller.
-    const halfSeconds = distinct
-      ? Math.min(SHORT_SECONDS, halfLoadLines.length / halfRate)
-      : SHORT_SECONDS;
-    const half = await fixedRateLatency(service.port, halfLoadLines, halfRate, halfSeconds);
+    const halfLoadLines = callers === undefined
+      ? lines
+      : await distinctLines(callers, "late-user", Math.ceil(halfRate * SHORT_SECONDS) + 1);
+    const half = await fixedRateLatency(service.port, halfLoadLines, halfRate, SHORT_SECONDS);
     return {
       name,
       rate: saturated.rate,
@@ -235,6 +253,13 @@ async function scenario(
       // With workers, the sum over the primary and every worker.
       peakRssMb: (await Promise.all(pids.map(peakRssMb))).reduce((sum, mb) => sum + mb, 0),
       cpu,
+      ...callers && {
+        pool: {
+          size: lines.length,
+          ranOut: saturated.requests + saturated.repeated >= lines.length - CONNECTIONS,
+          repeated: saturated.repeated,
+        },
+      },
     };
   } finally {
     await service.stop();
@@ -245,13 +270,21 @@ function startService(keyPath: string, workers = 1) {
   return startBenchService(dir, ISSUER, keyPath, workers);
 }
 
-/** `count` caller tokens from the bench Authority, signed with `alg`, subjects `<prefix>-<i>`. */
-async function callerTokens(count: number, prefix: string, alg: CallerAlg): Promise<string[]> {
+/**
+ * `count` caller tokens from the bench Authority, signed with `alg`, subjects `<prefix>-<i>` from
+ * `first` on.
+ */
+async function callerTokens(
+  count: number,
+  prefix: string,
+  alg: CallerAlg,
+  first = 0,
+): Promise<string[]> {
   const now = Math.floor(Date.now() / 1000);
   const tokens: string[] = [];
-  for (let start = 0; start < count; start += 256) {
+  for (let start = first; start < first + count; start += 256) {
     const batch = Array.from(
-      { length: Math.min(256, count - start) },
+      { length: Math.min(256, first + count - start) },
       (_, offset) =>
         new SignJWT({ scope: "registry.token.issue" })
           .setProtectedHeader({ alg, kid: alg })
@@ -266,10 +299,23 @@ async function callerTokens(count: number, prefix: string, alg: CallerAlg): Prom
   return tokens;
 }
 
-/** `count` requests, each from its own caller for its own repository. */
-async function distinctLines(count: number, prefix: string, alg: CallerAlg): Promise<string[]> {
-  const tokens = await callerTokens(count, prefix, alg);
-  return tokens.map((token, i) => requestLine(token, `${prefix}/repo-${i}`));
+/** The first `count` requests of the `alg`/`prefix` pool, minting what is missing. */
+async function distinctLines(alg: CallerAlg, prefix: string, count: number): Promise<string[]> {
+  const key = `${alg}-${prefix}`;
+  const pool = pools.get(key) ?? [];
+  pools.set(key, pool);
+  if (pool.length < count) {
+    console.error(`  minting ${count - pool.length} ${alg} caller tokens (${key}) …`);
+    const tokens = await callerTokens(count - pool.length, key, alg, pool.length);
+    // One push per line: spreading 100,000 of them into one call overflows the stack.
+    for (const token of tokens) pool.push(requestLine(token, `${key}/repo-${pool.length}`));
+  }
+  return pool.slice(0, count);
+}
+
+/** A distinct caller of `alg` used only to warm a service up. */
+async function warmUpLine(alg: CallerAlg): Promise<string> {
+  return (await distinctLines(alg, "warm-up", 1))[0];
 }
 
 /** One prepared request: `path<TAB>authorization`, as bench/requests.lua reads them. */
@@ -277,7 +323,8 @@ function requestLine(token: string, repository: string): string {
   return `/token?service=${REGISTRY}&scope=repository:${repository}:pull\tBearer ${token}`;
 }
 
-async function runWrk(port: number, lines: readonly string[], seconds: number) {
+/** `wrk` sending `lines`; with `once`, never a line twice (it stops when they run out). */
+async function runWrk(port: number, lines: readonly string[], seconds: number, once = false) {
   const requestsFile = `${dir}/requests-${port}.txt`;
   await Deno.writeTextFile(requestsFile, `${lines.join("\n")}\n`);
   const { stdout } = await new Deno.Command("wrk", {
@@ -290,7 +337,7 @@ async function runWrk(port: number, lines: readonly string[], seconds: number) {
       here("./requests.lua"),
       `http://127.0.0.1:${port}`,
     ],
-    env: { REQUESTS: requestsFile, THREADS: String(WRK_THREADS) },
+    env: { REQUESTS: requestsFile, THREADS: String(WRK_THREADS), ONCE: once ? "1" : "0" },
   }).output();
   const text = new TextDecoder().decode(stdout);
   const number = (pattern: RegExp) => Number(pattern.exec(text)?.[1] ?? 0);
@@ -300,6 +347,7 @@ async function runWrk(port: number, lines: readonly string[], seconds: number) {
     p50: /^\s+50%\s+(\S+)/m.exec(text)?.[1] ?? "?",
     p99: /^\s+99%\s+(\S+)/m.exec(text)?.[1] ?? "?",
     errors: number(/Non-2xx or 3xx responses:\s+(\d+)/) + number(/Socket errors:.*?(\d+)/),
+    repeated: number(/repeated requests: (\d+)/),
   };
 }
 
@@ -322,17 +370,24 @@ async function fetchLine(port: number, line: string) {
   if (response.status !== 200) throw new Error(`bench request failed with ${response.status}`);
 }
 
-/** The in-process ceilings for `alg`, and the verify+sign bound when callers are distinct. */
-async function adjacentCeilings(alg: "RS256" | "ES256", distinctCallers?: CallerAlg) {
+/**
+ * The in-process ceilings for `alg`, and when callers are distinct the verify+sign bound and the
+ * verification of their tokens alone.
+ */
+async function adjacentCeilings(alg: KeyAlg, distinctCallers?: CallerAlg) {
   return {
     signing: await signCeiling(alg, CONNECTIONS),
     verifyAndSign: distinctCallers && await signCeiling(alg, CONNECTIONS, distinctCallers),
+    verify: distinctCallers && await signCeiling("none", CONNECTIONS, distinctCallers),
   };
 }
 
-/** Signatures/s in-process; with `callerAlg`, each preceded by verifying such a signature. */
+/**
+ * Signatures/s in-process; with `callerAlg`, each preceded by verifying such a signature (with
+ * `none`, verifications/s alone).
+ */
 async function signCeiling(
-  alg: "RS256" | "ES256",
+  alg: KeyAlg | "none",
   concurrency: number,
   callerAlg?: CallerAlg,
 ): Promise<number> {
@@ -395,16 +450,13 @@ function freePort(): number {
   return port;
 }
 
-async function writeEcKey(): Promise<string> {
-  const { privateKey } = await crypto.subtle.generateKey(
-    { name: "ECDSA", namedCurve: "P-256" },
-    true,
-    [
-      "sign",
-      "verify",
-    ],
-  );
-  const path = `${dir}/signing-es256.pem`;
+/** A fresh signing key of `algorithm`, written as PKCS#8 PEM to `dir/signing-<name>.pem`. */
+async function writeKey(algorithm: EcKeyGenParams | Algorithm, name: string): Promise<string> {
+  const { privateKey } = await crypto.subtle.generateKey(algorithm, true, [
+    "sign",
+    "verify",
+  ]) as CryptoKeyPair;
+  const path = `${dir}/signing-${name}.pem`;
   await Deno.writeTextFile(
     path,
     pem("PRIVATE KEY", new Uint8Array(await crypto.subtle.exportKey("pkcs8", privateKey))),
@@ -428,31 +480,37 @@ function report(): string {
   const cpuinfo = new Deno.Command("cat", { args: ["/proc/cpuinfo"] }).outputSync().stdout;
   const cpu = new TextDecoder().decode(cpuinfo).match(/model name\s*:\s*(.+)/)?.[1] ??
     "unknown CPU";
+  const ratio = (value: number, to?: number) => to ? `${(value / to).toFixed(2)}×` : "–";
   const lines = [
     `machine: ${navigator.hardwareConcurrency} cores, ${cpu}; Deno ${Deno.version.deno}; wrk -t${WRK_THREADS} -c${CONNECTIONS}, ${SECONDS}s per scenario`,
     "",
     "reference ceilings (measured in this run):",
     `  RS256 signing in-process, one at a time (one core): ${signRs256Serial}/s`,
     `  trivial handler on the service transport: ${Math.round(trivial)} req/s`,
-    `  per scenario, in-process with ${CONNECTIONS} in flight, before and after it: signing with its key,`,
-    "  and for (a) each signature preceded by verifying a caller signature (verify+sign)",
+    `  per scenario, in-process with ${CONNECTIONS} in flight, before and after it: signing with its key;`,
+    "  for (a) also each signature preceded by verifying a caller signature (verify+sign), and the",
+    "  caller signatures' verification alone (verify)",
     "",
-    "| scenario | tokens/s | signing ceiling | vs signing ceiling | vs verify+sign | vs one-core RS256 | vs trivial HTTP | p50 | p99 | p99 at 50% load | errors | peak RSS |",
-    "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    "| scenario | tokens/s | signing ceiling | vs signing ceiling | verify+sign | vs verify+sign | verify | vs verify | vs one-core RS256 | vs trivial HTTP | p50 | p99 | p99 at 50% load | errors | peak RSS | callers |",
+    "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ...rows.map((row) =>
       [
         row.name,
         Math.round(row.rate),
         `${Math.round(row.ceiling)}/s`,
-        `${(row.rate / row.ceiling).toFixed(2)}×`,
-        row.verifyAndSign ? `${(row.rate / row.verifyAndSign).toFixed(2)}×` : "–",
+        ratio(row.rate, row.ceiling),
+        row.verifyAndSign ? `${Math.round(row.verifyAndSign)}/s` : "–",
+        ratio(row.rate, row.verifyAndSign),
+        row.verify ? `${Math.round(row.verify)}/s` : "–",
+        ratio(row.rate, row.verify),
         `${(row.rate / signRs256Serial).toFixed(1)}×`,
-        `${(row.rate / trivial).toFixed(2)}×`,
+        ratio(row.rate, trivial),
         row.p50,
         row.p99,
         `${row.p99Half.toFixed(2)}ms`,
         row.errors,
         `${row.peakRssMb.toFixed(0)} MB`,
+        poolText(row),
       ].join(" | ")
     ).map((cells) => `| ${cells} |`),
   ];
@@ -460,7 +518,7 @@ function report(): string {
     "",
     `cores in use at saturation (of ${navigator.hardwareConcurrency}), sampled mid-run:`,
     "",
-    "| scenario | service main thread(s) | signing threads | other service threads | rest of machine (wrk), approx. | idle |",
+    "| scenario | service main thread(s) | signing and verifying threads | other service threads | rest of machine (wrk), approx. | idle |",
     "| --- | --- | --- | --- | --- | --- |",
     ...rows.map(({ name, cpu }) =>
       `| ${name} | ${
@@ -469,21 +527,58 @@ function report(): string {
       } |`
     ),
   );
+  const row = (name: string) => rows.find((row) => row.name === name);
+  const comparisons: [string, Row | undefined, Row | undefined][] = [
+    ["(b)", row("(b) CI fleet, RS256"), row("(b) CI fleet, RS256, Workers: 2")],
+    ["(c)", row("(c) identical, RS256"), row("(c) identical, RS256, Workers: 2")],
+  ];
   lines.push(
     "",
     "Server:Workers 2 against 1 (the same workload, the same run):",
     "",
-    ...(["(b)", "(c)"] as const).map((scenario) => {
-      const [one, two] = [1, 2].map((workers) =>
-        rows.find((row) =>
-          row.name.startsWith(scenario) && row.name.endsWith(", Workers: 2") === (workers === 2)
-        )!
-      );
-      return `- ${scenario}: ${Math.round(one.rate)} → ${Math.round(two.rate)} tokens/s, ${
-        (two.rate / one.rate).toFixed(2)
-      }×`;
-    }),
+    ...comparisons.map(([scenario, one, two]) =>
+      one && two
+        ? `- ${scenario}: ${Math.round(one.rate)} → ${Math.round(two.rate)} tokens/s, ${
+          ratio(two.rate, one.rate)
+        }`
+        : `- ${scenario}: not measured`
+    ),
   );
+  const rsa = row("(a) all distinct, RS256");
+  const edEd = row("(a) all distinct, Ed25519, EdDSA callers");
+  const edRs = row("(a) all distinct, Ed25519");
+  if (rsa && edEd && edRs) {
+    lines.push(
+      "",
+      "Ed25519 signing key against the targets (the same run):",
+      "",
+      `- (a) Ed25519 key, EdDSA callers against (a) RS256 key: ${Math.round(edEd.rate)} / ${
+        Math.round(rsa.rate)
+      } = ${ratio(edEd.rate, rsa.rate)} (target ≥ 10×)`,
+      `- (a) Ed25519 key, RS256 callers against the in-process RS256 verification ceiling: ${
+        Math.round(edRs.rate)
+      } / ${Math.round(edRs.verify ?? 0)} = ${ratio(edRs.rate, edRs.verify)} (target ≥ 0.8×)`,
+      `- p99 at 50% load: ${edRs.p99Half.toFixed(2)} ms with RS256 callers, ${
+        edEd.p99Half.toFixed(2)
+      } ms with EdDSA callers (target < 10 ms)`,
+    );
+  }
+  if (failed.length) {
+    lines.push(
+      "",
+      "failed scenarios (the others ran):",
+      ...failed.map((f) => `- ${f}`),
+    );
+  }
   if (soak) lines.push("", soak);
   return lines.join("\n");
+}
+
+/** What the distinct callers of (a) were: how many, and whether the load ran out of them. */
+function poolText({ pool }: Row): string {
+  if (!pool) return "repeating";
+  const repeated = pool.repeated ? `, ${pool.repeated} repeated while stopping` : "";
+  return pool.ranOut
+    ? `pool of ${pool.size} ran out before ${SECONDS}s: rate is a lower bound${repeated}`
+    : `${pool.size} distinct, none repeated`;
 }

@@ -7,19 +7,25 @@
 
 import { createHash } from "node:crypto";
 
-/** Encodes text (as UTF-8) or bytes as unpadded base64url. */
+/** `Uint8Array.prototype.toBase64` (native in Deno 2.9's V8; not yet in its TypeScript lib). */
+type ToBase64 = (options?: { alphabet?: "base64" | "base64url"; omitPadding?: boolean }) => string;
+
+/**
+ * Encodes text (as UTF-8) or bytes as unpadded base64url. On the request path twice per minted
+ * token: the native encoder takes ~0.6 µs for 700 bytes where `btoa` over a char-code string and
+ * three regex replacements took ~29 µs here.
+ */
 export function encodeBase64Url(data: string | Uint8Array): string {
   const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
-  return encodeBase64(bytes).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+  return (bytes as unknown as { toBase64: ToBase64 }).toBase64({
+    alphabet: "base64url",
+    omitPadding: true,
+  });
 }
 
 /** Encodes bytes as standard, padded base64. */
 function encodeBase64(bytes: Uint8Array): string {
-  let binary = "";
-  for (let offset = 0; offset < bytes.length; offset += 0x8000) {
-    binary += String.fromCharCode(...bytes.subarray(offset, offset + 0x8000));
-  }
-  return btoa(binary);
+  return (bytes as unknown as { toBase64: ToBase64 }).toBase64();
 }
 
 /**

@@ -117,7 +117,7 @@ async function main(args: string[]): Promise<number> {
   }
   if (commandLine.check) {
     console.log(`configuration OK, signing kid ${service.signingKey.kid}`);
-    for (const warning of configurationWarnings(service.options)) {
+    for (const warning of configurationWarnings(service.options, service)) {
       console.error(`warning: ${warning}`);
     }
     console.log(JSON.stringify(describeOptions(service.options), null, 2));

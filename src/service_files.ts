@@ -34,10 +34,13 @@ export interface LoadIo {
   readonly metrics: Pick<TokenMetrics, "authorityKeyRefresh">;
 }
 
-/** The signing or a published key of `section`; a bad file is a ConfigError naming its key. */
+/**
+ * The signing or a published key of `section`; a bad file is a ConfigError naming its key, and a
+ * `Signing:KeyIdFormat` the key cannot have (libtrust for Ed25519) one naming that.
+ */
 export async function loadKey(
   source: SigningKeySource,
-  keyIdFormat: KeyIdFormat,
+  keyIdFormat: KeyIdFormat | undefined,
   section: string,
   readFile: LoadIo["readFile"],
 ): Promise<SigningKey> {
@@ -45,6 +48,9 @@ export async function loadKey(
     return await loadSigningKey({ ...source, keyIdFormat }, readFile);
   } catch (error) {
     if (!(error instanceof KeyLoadError)) throw error;
+    if (error.code === "KEY_ID_FORMAT_UNSUPPORTED") {
+      throw new ConfigError("RegistryTokenService:Signing:KeyIdFormat", error.message);
+    }
     const key = error.path === source.certificatePath ? "CertificatePath" : "KeyPath";
     throw new ConfigError(`RegistryTokenService:${section}:${key}`, error.message);
   }

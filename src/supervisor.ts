@@ -119,7 +119,9 @@ export async function supervise(
     tls: current.tls !== undefined,
     kid: current.signingKey.kid,
   });
-  for (const warning of configurationWarnings(current.options)) logger.log("warn", warning);
+  for (const warning of configurationWarnings(current.options, current)) {
+    logger.log("warn", warning);
+  }
   if (supervision.notice) console.error(supervision.notice);
   const failure = await Promise.race([stopped, server.failed]);
   stopping = true;

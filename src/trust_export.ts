@@ -26,5 +26,5 @@ export async function exportTrust(service: Service, dir: string, now: Date): Pro
   return `# wrote ${dir}/${TRUST_FILES.jwks} and ${dir}/${TRUST_FILES.bundle}: signing kid ${service.signingKey.kid}${
     published.length ? `, also published ${published.map((key) => key.kid).join(", ")}` : ""
   }${generated}
-${registryConfigSnippets(service.options, dir)}`;
+${registryConfigSnippets(service.options, dir, keys)}`;
 }

@@ -25,11 +25,14 @@ export interface TextEntry extends Described {
   readonly required?: boolean;
 }
 
-/** One of a closed set of words, matched without regard to letter case. */
+/**
+ * One of a closed set of words, matched without regard to letter case; without a `default`,
+ * absent stays absent (whoever reads the key decides, e.g. by what a file holds).
+ */
 export interface ChoiceEntry<Value extends string = string> extends Described {
   readonly kind: "choice";
   readonly values: readonly Value[];
-  readonly default: Value;
+  readonly default?: Value;
 }
 
 /** A whole number within `min..max`, or (with `words`) one of a few words such as `auto`. */
@@ -96,7 +99,7 @@ export const text = <const E extends Omit<TextEntry, "kind">>(entry: E) =>
   ({ kind: "text", ...entry }) as const;
 /** Declares a key that takes one of `values`. */
 export const choice = <const V extends string, const E extends Omit<ChoiceEntry<V>, "kind">>(
-  entry: E & { values: readonly V[]; default: V },
+  entry: E & { values: readonly V[]; default?: V },
 ) => ({ kind: "choice", ...entry }) as const;
 /** Declares a whole-number key (that may also take one of `words`). */
 export const integer = <const W extends string, const E extends Omit<IntegerEntry<W>, "kind">>(

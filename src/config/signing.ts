@@ -28,7 +28,8 @@ export interface SigningOptions {
   readonly lifetimeSeconds: number;
   readonly audience?: string;
   readonly keyId?: string;
-  readonly keyIdFormat: KeyIdFormat;
+  /** Unset: libtrust for RSA and EC keys, the thumbprint for Ed25519 keys. */
+  readonly keyIdFormat?: KeyIdFormat;
   /** How long after minting an identical request gets the same token (0: never). */
   readonly reuseWindowSeconds: number;
   /** Keys published besides the signing key: the next one before a rotation, the last one after. */
@@ -48,7 +49,7 @@ export const SIGNING_SECTION = section({
     }),
     KeyPath: text({
       required: true,
-      doc: "the signing key: RSA ≥ 2048 bits or EC P-256/P-384, PEM or PFX " +
+      doc: "the signing key: RSA ≥ 2048 bits, EC P-256/P-384 or Ed25519, PEM or PFX " +
         "([key files](#signing-key-files))",
     }),
     KeyPassword: text({ doc: KEY_PASSWORD_DOC }),
@@ -65,9 +66,9 @@ export const SIGNING_SECTION = section({
     KeyId: text({ defaultText: "derived by `KeyIdFormat`", doc: "`kid` header" }),
     KeyIdFormat: choice({
       values: KEY_ID_FORMATS,
-      default: "libtrust",
-      doc: "how the default `kid` is derived: `libtrust` (distribution 2.x) or `thumbprint` " +
-        "(RFC 7638; 3.x with a bundle only)",
+      defaultText: "`libtrust`; `thumbprint` for an Ed25519 key",
+      doc: "how the default `kid` is derived: `libtrust` (distribution 2.x; RSA and EC only) or " +
+        "`thumbprint` (RFC 7638; 3.x, [which trust path](registry.md#how-the-registry-finds-the-key))",
     }),
     ReuseWindow: duration({
       min: 0,

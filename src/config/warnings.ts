@@ -5,11 +5,32 @@
  * @module
  */
 
+import type { SigningKey } from "../token/keys.ts";
 import type { Options } from "./options.ts";
 
-/** What the operator should know about `options`, one sentence each. */
-export function configurationWarnings(options: Options): string[] {
+/** The keys `options` named, as loaded (a `Service` fits). */
+export interface LoadedKeys {
+  readonly signingKey: SigningKey;
+  readonly publishedKeys: readonly { readonly key: SigningKey }[];
+}
+
+/** What the operator should know about `options` and the keys it loaded, one sentence each. */
+export function configurationWarnings(options: Options, keys: LoadedKeys): string[] {
   const warnings: string[] = [];
+  if (keys.signingKey.alg === "EdDSA") {
+    warnings.push(
+      `Signing:KeyPath is an Ed25519 key (EdDSA, kid ${keys.signingKey.kid}): distribution 2.8 ` +
+        "cannot verify its tokens; only distribution 3.x can, trusting it through auth.token.jwks " +
+        "(or x5c), as --export-trust prints",
+    );
+  }
+  keys.publishedKeys.forEach(({ key }, index) => {
+    if (key.alg !== "EdDSA") return;
+    warnings.push(
+      `Signing:PublishedKeys:${index} is an Ed25519 key (kid ${key.kid}): distribution 2.8 does ` +
+        "not start with its certificate in auth.token.rootcertbundle; export trust for 3.x only",
+    );
+  });
   if (!options.server.publicBaseUrl && !options.realm) {
     warnings.push(
       "DPoP-bound caller tokens will be refused (dpop_not_configured): set Server:PublicBaseUrl " +

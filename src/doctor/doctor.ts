@@ -12,6 +12,7 @@
 import type { Options } from "../config/options.ts";
 import { errorMessage } from "../error_message.ts";
 import type { SigningKey } from "../token/keys.ts";
+import { effectiveKeyIdFormat } from "../token/key_id.ts";
 import { type BearerChallenge, clockSkewSeconds, parseBearerChallenge } from "./challenge.ts";
 import { diagnoseRefusal } from "./diagnosis.ts";
 import { mintVariants, signed, type Variant } from "./variants.ts";
@@ -175,7 +176,7 @@ export async function runDoctor(
       issuer: options.signing.issuer,
       kid: service.signingKey.kid,
       explicitKeyId: options.signing.keyId !== undefined,
-      keyIdFormat: options.signing.keyIdFormat,
+      keyIdFormat: effectiveKeyIdFormat(service.signingKey.alg, options.signing.keyIdFormat),
       carriesChain: service.signingKey.certificateChain.length > 0,
       lifetimeSeconds: options.signing.lifetimeSeconds,
     },

@@ -101,13 +101,15 @@ export async function mintVariants(inputs: VariantInputs): Promise<Variant[]> {
   return variants;
 }
 
-/** The key's `kid` in each derived form. */
+/** The key's `kid` in each derived form (libtrust has none for Ed25519). */
 async function derivedKeyIds(key: SigningKey): Promise<[KeyIdFormat, string][]> {
-  const spki = new Uint8Array(await crypto.subtle.exportKey("spki", key.publicKey));
-  return [
-    ["libtrust", await libtrustKeyId(spki)],
-    ["thumbprint", await calculateJwkThumbprint(key.publicJwk)],
+  const thumbprint: [KeyIdFormat, string] = [
+    "thumbprint",
+    await calculateJwkThumbprint(key.publicJwk),
   ];
+  if (key.alg === "EdDSA") return [thumbprint];
+  const spki = new Uint8Array(await crypto.subtle.exportKey("spki", key.publicKey));
+  return [["libtrust", await libtrustKeyId(spki)], thumbprint];
 }
 
 /** `+5` / `-5`. */

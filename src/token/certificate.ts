@@ -37,12 +37,13 @@ export function randomSerialHex(): string {
 
 /**
  * X.509 signature algorithm of each JWS algorithm: sha256WithRSAEncryption takes NULL
- * parameters (RFC 4055), ecdsa-with-SHA256/384 none at all (RFC 5758).
+ * parameters (RFC 4055), ecdsa-with-SHA256/384 (RFC 5758) and id-Ed25519 (RFC 8410) none at all.
  */
 const SIGNATURE_ALGORITHMS: Record<SigningAlgorithm, { oid: string; nullParameters: boolean }> = {
   RS256: { oid: "1.2.840.113549.1.1.11", nullParameters: true },
   ES256: { oid: "1.2.840.10045.4.3.2", nullParameters: false },
   ES384: { oid: "1.2.840.10045.4.3.3", nullParameters: false },
+  EdDSA: { oid: "1.3.101.112", nullParameters: false },
 };
 
 /** Issues a self-signed certificate for `key`; returns it as base64 DER (an `x5c` entry). */
@@ -81,8 +82,10 @@ export async function selfSignedCertificate(
       Uint8Array.from(tbsDer, (char) => char.charCodeAt(0)),
     ),
   );
-  // X.509 carries an ECDSA signature as DER SEQUENCE { r, s }, not WebCrypto's raw r || s.
-  const signatureValue = key.alg === "RS256" ? binary(signature) : ecdsaSignatureDer(signature);
+  // X.509 carries an ECDSA signature as DER SEQUENCE { r, s }, not WebCrypto's raw r || s; RSA
+  // and Ed25519 signatures go in as they are (RFC 8410 §6).
+  const ecdsa = key.alg === "ES256" || key.alg === "ES384";
+  const signatureValue = ecdsa ? ecdsaSignatureDer(signature) : binary(signature);
   const certificate = sequence([
     tbs,
     algorithm,

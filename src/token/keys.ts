@@ -1,26 +1,27 @@
 /**
  * Loads the key that signs registry tokens, with its certificate chain and key ID: an RSA key
- * of at least 2048 bits (RS256), or an EC key on P-256 (ES256) or P-384 (ES384).
+ * of at least 2048 bits (RS256), an EC key on P-256 (ES256) or P-384 (ES384), or an Ed25519 key
+ * (EdDSA).
  *
  * Accepted key files: PEM (`PRIVATE KEY`, `RSA PRIVATE KEY`, `EC PRIVATE KEY`,
  * `ENCRYPTED PRIVATE KEY`, and `RSA PRIVATE KEY` or `EC PRIVATE KEY` with legacy
  * `Proc-Type: 4,ENCRYPTED` headers), optionally followed by `CERTIFICATE` blocks, and PKCS#12
  * (`.pfx`/`.p12`, recognised by content) in both the modern AES/PBKDF2 and the legacy 3DES/RC2
- * flavours, for either key type.
+ * flavours, for every key type. The `kid` is derived in `key_id.ts`.
  *
  * @module
  */
 
 import { createPublicKey, type KeyObject } from "node:crypto";
-import { calculateJwkThumbprint } from "jose";
-import { libtrustKeyId } from "./libtrust.ts";
 import { chainFor, pemCertificates } from "./certificate_chain.ts";
 import { KeyLoadError, messageOf, unsupported } from "./key_errors.ts";
+import { keyIdFor, type KeyIdFormat, thumbprintMembers } from "./key_id.ts";
 import type { KeyFile } from "./key_file.ts";
 import { parsePemKeyFile } from "./pem_key.ts";
 import { parsePkcs12 } from "./pkcs12.ts";
 
 export { KeyLoadError, type KeyLoadErrorCode } from "./key_errors.ts";
+export { KEY_ID_FORMATS, type KeyIdFormat } from "./key_id.ts";
 
 /** Where the signing key comes from, as configured. */
 export interface SigningKeySource {
@@ -30,30 +31,27 @@ export interface SigningKeySource {
   readonly keyPassword?: string;
   /** PEM file with more certificates; merged with those in the key file, leaf found by key. */
   readonly certificatePath?: string;
-  /** Explicit `kid`; defaults to the libtrust key ID of the public key. */
+  /** Explicit `kid`; defaults to the key ID `keyIdFormat` derives. */
   readonly keyId?: string;
-  /** How the default key ID is derived: libtrust (distribution 2.x) or RFC 7638 thumbprint (3.x). */
+  /**
+   * How the default key ID is derived: libtrust (distribution 2.x) or RFC 7638 thumbprint (3.x).
+   * Unset: libtrust for RSA and EC keys, the thumbprint for Ed25519 keys (which libtrust lacks).
+   */
   readonly keyIdFormat?: KeyIdFormat;
 }
 
-/** Formats of derived key IDs: libtrust (distribution 2.x) or RFC 7638 thumbprint. */
-export const KEY_ID_FORMATS = ["libtrust", "thumbprint"] as const;
-
-/** A format of derived key IDs. */
-export type KeyIdFormat = typeof KEY_ID_FORMATS[number];
-
 /** JWS algorithms a signing key can sign with; the key's type and curve decide which. */
-export type SigningAlgorithm = "RS256" | "ES256" | "ES384";
+export type SigningAlgorithm = "RS256" | "ES256" | "ES384" | "EdDSA";
 
 /** A loaded signing key. */
 export interface SigningKey {
-  /** JWS algorithm the key signs with: RS256 for RSA, ES256 for P-256, ES384 for P-384. */
+  /** JWS algorithm the key signs with: RS256 (RSA), ES256 (P-256), ES384 (P-384), EdDSA (Ed25519). */
   readonly alg: SigningAlgorithm;
-  /** Key ID for the JWS header: the configured one, else the libtrust key ID. */
+  /** Key ID for the JWS header: the configured one, else the one `keyIdFormat` derives. */
   readonly kid: string;
   /**
    * Non-extractable private key, usage `sign`: RSASSA-PKCS1-v1_5 / SHA-256 for RS256, ECDSA on
-   * the key's curve for ES256/ES384; sign with {@link signatureParams}`(alg)`.
+   * the key's curve for ES256/ES384, Ed25519 for EdDSA; sign with {@link signatureParams}`(alg)`.
    */
   readonly privateKey: CryptoKey;
   /** Matching public key, usage `verify`. */
@@ -65,7 +63,7 @@ export interface SigningKey {
 }
 
 /** The public half of a signing key as a JWK (RFC 7517), with nothing else in it. */
-export type PublicJwk = RsaPublicJwk | EcPublicJwk;
+export type PublicJwk = RsaPublicJwk | EcPublicJwk | OkpPublicJwk;
 
 /** The public half of an RSA signing key as a JWK. */
 export interface RsaPublicJwk {
@@ -108,11 +106,35 @@ export interface EcPublicJwk {
   readonly e?: never;
 }
 
+/** The public half of an Ed25519 signing key as a JWK (RFC 8037). */
+export interface OkpPublicJwk {
+  /** Key type: octet key pair. */
+  readonly kty: "OKP";
+  /** Curve. */
+  readonly crv: "Ed25519";
+  /** The public key, base64url. */
+  readonly x: string;
+  /** Same as {@link SigningKey.kid}. */
+  readonly kid: string;
+  /** Algorithm the key is used with. */
+  readonly alg: "EdDSA";
+  /** Public key use: signatures. */
+  readonly use: "sig";
+  // Absent; declared so that any member of a `PublicJwk` can be read without narrowing.
+  readonly n?: never;
+  readonly e?: never;
+  readonly y?: never;
+}
+
 /** How each algorithm's keys are imported into WebCrypto. */
-const IMPORT_PARAMS: Record<SigningAlgorithm, RsaHashedImportParams | EcKeyImportParams> = {
+const IMPORT_PARAMS: Record<
+  SigningAlgorithm,
+  RsaHashedImportParams | EcKeyImportParams | Algorithm
+> = {
   RS256: { name: "RSASSA-PKCS1-v1_5", hash: "SHA-256" },
   ES256: { name: "ECDSA", namedCurve: "P-256" },
   ES384: { name: "ECDSA", namedCurve: "P-384" },
+  EdDSA: { name: "Ed25519" },
 };
 
 /** How each algorithm signs with WebCrypto. */
@@ -120,6 +142,7 @@ const SIGNATURE_PARAMS: Record<SigningAlgorithm, AlgorithmIdentifier | EcdsaPara
   RS256: { name: "RSASSA-PKCS1-v1_5" },
   ES256: { name: "ECDSA", hash: "SHA-256" },
   ES384: { name: "ECDSA", hash: "SHA-384" },
+  EdDSA: { name: "Ed25519" },
 };
 
 /** The algorithm of each supported EC curve, by the names node:crypto may report. */
@@ -132,7 +155,6 @@ const EC_CURVES: Record<string, EcPublicJwk["alg"]> = {
 
 /** Readable names of the other key types node:crypto reports. */
 const KEY_TYPE_NAMES: Record<string, string> = {
-  ed25519: "Ed25519",
   ed448: "Ed448",
   x25519: "X25519",
   x448: "X448",
@@ -144,8 +166,8 @@ const KEY_TYPE_NAMES: Record<string, string> = {
 const MIN_MODULUS_BITS = 2048;
 
 /** What the key-type errors say can be used instead. */
-const SUPPORTED_KEYS =
-  "use an RSA key of at least 2048 bits (RS256) or an EC key on P-256 (ES256) or P-384 (ES384)";
+const SUPPORTED_KEYS = "use an RSA key of at least 2048 bits (RS256), an EC key on P-256 " +
+  "(ES256) or P-384 (ES384), or an Ed25519 key (EdDSA)";
 
 /**
  * The WebCrypto algorithm that signs with a key of algorithm `alg`; for ES256/ES384 its output
@@ -160,8 +182,9 @@ export function signatureParams(alg: SigningAlgorithm): AlgorithmIdentifier | Ec
  *
  * @param source configured key, password, certificate file and key ID
  * @param readFile reads a whole file; injected so tests can supply bytes
- * @throws {KeyLoadError} when a file is unreadable, malformed or locked, the key is neither
- *   RSA-2048+ nor EC P-256/P-384, or its certificates do not belong to the key
+ * @throws {KeyLoadError} when a file is unreadable, malformed or locked, the key is not
+ *   RSA-2048+, EC P-256/P-384 or Ed25519, its certificates do not belong to the key, or a
+ *   libtrust key ID is asked of an Ed25519 key
  */
 export async function loadSigningKey(
   source: SigningKeySource,
@@ -184,20 +207,9 @@ export async function loadSigningKey(
   const params = IMPORT_PARAMS[alg];
   const privateKey = await crypto.subtle.importKey("pkcs8", pkcs8, params, false, ["sign"]);
   const publicKey = await crypto.subtle.importKey("spki", spki, params, true, ["verify"]);
-  const { n, e, crv, x, y } = await crypto.subtle.exportKey("jwk", publicKey);
-  // The members RFC 7638 hashes for a thumbprint: exactly the required ones of the key type.
-  const required = alg === "RS256"
-    ? { kty: "RSA" as const, n: n!, e: e! }
-    : { kty: "EC" as const, crv: crv as EcPublicJwk["crv"], x: x!, y: y! };
-  const kid = source.keyId ??
-    (source.keyIdFormat === "thumbprint"
-      ? await calculateJwkThumbprint(required)
-      : await libtrustKeyId(spki));
-  const publicJwk: PublicJwk = Object.freeze(
-    required.kty === "RSA"
-      ? { ...required, kid, alg: "RS256" as const, use: "sig" as const }
-      : { ...required, kid, alg: alg as EcPublicJwk["alg"], use: "sig" as const },
-  );
+  const required = thumbprintMembers(alg, await crypto.subtle.exportKey("jwk", publicKey));
+  const kid = await keyIdFor(alg, spki, required, source);
+  const publicJwk = Object.freeze({ ...required, kid, alg, use: "sig" }) as PublicJwk;
   return Object.freeze({ alg, kid, privateKey, publicKey, publicJwk, certificateChain });
 }
 
@@ -221,9 +233,10 @@ function parseKeyFile(bytes: Uint8Array, source: SigningKeySource): KeyFile {
   throw unsupported(source.keyPath, `${source.keyPath} is neither a PEM nor a PKCS#12 file`);
 }
 
-/** The JWS algorithm for `key`; throws unless it is RSA-2048+ or EC on P-256 or P-384. */
+/** The JWS algorithm for `key`; throws unless it is RSA-2048+, EC on P-256 or P-384, or Ed25519. */
 function signingAlgorithm(key: KeyObject, path: string): SigningAlgorithm {
   const type = key.asymmetricKeyType;
+  if (type === "ed25519") return "EdDSA";
   if (type === "ec") {
     const curve = key.asymmetricKeyDetails?.namedCurve ?? "unknown";
     const alg = EC_CURVES[curve];

@@ -1,6 +1,6 @@
 /**
- * Minting: the registry token's claims, and signing with the configured key (RS256, ES256 or
- * ES384, as the key's type and curve decide).
+ * Minting: the registry token's claims, and signing with the configured key (RS256, ES256,
+ * ES384 or EdDSA, as the key's type and curve decide).
  *
  * @module
  */
@@ -61,9 +61,9 @@ export type TokenSigner = (claims: RegistryClaims) => Promise<string>;
 
 /**
  * Creates a signer for `key`, whose `alg` names the header's algorithm and the signature: an
- * RSASSA-PKCS1-v1_5 signature for RS256, or for ES256/ES384 the fixed-size `r || s` that JWS
- * (RFC 7518 §3.4) wants and WebCrypto's ECDSA gives. The protected header is encoded once, here,
- * not per token.
+ * RSASSA-PKCS1-v1_5 signature for RS256, for ES256/ES384 the fixed-size `r || s` that JWS
+ * (RFC 7518 §3.4) wants and WebCrypto's ECDSA gives, for EdDSA the 64-byte Ed25519 signature
+ * (RFC 8037 §3.1). The protected header is encoded once, here, not per token.
  */
 export function createTokenSigner(key: SigningKey): TokenSigner {
   const header = {

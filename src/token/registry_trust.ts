@@ -3,12 +3,18 @@
  * distribution 3.x `auth.token.jwks`), a certificate bundle (`auth.token.rootcertbundle`, which
  * distribution 2.8 requires to hold a certificate), and matching `auth.token` snippets.
  *
+ * Which registry takes which key: distribution 2.8 verifies RS256 and ES256/384 (by `x5c` or the
+ * libtrust `kid`) but no EdDSA, and does not even start with an Ed25519 certificate in its
+ * bundle, so with an Ed25519 key among those exported only the 3.x snippet is printed. v3.0.0
+ * finds an EC or Ed25519 key by `kid` only through `jwks` (it thumbprints an EC bundle
+ * certificate wrongly and an Ed25519 one not at all), so its snippet always names `jwks`.
+ *
  * @module
  */
 
 import type { JWK } from "jose";
 import { certificatesToPem, selfSignedCertificate, validityFrom } from "./certificate.ts";
-import type { SigningKey } from "./keys.ts";
+import type { SigningAlgorithm, SigningKey } from "./keys.ts";
 
 /** File names written into the export directory. */
 export const TRUST_FILES = { jwks: "jwks.json", bundle: "rootcertbundle.pem" } as const;
@@ -59,8 +65,15 @@ export interface SnippetSettings {
   readonly policy: { readonly allowedServices: ReadonlySet<string> };
 }
 
-/** `auth.token` sections for distribution 2.8 and 3.x that trust files exported to `dir`. */
-export function registryConfigSnippets(options: SnippetSettings, dir: string): string {
+/**
+ * `auth.token` sections that trust files exported to `dir` for `keys` (the signing key first):
+ * for distribution 2.8 unless a key is Ed25519 (then a comment says why not), and for 3.x.
+ */
+export function registryConfigSnippets(
+  options: SnippetSettings,
+  dir: string,
+  keys: readonly Pick<SigningKey, "alg" | "kid">[],
+): string {
   const realm = options.realm ??
     `http://${
       options.server.host === "0.0.0.0" ? "<this-host>" : options.server.host
@@ -73,11 +86,23 @@ export function registryConfigSnippets(options: SnippetSettings, dir: string): s
     service: ${service}
     issuer: ${options.signing.issuer}
     rootcertbundle: ${dir}/${TRUST_FILES.bundle}`;
-  return `# distribution 2.8 (config.yml)
-${common}
+  const ed25519 = keys.filter(({ alg }) => alg === "EdDSA").map(({ kid }) => kid);
+  const distribution28 = ed25519.length
+    ? `# distribution 2.8: none; it cannot verify EdDSA, and does not start with an Ed25519 ` +
+      `certificate (here for ${ed25519.join(", ")}) in its rootcertbundle`
+    : `# distribution 2.8 (config.yml)\n${common}`;
+  const kidOnlyThroughJwks = keys.some(({ alg }) => KID_ONLY_THROUGH_JWKS.includes(alg));
+  const distribution3 = kidOnlyThroughJwks
+    ? "# distribution 3.x (config.yml); keep jwks: v3.0.0 finds an EC or Ed25519 key's kid " +
+      "only there (or sent as x5c)"
+    : "# distribution 3.x (config.yml)";
+  return `${distribution28}
 
-# distribution 3.x (config.yml)
+${distribution3}
 ${common}
     jwks: ${dir}/${TRUST_FILES.jwks}
 `;
 }
+
+/** Algorithms whose keys distribution v3.0.0 cannot match by `kid` against its bundle. */
+const KID_ONLY_THROUGH_JWKS: readonly SigningAlgorithm[] = ["ES256", "ES384", "EdDSA"];

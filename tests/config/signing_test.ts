@@ -50,10 +50,10 @@ Deno.test("buildOptions rejects a Signing:Lifetime out of range set through the 
   );
 });
 
-Deno.test("buildOptions reads Signing:KeyIdFormat, libtrust by default", () => {
+Deno.test("buildOptions reads Signing:KeyIdFormat, and leaves it unset for the key to decide", () => {
   const signing = (KeyIdFormat?: string) =>
     doc({ Signing: { Issuer: "r", KeyPath: "/k", KeyIdFormat } });
-  assert.equal(build(signing()).signing.keyIdFormat, "libtrust");
+  assert.equal(build(signing()).signing.keyIdFormat, undefined);
   assert.equal(build(signing("Thumbprint")).signing.keyIdFormat, "thumbprint");
   assertConfigError(
     () => build(signing("x5t")),

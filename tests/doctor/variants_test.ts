@@ -42,3 +42,11 @@ Deno.test("aud, the registry's clock and published keys each get a variant when 
   const small = await mintVariants(await inputs({ skewSeconds: 5 }));
   assert.ok(!small.some(({ change }) => change.kind === "clock"));
 });
+
+Deno.test("an Ed25519 key gets no libtrust variant: libtrust has no form for it", async () => {
+  const signingKey = await loadSigningKey({ keyPath: fixture("keys/ed25519.pkcs8.pem") });
+  const variants = await mintVariants(await inputs({ signingKey }));
+  // Its kid is already the thumbprint, so nothing differs in the kid alone.
+  assert.deepEqual(variants.map(({ change }) => change.kind), ["none"]);
+  assert.equal(decodeProtectedHeader(variants[0].token).alg, "EdDSA");
+});

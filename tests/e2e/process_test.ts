@@ -176,9 +176,14 @@ Deno.test("unusable signing keys stop startup with one readable line and no secr
       KeyPassword: "not-the-password",
     }, /Signing:KeyPath: .*password/i],
     [
-      "Ed25519 key",
-      { KeyPath: fixture("keys/ed25519.pkcs8.pem") },
-      /Signing:KeyPath: .*Ed25519.*RSA.*P-256 \(ES256\)/,
+      "Ed448 key",
+      { KeyPath: fixture("keys/ed448.pkcs8.pem") },
+      /Signing:KeyPath: .*Ed448.*RSA.*P-256 \(ES256\).*Ed25519 key \(EdDSA\)/,
+    ],
+    [
+      "libtrust kid for an Ed25519 key",
+      { KeyPath: fixture("keys/ed25519.pkcs8.pem"), KeyIdFormat: "libtrust" },
+      /Signing:KeyIdFormat: .*Ed25519 key, which has no libtrust key ID/,
     ],
   ];
   for (const [name, signing, expected] of cases) {

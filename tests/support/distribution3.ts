@@ -1,8 +1,11 @@
 /**
- * A registry-token verifier that follows distribution 3.x's rules, for checking minted tokens
- * against a registry version that is not packaged here (`registry/auth/token` in 3.x):
- * - trusted keys: each bundle certificate's key under its RFC 7638 thumbprint, plus each
- *   `jwks` entry under its `kid`;
+ * A registry-token verifier that follows distribution **v3.0.0**'s rules, for checking minted
+ * tokens against a registry version that is not packaged here (`registry/auth/token` in v3.0.0,
+ * as measured on a real v3.0.0 built from its source; docs/registry.md):
+ * - trusted keys: each bundle certificate's key under a thumbprint, plus each `jwks` entry under
+ *   its `kid`. The thumbprint is RFC 7638's for an RSA key; for an EC key v3.0.0 hashes the
+ *   curve's generator point (`params.Gx/Gy`) instead of the key's, so no real `kid` matches it;
+ *   for an Ed25519 key it computes none at all (later releases fix both);
  * - the signing key comes from `x5c` (chain verified to a bundle certificate, validity dates
  *   apply), else from a `jwk` header (trusted only when its thumbprint is a trusted key), else
  *   from `kid` looked up in the trusted keys (libtrust IDs are no longer derived);
@@ -86,12 +89,36 @@ async function trustedKeys(roots: X509Certificate[], jwks?: Distribution3Config[
   const trusted = new Map<string, JWK>();
   for (const root of roots) {
     const jwk = root.publicKey.export({ format: "jwk" }) as JWK;
-    trusted.set(await calculateJwkThumbprint(jwk), jwk);
+    const thumbprinted = v300ThumbprintedKey(jwk);
+    if (thumbprinted) trusted.set(await calculateJwkThumbprint(thumbprinted), jwk);
   }
   for (const jwk of jwks?.keys ?? []) {
     if (jwk.kid) trusted.set(jwk.kid, jwk);
   }
   return trusted;
+}
+
+/** Generator points of the curves v3.0.0 thumbprints in their place (SEC 2 §2.4.2, §2.5.1). */
+const GENERATORS: Record<string, { x: string; y: string }> = {
+  "P-256": {
+    x: "6b17d1f2e12c4247f8bce6e563a440f277037d812deb33a0f4a13945d898c296",
+    y: "4fe342e2fe1a7f9b8ee7eb4a7c0f9e162bce33576b315ececbb6406837bf51f5",
+  },
+  "P-384": {
+    x: "aa87ca22be8b05378eb1c71ef320ad746e1d3b628ba79b9859f741e082542a385502f25dbf55296c3a545e3872760ab7",
+    y: "3617de4a96262c6f5d9e98bf9292dc29f8f41dbd289a147ce9da3113b5f0b8c00a60b1ce1d7e819d7a431d7c90ea0e5f",
+  },
+};
+
+/** The JWK v3.0.0 thumbprints for a bundle key, or undefined when it computes none (Ed25519). */
+function v300ThumbprintedKey(jwk: JWK): JWK | undefined {
+  if (jwk.kty === "RSA") return { kty: "RSA", n: jwk.n, e: jwk.e };
+  if (jwk.kty !== "EC") return undefined;
+  const generator = GENERATORS[jwk.crv!];
+  const base64url = (hex: string) =>
+    btoa(String.fromCharCode(...hex.match(/../g)!.map((byte) => parseInt(byte, 16))))
+      .replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+  return { kty: "EC", crv: jwk.crv, x: base64url(generator.x), y: base64url(generator.y) };
 }
 
 /** Verifies the `x5c` chain up to a bundle certificate and returns the leaf's key. */

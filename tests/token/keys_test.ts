@@ -6,6 +6,7 @@ import {
   type KeyLoadErrorCode,
   loadSigningKey,
   signatureParams,
+  type SigningKey,
   type SigningKeySource,
 } from "../../src/token/keys.ts";
 
@@ -53,7 +54,22 @@ async function loadError(
 
 const reference = await loadSigningKey({ keyPath: fixture("rsa.pkcs8.pem") });
 
-const FORMATS: [description: string, file: string, password?: string][] = [
+/** Other files holding a reference key: what they are, the file, its password. */
+type Formats = [description: string, file: string, password?: string][];
+
+/** Tests that each of `formats` loads to `reference`'s algorithm, kid and public key. */
+function testSameKey(reference: SigningKey, formats: Formats) {
+  for (const [description, file, keyPassword] of formats) {
+    Deno.test(`loadSigningKey reads ${description} to the same ${reference.alg} kid and public key`, async () => {
+      const key = await loadSigningKey({ keyPath: fixture(file), keyPassword });
+      assert.equal(key.alg, reference.alg);
+      assert.equal(key.kid, reference.kid);
+      assert.deepEqual(key.publicJwk, reference.publicJwk);
+    });
+  }
+}
+
+testSameKey(reference, [
   ["a PKCS#1 PEM", "rsa.pkcs1.pem"],
   [
     "an encrypted PKCS#8 PEM from openssl pkcs8 -topk8 -v2 aes-256-cbc",
@@ -66,15 +82,7 @@ const FORMATS: [description: string, file: string, password?: string][] = [
   ["a modern AES-256 PFX", "rsa.modern.pfx", PASSWORD],
   ["a legacy 3DES/RC2 PFX", "rsa.legacy.pfx", PASSWORD],
   ["a modern PFX with a non-ASCII password", "rsa.modern-utf8.pfx", "fixture-pässword"],
-];
-
-for (const [description, file, keyPassword] of FORMATS) {
-  Deno.test(`loadSigningKey reads ${description} to the same kid and public key`, async () => {
-    const key = await loadSigningKey({ keyPath: fixture(file), keyPassword });
-    assert.equal(key.kid, EXPECTED_KID);
-    assert.deepEqual(key.publicJwk, reference.publicJwk);
-  });
-}
+]);
 
 Deno.test("loadSigningKey names a PKCS#8 key by its libtrust key ID", () => {
   assert.equal(reference.alg, "RS256");
@@ -166,23 +174,14 @@ Deno.test("loadSigningKey appends certificatePath to the key file's certificates
 // EC keys (ES256, ES384).
 const ecReference = await loadSigningKey({ keyPath: fixture("ec-p256.pkcs8.pem") });
 
-const EC_FORMATS: [description: string, file: string, password?: string][] = [
+testSameKey(ecReference, [
   ["a SEC 1 EC PEM", "ec-p256.sec1.pem"],
   ["an encrypted PKCS#8 EC PEM", "ec-p256.pkcs8-aes256.pem", PASSWORD],
   ["a SEC 1 EC PEM with legacy DES-EDE3 PEM encryption", "ec-p256.sec1-des3.pem", PASSWORD],
   ["a PEM holding an EC key and its certificate", "ec-p256.key-and-cert.pem"],
   ["a modern AES-256 PFX with an EC key", "ec-p256.modern.pfx", PASSWORD],
   ["a legacy 3DES/RC2 PFX with an EC key", "ec-p256.legacy.pfx", PASSWORD],
-];
-
-for (const [description, file, keyPassword] of EC_FORMATS) {
-  Deno.test(`loadSigningKey reads ${description} to the same ES256 kid and public key`, async () => {
-    const key = await loadSigningKey({ keyPath: fixture(file), keyPassword });
-    assert.equal(key.alg, "ES256");
-    assert.equal(key.kid, EXPECTED_EC_KID);
-    assert.deepEqual(key.publicJwk, ecReference.publicJwk);
-  });
-}
+]);
 
 Deno.test("loadSigningKey signs with ES256 for a P-256 key, named by its libtrust key ID", () => {
   assert.equal(ecReference.alg, "ES256");
@@ -282,15 +281,95 @@ Deno.test("loadSigningKey finds the EC leaf in a certificatePath chain and puts 
   assert.deepEqual(key.certificateChain, await certificatesIn("ec-p256.chain.pem"));
 });
 
+// Ed25519 keys (EdDSA).
+const edReference = await loadSigningKey({ keyPath: fixture("ed25519.pkcs8.pem") });
+const edCertificate = new X509Certificate(await Deno.readFile(fixture("ed25519.cert.pem")));
+/** RFC 8037 thumbprint of the Ed25519 fixture, computed from its certificate by node:crypto. */
+const EXPECTED_ED_KID = await calculateJwkThumbprint(
+  edCertificate.publicKey.export({ format: "jwk" }) as JsonWebKey,
+);
+
+testSameKey(edReference, [
+  ["an encrypted PKCS#8 Ed25519 PEM", "ed25519.pkcs8-aes256.pem", PASSWORD],
+  ["a PEM holding an Ed25519 key and its certificate", "ed25519.key-and-cert.pem"],
+  ["a modern AES-256 PFX with an Ed25519 key", "ed25519.modern.pfx", PASSWORD],
+  ["a legacy 3DES/RC2 PFX with an Ed25519 key", "ed25519.legacy.pfx", PASSWORD],
+]);
+
+Deno.test("loadSigningKey signs with EdDSA for an Ed25519 key, named by its RFC 8037 thumbprint", () => {
+  assert.equal(edReference.alg, "EdDSA");
+  assert.equal(edReference.kid, EXPECTED_ED_KID);
+  assert.deepEqual(edReference.certificateChain, []);
+  const { privateKey, publicKey } = edReference;
+  assert.equal(privateKey.extractable, false);
+  assert.deepEqual(privateKey.usages, ["sign"]);
+  assert.deepEqual(publicKey.usages, ["verify"]);
+  assert.deepEqual(privateKey.algorithm, { name: "Ed25519" });
+  assert.deepEqual(signatureParams("EdDSA"), { name: "Ed25519" });
+});
+
+Deno.test("loadSigningKey publishes an Ed25519 key as an OKP JWK with only kty, crv, x, kid, alg, use", () => {
+  const { x, ...rest } = edReference.publicJwk;
+  assert.equal(x, edCertificate.publicKey.export({ format: "jwk" }).x);
+  assert.deepEqual(rest, {
+    kty: "OKP",
+    crv: "Ed25519",
+    kid: EXPECTED_ED_KID,
+    alg: "EdDSA",
+    use: "sig",
+  });
+});
+
+Deno.test("loadSigningKey derives an Ed25519 kid as the thumbprint when thumbprint is asked too", async () => {
+  const key = await loadSigningKey({
+    keyPath: fixture("ed25519.pkcs8.pem"),
+    keyIdFormat: "thumbprint",
+  });
+  assert.equal(key.kid, EXPECTED_ED_KID);
+  const named = await loadSigningKey({ keyPath: fixture("ed25519.pkcs8.pem"), keyId: "ed-1" });
+  assert.equal(named.kid, "ed-1");
+});
+
+Deno.test("loadSigningKey refuses a libtrust key ID for an Ed25519 key, saying why", async () => {
+  const error = await loadError({ keyPath: fixture("ed25519.pkcs8.pem"), keyIdFormat: "libtrust" });
+  assert.equal(error.code, "KEY_ID_FORMAT_UNSUPPORTED");
+  assert.match(error.message, /Ed25519 key, which has no libtrust key ID/);
+  assert.match(error.message, /thumbprint/);
+});
+
+Deno.test("loadSigningKey returns an Ed25519 public JWK that verifies a jose-signed EdDSA token", async () => {
+  const token = await new SignJWT({ sub: "alice" })
+    .setProtectedHeader({ alg: edReference.alg, kid: edReference.kid })
+    .sign(edReference.privateKey);
+  const { payload } = await jwtVerify(token, await importJWK(edReference.publicJwk, "EdDSA"));
+  assert.equal(payload.sub, "alice");
+});
+
+Deno.test("loadSigningKey returns the Ed25519 leaf and its CA from a PFX or a certificatePath chain", async () => {
+  const chain = await certificatesIn("ed25519.chain.pem");
+  const fromPfx = await loadSigningKey({
+    keyPath: fixture("ed25519.modern.pfx"),
+    keyPassword: PASSWORD,
+  });
+  assert.deepEqual(fromPfx.certificateChain, chain);
+  const fromPem = await loadSigningKey({
+    keyPath: fixture("ed25519.pkcs8.pem"),
+    certificatePath: fixture("ed25519.chain.pem"),
+  });
+  assert.deepEqual(fromPem.certificateChain, chain);
+  const single = await loadSigningKey({ keyPath: fixture("ed25519.key-and-cert.pem") });
+  assert.deepEqual(single.certificateChain, await certificatesIn("ed25519.cert.pem"));
+});
+
 Deno.test("loadSigningKey refuses unsupported key types with a message naming what is supported", async () => {
   for (
-    const [file, what] of [["ed25519.pkcs8.pem", "Ed25519"], ["ec-p521.pkcs8.pem", "secp521r1"]]
+    const [file, what] of [["ed448.pkcs8.pem", "Ed448"], ["ec-p521.pkcs8.pem", "secp521r1"]]
   ) {
     const error = await loadError({ keyPath: fixture(file) });
     assert.equal(error.code, "KEY_TYPE_UNSUPPORTED");
     assert.ok(error.message.includes(what), error.message);
     assert.match(error.message, /RSA key of at least 2048 bits \(RS256\)/);
-    assert.match(error.message, /P-256 \(ES256\) or P-384 \(ES384\)/);
+    assert.match(error.message, /P-256 \(ES256\) or P-384 \(ES384\), or an Ed25519 key \(EdDSA\)/);
   }
 });
 
@@ -351,7 +430,17 @@ const ERRORS: [
     { keyPath: fixture("rsa.legacy.pfx"), keyPassword: WRONG_PASSWORD },
     "KEY_PASSWORD_WRONG",
   ],
-  ["an Ed25519 key", { keyPath: fixture("ed25519.pkcs8.pem") }, "KEY_TYPE_UNSUPPORTED"],
+  ["an Ed448 key", { keyPath: fixture("ed448.pkcs8.pem") }, "KEY_TYPE_UNSUPPORTED"],
+  [
+    "an Ed25519 key certified by another key's certificate",
+    { keyPath: fixture("ed25519.pkcs8.pem"), certificatePath: fixture("rsa.cert.pem") },
+    "CERTIFICATE_KEY_MISMATCH",
+  ],
+  [
+    "an encrypted PKCS#8 Ed25519 PEM with a wrong password",
+    { keyPath: fixture("ed25519.pkcs8-aes256.pem"), keyPassword: WRONG_PASSWORD },
+    "KEY_PASSWORD_WRONG",
+  ],
   ["an EC P-521 key", { keyPath: fixture("ec-p521.pkcs8.pem") }, "KEY_TYPE_UNSUPPORTED"],
   [
     "a legacy-encrypted SEC 1 EC PEM without a password",

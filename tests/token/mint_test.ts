@@ -7,7 +7,6 @@ import { createTokenSigner, registryClaims } from "../../src/token/mint.ts";
 import { selfSignedCertificate } from "../../src/token/certificate.ts";
 import { registryTrust } from "../../src/token/registry_trust.ts";
 import { NOW, NOW_SECONDS } from "../support/authority.ts";
-import { verifyLikeDistribution3 } from "../support/distribution3.ts";
 import { fixture } from "../support/service.ts";
 
 const claims = registryClaims({
@@ -24,6 +23,7 @@ const key = (file: string) => loadSigningKey({ keyPath: fixture(`keys/${file}`) 
 const es256 = await key("ec-p256.pkcs8.pem");
 const es384 = await key("ec-p384.pkcs8.pem");
 const rs256 = await key("rsa.pkcs8.pem");
+const ed25519 = await key("ed25519.pkcs8.pem");
 
 /** The bytes of a compact JWS's signature. */
 function signatureBytes(token: string): Uint8Array {
@@ -35,6 +35,7 @@ const ALGORITHMS: [SigningKey, signatureLength: number][] = [
   [es256, 64],
   [es384, 96],
   [rs256, 256],
+  [ed25519, 64],
 ];
 
 for (const [signingKey, signatureLength] of ALGORITHMS) {
@@ -62,6 +63,42 @@ Deno.test("createTokenSigner's ES256 tokens carry x5c and verify against the lea
     currentDate: NOW,
   });
   assert.equal(payload.sub, "ci-bot");
+});
+
+Deno.test("createTokenSigner's EdDSA tokens carry the Ed25519 leaf and its CA as x5c", async () => {
+  const signingKey = await loadSigningKey({
+    keyPath: fixture("keys/ed25519.pkcs8.pem"),
+    certificatePath: fixture("keys/ed25519.chain.pem"),
+  });
+  const token = await createTokenSigner(signingKey)(claims);
+  const header = decodeProtectedHeader(token);
+  assert.equal(header.alg, "EdDSA");
+  assert.deepEqual(header.x5c, signingKey.certificateChain);
+  assert.equal(header.x5c!.length, 2);
+  const leaf = `-----BEGIN CERTIFICATE-----\n${header.x5c![0]}\n-----END CERTIFICATE-----`;
+  const { payload } = await jwtVerify(token, await importX509(leaf, "EdDSA"), {
+    currentDate: NOW,
+  });
+  assert.equal(payload.sub, "ci-bot");
+});
+
+Deno.test("selfSignedCertificate certifies an Ed25519 key with an id-Ed25519 signature", async () => {
+  const der = await selfSignedCertificate(ed25519, {
+    commonName: "registry-token test",
+    notBefore: NOW,
+    notAfter: new Date(NOW.getTime() + 86_400_000),
+    serialHex: "7f01ab",
+  });
+  const bytes = Uint8Array.from(atob(der), (char) => char.charCodeAt(0));
+  const certificate = new X509Certificate(bytes);
+  assert.ok(certificate.verify(certificate.publicKey), "self-signed by the key it certifies");
+  assert.equal(certificate.publicKey.asymmetricKeyType, "ed25519");
+  assert.equal(certificate.publicKey.export({ format: "jwk" }).x, ed25519.publicJwk.x);
+  // signatureAlgorithm: id-Ed25519 alone, no parameters (RFC 8410 §3).
+  const asn1 = forge.asn1.fromDer(String.fromCharCode(...bytes), { decodeBitStrings: false });
+  const algorithm = asn1.value[1];
+  assert.equal(algorithm.value.length, 1);
+  assert.equal(forge.asn1.derToOid(algorithm.value[0].value), "1.3.101.112");
 });
 
 Deno.test("createTokenSigner's ES256 signature does not verify other claims", async () => {
@@ -119,33 +156,4 @@ Deno.test("registryTrust generates a bundle certificate for an EC key that has n
   assert.ok(certificate.verify(certificate.publicKey));
   assert.equal(certificate.publicKey.export({ format: "jwk" }).x, es256.publicJwk.x);
   assert.deepEqual(trust.jwks, { keys: [es256.publicJwk] });
-});
-
-Deno.test("distribution 3.x rules accept ES256 tokens by x5c, by thumbprint kid and by JWKS kid", async () => {
-  const config = (rootCertBundle: string, jwks?: { readonly keys: readonly JsonWebKey[] }) => ({
-    issuer: claims.iss,
-    service: claims.aud,
-    rootCertBundle,
-    jwks,
-  });
-  const withCertificate = await key("ec-p256.key-and-cert.pem");
-  const bundle = await Deno.readTextFile(fixture("keys/ec-p256.cert.pem"));
-  await verifyLikeDistribution3(
-    await createTokenSigner(withCertificate)(claims),
-    config(bundle),
-    NOW,
-  );
-
-  const thumbprinted = await loadSigningKey({
-    keyPath: fixture("keys/ec-p256.pkcs8.pem"),
-    keyIdFormat: "thumbprint",
-  });
-  const generated = await registryTrust([thumbprinted], NOW, () => "01");
-  const token = await createTokenSigner(thumbprinted)(claims);
-  await verifyLikeDistribution3(token, config(generated.bundlePem), NOW);
-
-  const libtrust = await registryTrust([es256], NOW, () => "01");
-  const libtrustToken = await createTokenSigner(es256)(claims);
-  await assert.rejects(verifyLikeDistribution3(libtrustToken, config(libtrust.bundlePem), NOW));
-  await verifyLikeDistribution3(libtrustToken, config(libtrust.bundlePem, libtrust.jwks), NOW);
 });

@@ -66,30 +66,64 @@ Deno.test("the exported JWKS names the key by the kid tokens carry, in either fo
   assert.equal((await registryTrust([keyOnly], NOW, () => "05")).jwks.keys[0].kid, keyOnly.kid);
 });
 
-Deno.test("registryConfigSnippets give matching auth.token sections for distribution 2.8 and 3.x", async () => {
-  const authority = await createTestAuthority();
-  const options = testOptions(authority, {
-    Registry: { Realm: "https://tokens.example/token", AllowedServices: ["registry.example"] },
-  });
-  const snippets = registryConfigSnippets(options, "/etc/registry-trust");
-  assert.equal(
-    snippets,
-    `# distribution 2.8 (config.yml)
-auth:
+/** Options whose snippets name a realm and a service, and the `auth.token` lines they share. */
+const snippetOptions = testOptions(await createTestAuthority(), {
+  Registry: { Realm: "https://tokens.example/token", AllowedServices: ["registry.example"] },
+});
+const AUTH_TOKEN = `auth:
   token:
     realm: https://tokens.example/token
     service: registry.example
     issuer: registry-token-test
-    rootcertbundle: /etc/registry-trust/rootcertbundle.pem
+    rootcertbundle: /etc/registry-trust/rootcertbundle.pem`;
+
+Deno.test("registryConfigSnippets give matching auth.token sections for distribution 2.8 and 3.x", () => {
+  assert.equal(
+    registryConfigSnippets(snippetOptions, "/etc/registry-trust", [keyOnly]),
+    `# distribution 2.8 (config.yml)
+${AUTH_TOKEN}
 
 # distribution 3.x (config.yml)
-auth:
-  token:
-    realm: https://tokens.example/token
-    service: registry.example
-    issuer: registry-token-test
-    rootcertbundle: /etc/registry-trust/rootcertbundle.pem
+${AUTH_TOKEN}
     jwks: /etc/registry-trust/jwks.json
 `,
   );
+});
+
+Deno.test("registryConfigSnippets print only the 3.x section with jwks when a key is Ed25519, and say why", async () => {
+  const ed25519 = await loadSigningKey({ keyPath: fixture("keys/ed25519.pkcs8.pem") });
+  for (const keys of [[ed25519], [keyOnly, ed25519], [ed25519, keyOnly]]) {
+    assert.equal(
+      registryConfigSnippets(snippetOptions, "/etc/registry-trust", keys),
+      `# distribution 2.8: none; it cannot verify EdDSA, and does not start with an Ed25519 certificate (here for ${ed25519.kid}) in its rootcertbundle
+
+# distribution 3.x (config.yml); keep jwks: v3.0.0 finds an EC or Ed25519 key's kid only there (or sent as x5c)
+${AUTH_TOKEN}
+    jwks: /etc/registry-trust/jwks.json
+`,
+    );
+  }
+});
+
+Deno.test("registryConfigSnippets steer 3.x sites with an EC key to jwks, and still print 2.8's", async () => {
+  const ec = await loadSigningKey({ keyPath: fixture("keys/ec-p256.pkcs8.pem") });
+  const snippets = registryConfigSnippets(snippetOptions, "/trust", [ec]);
+  assert.match(snippets, /^# distribution 2\.8 \(config\.yml\)\nauth:/);
+  assert.match(
+    snippets,
+    /# distribution 3\.x \(config\.yml\); keep jwks: .*\n(.*\n){6} {4}jwks: \/trust\/jwks\.json\n$/,
+  );
+});
+
+Deno.test("registryTrust publishes an Ed25519 key as an OKP JWK and bundles a certificate generated for it", async () => {
+  const ed25519 = await loadSigningKey({ keyPath: fixture("keys/ed25519.pkcs8.pem") });
+  const trust = await registryTrust([keyOnly, ed25519], NOW, () => "05");
+  assert.deepEqual(trust.generatedFor, [keyOnly.kid, ed25519.kid]);
+  assert.deepEqual(trust.jwks.keys[1], ed25519.publicJwk);
+  assert.equal(trust.jwks.keys[1].kty, "OKP");
+  assert.equal(trust.jwks.keys[1].crv, "Ed25519");
+  const pems = trust.bundlePem.match(/-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g)!;
+  const certificate = new X509Certificate(pems[1]);
+  assert.equal(certificate.publicKey.asymmetricKeyType, "ed25519");
+  assert.ok(certificate.verify(certificate.publicKey));
 });
