@@ -139,6 +139,10 @@ function doctorTarget(registry?: string, repository?: string): DoctorTarget | un
   if (!url || (url.protocol !== "http:" && url.protocol !== "https:") || url.search || url.hash) {
     throw new Error(`--doctor takes the registry's http(s) URL, got "${registry}"`);
   }
+  if (url.username || url.password) {
+    // Flags land in shell history and `ps`: the caller token comes from the environment.
+    throw new Error("--doctor takes the registry's URL without a user name or password");
+  }
   if (repository !== undefined && !isRepositoryPath(repository)) {
     throw new Error(
       `--repository takes a repository name such as library/alpine, got "${repository}"`,

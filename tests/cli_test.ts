@@ -64,6 +64,10 @@ Deno.test("--doctor refuses what is not a registry URL or repository name, and o
   assert.throws(() => parseCommandLine(["--doctor", "registry.example"]), /http\(s\) URL/);
   assert.throws(() => parseCommandLine(["--doctor", "ftp://registry.example"]), /http\(s\) URL/);
   assert.throws(
+    () => parseCommandLine(["--doctor", "https://user:secret@registry.example"]),
+    /without a user name or password/,
+  );
+  assert.throws(
     () => parseCommandLine(["--doctor", "https://r.example", "--repository", "Team/App"]),
     /repository name/,
   );

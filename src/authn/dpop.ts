@@ -212,7 +212,8 @@ export async function recordProof(
       "too many DPoP proofs from this caller at once; try again shortly",
     );
   }
-  if (outcome === "predates") {
+  if (outcome !== "fresh") {
+    // "predates", and anything a backend should never answer: only "fresh" lets a proof through.
     throw new Denial(
       "dpop_proof_invalid",
       "this DPoP proof was made before the shared replay records were lost; make a new one",

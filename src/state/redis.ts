@@ -96,23 +96,29 @@ return '1'
  * Records one DPoP proof, atomically. KEYS: the proof's record, its owner's records (a sorted
  * set scored by expiry), every owner's records (the same), the generation record. ARGV: now
  * (ms), the proof's expiry (ms), its record's lifetime (ms), the owner's share, the capacity,
- * the proof id, its `iat` (ms), the grace (ms) before the records began, a new generation.
+ * the proof id, its `iat` (ms), the grace (ms) before the records began, a new generation's
+ * random part, the server's `run_id`.
  *
- * The generation record (`<random>:<ms since>`, no expiry) is written once, when the records
- * begin. If it is missing, the backend lost its data (a restart without persistence, a flush,
- * a failover): its replacement starts now, and a proof made before then could have been used
- * before the loss, so it is refused (`predates`) — but for `PREDATES_GRACE_MS`, since `iat` is
- * in whole seconds and a client's clock may lag a little (the first start of a site looks the
- * same as a loss). The script returns the outcome and the generation, so each process can say
- * once that it changed.
+ * The generation record (`<random>:<ms since>:<run_id>`, no expiry) is written when the records
+ * begin. If it is missing (a restart without persistence, a flush), or names another server run
+ * (a restart from an RDB or AOF file, a failover to a replica: both bring back an older state
+ * than the one last written, with the generation record in it), the records may have lost
+ * proofs: a new generation starts now, and a proof made before then could have been used before
+ * the loss, so it is refused (`predates`) — but for `PREDATES_GRACE_MS`, since `iat` is in whole
+ * seconds and a client's clock may lag a little (the first start of a site, and any restart of
+ * Redis, look the same as a loss: a proof from before it is refused once, the safe way). The
+ * script returns the outcome and the generation, so each process can say once that it changed.
  */
 const REPLAY_SCRIPT = `
 local generation = redis.call('GET', KEYS[4])
-if not generation then
-  generation = ARGV[9] .. ':' .. ARGV[1]
+local since, run = nil, nil
+if generation then since, run = string.match(generation, '^[^:]*:(%d+):(.*)$') end
+if not since or run ~= ARGV[10] then
+  generation = ARGV[9] .. ':' .. ARGV[1] .. ':' .. ARGV[10]
+  since = ARGV[1]
   redis.call('SET', KEYS[4], generation)
 end
-local since = tonumber(string.match(generation, ':(%d+)$'))
+since = tonumber(since)
 if tonumber(ARGV[7]) < since - tonumber(ARGV[8]) then return {'predates', generation} end
 if redis.call('EXISTS', KEYS[1]) == 1 then return {'replayed', generation} end
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ARGV[1])
@@ -175,7 +181,13 @@ export async function openRedisState(
     io.logger.log("info", "shared state available again", { address: redacted(options.address!) });
   };
   client.on("error", markDown);
-  client.on("ready", markUp);
+  // The server's run: a reconnection may reach a restarted server, or a replica promoted in its
+  // place, whose data is older than what was last written (see REPLAY_SCRIPT).
+  let serverRun: string | undefined;
+  client.on("ready", () => {
+    serverRun = undefined;
+    markUp();
+  });
   client.connect().catch(markDown);
 
   /** Runs one operation within the timeout; any failure is `StateUnavailable`. */
@@ -226,6 +238,8 @@ export async function openRedisState(
     const ownerShare = Math.max(1, Math.floor(capacity / 10));
     return {
       async remember(owner, proof, now) {
+        serverRun ??= await closedFail(async () => runIdOf(await client.info("server")));
+        const run = serverRun;
         const nowMs = Math.floor(now * 1000);
         const expiresMs = Math.ceil(proof.expiresAt * 1000);
         const reply = await closedFail(() =>
@@ -246,6 +260,7 @@ export async function openRedisState(
               String(Math.floor(proof.issuedAt * 1000)),
               String(PREDATES_GRACE_MS),
               io.randomId(),
+              run,
             ],
           })
         ) as [string, string];
@@ -372,6 +387,13 @@ export async function openRedisState(
       return Promise.resolve();
     },
   };
+}
+
+/** The `run_id` in an `INFO server` answer: it changes whenever the server (re)starts. */
+function runIdOf(info: string): string {
+  const run = /^run_id:([0-9a-f]+)\r?$/m.exec(info)?.[1];
+  if (!run) throw new Error("INFO server named no run_id");
+  return run;
 }
 
 /** The password file's content without its trailing newline. */

@@ -180,6 +180,40 @@ Deno.test("doctor: a realm on another host is not contacted, and says which sett
   );
 });
 
+Deno.test("doctor: a realm on the registry's host that does not prove itself never sees the caller token", async () => {
+  // A registry (a stand-in: no real one names a realm on its own host) whose challenge sends the
+  // doctor to a path of its own choosing, as a compromised or mistyped registry could.
+  const authorizations: string[] = [];
+  const standIn = freePort();
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: standIn, onListen: () => {} },
+    (request) => {
+      authorizations.push(request.headers.get("authorization") ?? "");
+      const port = standIn;
+      return new Response("{}", {
+        status: 401,
+        headers: {
+          "www-authenticate": `Bearer realm="http://127.0.0.1:${port}/steal",service="${SERVICE}"`,
+        },
+      });
+    },
+  );
+  try {
+    const result = await doctor({ address: `127.0.0.1:${standIn}` } as RegistryProcess);
+    assert.equal(result.code, 1, result.stdout + result.stderr);
+    assert.match(
+      line(result.stdout, "problem: the caller token is not sent"),
+      /nothing shows it is this service/,
+    );
+    assert.ok(
+      authorizations.every((value) => !value.startsWith("Basic ")),
+      `the caller token reached the stand-in: ${authorizations.join(", ")}`,
+    );
+  } finally {
+    await server.shutdown();
+  }
+});
+
 Deno.test("doctor: stop the shared peers", async () => {
   await Promise.all(
     [healthy, wrongService, wrongIssuer, foreignBundle, realmElsewhere].map((r) => r.stop()),

@@ -3,6 +3,7 @@ import { acceptedProof } from "../support/dpop.ts";
 import { Denial } from "../../src/denial.ts";
 import { createBudget } from "../../src/http/failure_limit.ts";
 import type { StateOptions } from "../../src/state/options.ts";
+import { createClient } from "@redis/client";
 import { openRedisState, type RedisStateIo } from "../../src/state/redis.ts";
 import type { SharedState } from "../../src/state/shared.ts";
 import { freePort } from "../support/peers.ts";
@@ -193,6 +194,37 @@ Deno.test("redis replay records: after the backend loses its data a proof made b
   } finally {
     await Promise.all([a.state.close(), b.state.close()]);
     await lossy.stop();
+  }
+});
+
+Deno.test("redis replay records: a restart from an older RDB file is a loss too: a proof recorded after the save is refused", async () => {
+  const dataDir = await Deno.makeTempDir({ prefix: "registry-token-rdb-" });
+  const restored = await startRedis(undefined, undefined, undefined, dataDir);
+  const options = stateOptions({
+    passwordPath: undefined,
+    address: restored.address,
+    hostPort: `127.0.0.1:${restored.port}`,
+  });
+  const process = await open(options);
+  try {
+    const cache = process.state.replayCache(100);
+    assert.equal(await cache.remember("c", acceptedProof("k:saved", 1_000, 1_610), 1_000), "fresh");
+    const admin = createClient({ url: restored.address });
+    await admin.connect();
+    await admin.sendCommand(["SAVE"]);
+    await admin.close();
+    const after = acceptedProof("k:after-save", 1_001, 1_611);
+    assert.equal(await cache.remember("c", after, 1_001), "fresh");
+    // A crash, and a start from the snapshot: the generation record is back, `after` is not.
+    await restored.stop();
+    await restored.start();
+    await ready(process.state);
+    assert.equal(await cache.remember("c", after, 1_100), "predates");
+    assert.equal(process.counted.losses, 1);
+  } finally {
+    await process.state.close();
+    await restored.stop();
+    await Deno.remove(dataDir, { recursive: true });
   }
 });
 

@@ -31,11 +31,14 @@ export interface RedisTls {
 /**
  * Starts redis-server on `port` (a free one) on loopback; `password` sets `requirepass`; with
  * `tls` the port speaks TLS only (client certificates not required) and `address` is rediss://.
+ * With `dataDir`, a `SAVE` writes its RDB file there, and a restart loads it (nothing is saved
+ * by itself).
  */
 export async function startRedis(
   password?: string,
   port = freePort(),
   tls?: RedisTls,
+  dataDir?: string,
 ): Promise<RedisServer> {
   await requirePeer("redis-server");
   let child: Deno.ChildProcess | undefined;
@@ -64,6 +67,7 @@ export async function startRedis(
       "",
       "--appendonly",
       "no",
+      ...(dataDir === undefined ? [] : ["--dir", dataDir]),
       ...(password === undefined ? [] : ["--requirepass", password]),
     ];
     const process = new Deno.Command("redis-server", { args, stdout: "piped", stderr: "piped" })
