@@ -127,6 +127,9 @@ async function launch(args: string[]): Promise<number> {
  * rather than one per worker.
  */
 async function runWorkers(plan: LaunchPlan): Promise<number> {
+  // A reload asked during the check (systemctl reload right after start) must not end the
+  // launcher: the workers it then starts read the configuration as it is.
+  Deno.addSignalListener("SIGHUP", () => {});
   const check = await new Deno.Command(Deno.execPath(), {
     args: ["run", ...plan.flags, MAIN, ...plan.args, "--check"],
     stdin: "null",

@@ -52,7 +52,13 @@ async function main(args: string[]): Promise<number> {
 
   if (commandLine.explain || commandLine.testPolicy) return await checkPolicy(commandLine);
 
-  if (commandLine.worker !== undefined) dropWorkerPermissions();
+  if (commandLine.worker !== undefined) {
+    dropWorkerPermissions();
+    // A reload asked before the supervisor listens changes nothing: the worker is reading the
+    // configuration anew anyway. (Earlier still, while its code loads, a SIGHUP ends it, and the
+    // primary starts it again.)
+    Deno.addSignalListener("SIGHUP", () => {});
+  }
   const metrics = createTokenMetrics();
   observeProcess(metrics.meter);
   // Workers share stdout: each write stays within PIPE_BUF, so lines never interleave.

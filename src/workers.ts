@@ -24,6 +24,8 @@
 import type { Logger } from "./observability/logger.ts";
 import { EXIT_RESTART, EXIT_STARTUP } from "./exit_codes.ts";
 
+/** The exit code of a process that SIGHUP ended (128 + 1). */
+const EXIT_SIGHUP = 129;
 /** First restart delay after `EXIT_RESTART`; it doubles per restart, up to the maximum. */
 const RESTART_BACKOFF_MS = 250;
 const MAX_RESTART_BACKOFF_MS = 10_000;
@@ -90,12 +92,15 @@ export async function runPrimary(
     return EXIT_STARTUP;
   }
   const running = new Map<number, WorkerChild>();
+  // Workers passed a SIGHUP: one still loading its code has no handler, and the signal ends it.
+  const reloaded = new Set<WorkerChild>();
   let stopping = false;
   let firstFailure: number | undefined;
   const signalAll = (signal: Deno.Signal) => {
     for (const child of running.values()) {
       try {
         child.kill(signal);
+        if (signal === "SIGHUP") reloaded.add(child);
       } catch { /* it has just exited */ }
     }
   };
@@ -116,9 +121,19 @@ export async function runPrimary(
       io.logger.log("info", "worker started", { worker: n, pid });
       const { code } = await child.status;
       running.delete(n);
+      const endedByReload = reloaded.delete(child) && code === EXIT_SIGHUP;
       if (stopping) {
         if (code !== 0) firstFailure ??= code;
         return;
+      }
+      if (endedByReload) {
+        // It had not started serving: start it again at once; it reads the configuration anew.
+        io.logger.log("warn", "a reload ended a worker still starting; starting it again", {
+          worker: n,
+          pid,
+        });
+        restarts--;
+        continue;
       }
       if (code !== EXIT_RESTART) {
         io.logger.log("error", "worker exited; stopping the others", { worker: n, pid, code });

@@ -76,3 +76,23 @@ Deno.test("any other exit of a worker stops the others and becomes the primary's
   assert.equal(await exited, 1);
   assert.equal(world.spawned.length, 2, "nothing restarted");
 });
+
+Deno.test("a worker a passed-on SIGHUP ended while starting is started again; the others keep running", async () => {
+  const world = fakeWorld();
+  const exited = runPrimary(2, command, world.io);
+  await tick();
+  world.signal("SIGHUP");
+  world.spawned[0].exit(129); // no handler yet: the signal's default action
+  await tick();
+  await tick();
+  assert.equal(world.spawned.length, 3, "started again, at once");
+  assert.deepEqual(world.spawned[2].args, ["--worker", "1"]);
+  assert.deepEqual(world.spawned[1].signals, ["SIGHUP"], "the other one was not stopped");
+  assert.ok(world.logged.includes("a reload ended a worker still starting; starting it again"));
+  // A 129 without a SIGHUP passed on is a crash like any other.
+  world.spawned[2].exit(129);
+  await tick();
+  assert.deepEqual(world.spawned[1].signals, ["SIGHUP", "SIGTERM"]);
+  world.spawned[1].exit(0);
+  assert.equal(await exited, 129);
+});

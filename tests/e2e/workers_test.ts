@@ -154,6 +154,28 @@ Deno.test("Server:Workers 2: both workers serve, SIGHUP reloads both, SIGTERM dr
   assert.deepEqual(new Set(stopped.map((record) => record.worker)), new Set([1, 2]));
 });
 
+Deno.test("Server:Workers 2: a SIGHUP while the workers start ends nothing", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "registry-token-workers-" });
+  const port = freePort();
+  const path = await writeConfig({
+    RegistryTokenService: {
+      Server: { Host: "127.0.0.1", Port: port, Workers: 2 },
+      Authority: await localAuthority(authority, dir),
+      Signing: { Issuer: "registry-token-workers", KeyPath: SIGNING_KEY_PATH },
+    },
+  }, dir);
+  const launcher = spawnDeno(startTaskFlags(), LAUNCHER, ["--config", path]);
+  try {
+    await waitForCount(launcher, "worker started", 2);
+    launcher.child.kill("SIGHUP"); // passed on to workers still loading their configuration
+    const listening = await waitForCount(launcher, "listening", 2);
+    assert.deepEqual(new Set(listening.map((record) => record.worker)), new Set([1, 2]));
+  } finally {
+    const { code } = await launcher.stop();
+    assert.equal(code, 0, launcher.stderr.join("\n"));
+  }
+});
+
 Deno.test("Server:Workers 2 with state in memory and a DPoP Authority: exit 2, one line", async () => {
   const dir = await Deno.makeTempDir({ prefix: "registry-token-workers-" });
   const path = await writeConfig({
