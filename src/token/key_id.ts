@@ -9,8 +9,17 @@
 
 import { calculateJwkThumbprint } from "jose";
 import { KeyLoadError } from "./key_errors.ts";
-import type { EcPublicJwk, SigningAlgorithm, SigningKeySource } from "./keys.ts";
+import type { EcCurve, SigningAlgorithm } from "./signing_algorithm.ts";
 import { libtrustKeyId } from "./libtrust.ts";
+
+/** What of a key's configuration decides its `kid` (a `SigningKeySource` fits). */
+export interface KeyIdSource {
+  /** The key file, named in errors. */
+  readonly keyPath: string;
+  /** An explicit `kid`. */
+  readonly keyId?: string;
+  readonly keyIdFormat?: KeyIdFormat;
+}
 
 /** Formats of derived key IDs: libtrust (distribution 2.x) or RFC 7638 thumbprint. */
 export const KEY_ID_FORMATS = ["libtrust", "thumbprint"] as const;
@@ -25,7 +34,7 @@ export type KeyIdFormat = typeof KEY_ID_FORMATS[number];
 export function thumbprintMembers(alg: SigningAlgorithm, { n, e, crv, x, y }: JsonWebKey) {
   if (alg === "RS256") return { kty: "RSA" as const, n: n!, e: e! };
   if (alg === "EdDSA") return { kty: "OKP" as const, crv: "Ed25519" as const, x: x! };
-  return { kty: "EC" as const, crv: crv as EcPublicJwk["crv"], x: x!, y: y! };
+  return { kty: "EC" as const, crv: crv as EcCurve, x: x!, y: y! };
 }
 
 /**
@@ -38,7 +47,7 @@ export async function keyIdFor(
   alg: SigningAlgorithm,
   spki: Uint8Array,
   members: ReturnType<typeof thumbprintMembers>,
-  source: SigningKeySource,
+  source: KeyIdSource,
 ): Promise<string> {
   const format = keyIdFormatFor(alg, source);
   if (source.keyId !== undefined) return source.keyId;
@@ -53,7 +62,7 @@ export function effectiveKeyIdFormat(alg: SigningAlgorithm, configured?: KeyIdFo
 }
 
 /** How the default `kid` of a key signing with `alg` is derived; libtrust lacks Ed25519. */
-function keyIdFormatFor(alg: SigningAlgorithm, source: SigningKeySource): KeyIdFormat {
+function keyIdFormatFor(alg: SigningAlgorithm, source: KeyIdSource): KeyIdFormat {
   if (alg !== "EdDSA") return effectiveKeyIdFormat(alg, source.keyIdFormat);
   if (source.keyIdFormat === "libtrust") {
     throw new KeyLoadError(

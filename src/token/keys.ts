@@ -17,6 +17,7 @@ import { chainFor, pemCertificates } from "./certificate_chain.ts";
 import { KeyLoadError, messageOf, unsupported } from "./key_errors.ts";
 import { keyIdFor, type KeyIdFormat, thumbprintMembers } from "./key_id.ts";
 import type { KeyFile } from "./key_file.ts";
+import type { EcCurve, SigningAlgorithm } from "./signing_algorithm.ts";
 import { parsePemKeyFile } from "./pem_key.ts";
 import { parsePkcs12 } from "./pkcs12.ts";
 
@@ -40,8 +41,7 @@ export interface SigningKeySource {
   readonly keyIdFormat?: KeyIdFormat;
 }
 
-/** JWS algorithms a signing key can sign with; the key's type and curve decide which. */
-export type SigningAlgorithm = "RS256" | "ES256" | "ES384" | "EdDSA";
+export type { SigningAlgorithm } from "./signing_algorithm.ts";
 
 /** A loaded signing key. */
 export interface SigningKey {
@@ -90,7 +90,7 @@ export interface EcPublicJwk {
   /** Key type. */
   readonly kty: "EC";
   /** Curve. */
-  readonly crv: "P-256" | "P-384";
+  readonly crv: EcCurve;
   /** X coordinate, base64url. */
   readonly x: string;
   /** Y coordinate, base64url. */
