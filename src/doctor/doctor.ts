@@ -70,7 +70,7 @@ export async function runDoctor(
     if (fix) print(`fix: ${fix}`);
     return EXIT_PROBLEM;
   };
-  let found = false;
+  let problemFound = false;
   const get = (url: string, authorization?: string) =>
     io.fetch(url, {
       headers: authorization ? { authorization } : {},
@@ -137,7 +137,7 @@ export async function runDoctor(
   if (request.callerToken === undefined) {
     print("note: REGISTRY_TOKEN_DOCTOR_TOKEN is not set: only tokens minted here are tried");
   } else if (realm.untrusted) {
-    found = true;
+    problemFound = true;
     print(`problem: the caller token is not sent to ${challenge.realm}: ${realm.untrusted}`);
     print("fix: point the registry's auth.token.realm at this service's /token URL");
   } else {
@@ -185,10 +185,10 @@ export async function runDoctor(
     print(`  ${answer.ok ? "accepted" : `refused (${answer.status})`}: ${variant.description}`);
   }
   if (
-    (request.callerToken === undefined || found) && accepted[0]?.change.kind === "none"
+    (request.callerToken === undefined || problemFound) && accepted[0]?.change.kind === "none"
   ) {
     print("ok: the registry accepts tokens minted with this configuration");
-    return found ? EXIT_PROBLEM : 0;
+    return problemFound ? EXIT_PROBLEM : 0;
   }
   const finding = diagnoseRefusal(
     accepted.map(({ change }) => change),
