@@ -7,7 +7,7 @@
  */
 
 import assert from "node:assert/strict";
-import { basic, createTestAuthority } from "../support/authority.ts";
+import { basic, createTestAuthority, liveToken } from "../support/authority.ts";
 import { createDpopKey, dpopProof, jwkThumbprint } from "../support/dpop.ts";
 import { freePort } from "../support/peers.ts";
 import {
@@ -32,12 +32,6 @@ import { fixture, SIGNING_KEY_PATH } from "../support/service.ts";
 
 const authority = await createTestAuthority("https://authority.test");
 const REGISTRY = "registry.availability-test";
-
-/** Caller tokens valid now: the process runs on the real clock. */
-function liveToken(claims: Record<string, unknown> = {}) {
-  const now = Math.floor(Date.now() / 1000);
-  return authority.token({ claims: { iat: now, exp: now + 300, ...claims } });
-}
 
 /** A config document in `dir` with a local Authority and `server` merged into Server. */
 async function configIn(
@@ -149,7 +143,7 @@ Deno.test("slowloris: idle, trickling and unfinished connections close at their 
         await new Promise((resolve) => setTimeout(resolve, 200));
       }
     })();
-    const token = await liveToken();
+    const token = await liveToken(authority);
     for (let i = 0; i < 5; i++) {
       const health = await timedFetch(`${running.url}/healthz`);
       const issued = await timedFetch(`${running.url}${tokenPath()}`, {
@@ -279,7 +273,7 @@ Deno.test("one client's bad credentials never cost the valid callers at its addr
         floodRequests++;
       }
     });
-    const cached = await liveToken({ sub: "cached-caller" });
+    const cached = await liveToken(authority, { sub: "cached-caller" });
     assert.equal(
       (await timedFetch(`${running.url}${tokenPath()}`, {
         headers: { authorization: basic(cached) },
@@ -289,7 +283,7 @@ Deno.test("one client's bad credentials never cost the valid callers at its addr
     const slow: string[] = [];
     for (let round = 0; round < 10; round++) {
       await new Promise((resolve) => setTimeout(resolve, 200));
-      for (const token of [cached, await liveToken({ sub: `new-caller-${round}` })]) {
+      for (const token of [cached, await liveToken(authority, { sub: `new-caller-${round}` })]) {
         const answer = await timedFetch(`${running.url}${tokenPath()}`, {
           headers: { authorization: basic(token) },
         });
@@ -354,13 +348,13 @@ Deno.test("client mistakes are 4xx: a broken Host, a garbage forwarded certifica
     // Base64 letters whose length is 1 mod 4 (once a 500): an unreadable certificate is a 401.
     for (const garbage of ["AAAAA", "%ZZ", "-----BEGIN CERTIFICATE-----x"]) {
       const refused = await fetch(`${running.url}${tokenPath()}`, {
-        headers: { authorization: basic(await liveToken()), "x-client-cert": garbage },
+        headers: { authorization: basic(await liveToken(authority)), "x-client-cert": garbage },
       });
       assert.equal(refused.status, 401, garbage);
       assert.equal((await refused.json()).errors[0].detail.reason, "mtls_certificate_missing");
     }
 
-    const form = `grant_type=password&service=${REGISTRY}&password=${await liveToken()}`;
+    const form = `grant_type=password&service=${REGISTRY}&password=${await liveToken(authority)}`;
     const cut = await openRaw(
       running.port,
       `POST /token HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\n` +
@@ -383,7 +377,7 @@ Deno.test("without PublicBaseUrl or Realm a DPoP-bound token is refused with a c
   const running = await start();
   try {
     const key = await createDpopKey();
-    const token = await liveToken({ cnf: { jkt: await jwkThumbprint(key.publicJwk) } });
+    const token = await liveToken(authority, { cnf: { jkt: await jwkThumbprint(key.publicJwk) } });
     const proof = await dpopProof(key, {
       htm: "GET",
       htu: `${running.url}/token`,
@@ -421,7 +415,10 @@ Deno.test("one caller's DPoP proofs from many self-chosen keys cannot fill the r
   try {
     const dpopRequest = async (sub: string, scope: string) => {
       const key = await createDpopKey();
-      const token = await liveToken({ sub, cnf: { jkt: await jwkThumbprint(key.publicJwk) } });
+      const token = await liveToken(authority, {
+        sub,
+        cnf: { jkt: await jwkThumbprint(key.publicJwk) },
+      });
       return async () => {
         const proof = await dpopProof(key, {
           htm: "GET",
@@ -497,7 +494,7 @@ for (const mode of ["stalled", "closed"] as const) {
       const path = `/token?service=${REGISTRY}&${
         scopes.map((s) => `scope=${encodeURIComponent(s)}`).join("&")
       }`;
-      const token = await liveToken();
+      const token = await liveToken(authority);
       for (let i = 0; i < 300; i++) {
         const answer = await timedFetch(`${url}${path}`, {
           headers: { authorization: basic(token) },

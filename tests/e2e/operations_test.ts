@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { decodeProtectedHeader } from "jose";
 import { stringify as toYaml } from "yaml";
-import { basic, createTestAuthority } from "../support/authority.ts";
+import { basic, createTestAuthority, liveToken } from "../support/authority.ts";
 import {
   MAIN,
   productionFlags,
@@ -13,12 +13,6 @@ import { fixture } from "../support/service.ts";
 
 const authority = await createTestAuthority("https://authority.test");
 const KID_PATTERN = /^([A-Z2-7]{4}:){11}[A-Z2-7]{4}$/;
-
-/** Caller tokens for a process on the real clock. */
-function liveToken(claims: Record<string, unknown> = {}) {
-  const now = Math.floor(Date.now() / 1000);
-  return authority.token({ claims: { iat: now, exp: now + 300, ...claims } });
-}
 
 /** A config directory whose file can be rewritten between reloads. */
 async function configDir() {
@@ -67,7 +61,9 @@ Deno.test("SIGHUP reloads revoked licences; an invalid config is refused and the
     const url = `http://127.0.0.1:${port}/token?service=registry.ops&scope=repository:a/b:pull`;
     const licensed = async () =>
       (await fetch(url, {
-        headers: { authorization: basic(await liveToken({ "stellaops:license": "lic-9" })) },
+        headers: {
+          authorization: basic(await liveToken(authority, { "stellaops:license": "lic-9" })),
+        },
       }))
         .status;
     assert.equal(await licensed(), 200);
@@ -89,7 +85,9 @@ Deno.test("SIGHUP reloads revoked licences; an invalid config is refused and the
       /still serving the previous configuration: RegistryTokenService:/,
     );
     assert.equal(await licensed(), 403, "the previous configuration keeps serving");
-    const other = await fetch(url, { headers: { authorization: basic(await liveToken()) } });
+    const other = await fetch(url, {
+      headers: { authorization: basic(await liveToken(authority)) },
+    });
     assert.equal(other.status, 200);
     await other.body?.cancel();
   } finally {
@@ -122,7 +120,7 @@ Deno.test("key rotation: published keys appear in /jwks and the export, and a re
       );
     const signingKid = async () => {
       const response = await fetch(`${base}/token?service=registry.ops`, {
-        headers: { authorization: basic(await liveToken()) },
+        headers: { authorization: basic(await liveToken(authority)) },
       });
       return decodeProtectedHeader((await response.json()).token).kid;
     };
@@ -189,7 +187,7 @@ Deno.test("SIGTERM lets an in-flight request finish, then exits 0", async () => 
     const { port } = await service.waitForLog("listening");
     // The first request waits for the slow Authority's keys; stop the service meanwhile.
     const inFlight = fetch(`http://127.0.0.1:${port}/token?service=registry.ops`, {
-      headers: { authorization: basic(await liveToken()) },
+      headers: { authorization: basic(await liveToken(authority)) },
     });
     await new Promise((resolve) => setTimeout(resolve, 300));
     service.child.kill("SIGTERM");
@@ -222,7 +220,7 @@ Deno.test("SIGTERM gives up on requests that outlast Server:DrainTimeout and sti
   try {
     const { port } = await service.waitForLog("listening");
     const inFlight = fetch(`http://127.0.0.1:${port}/token?service=registry.ops`, {
-      headers: { authorization: basic(await liveToken()) },
+      headers: { authorization: basic(await liveToken(authority)) },
     }).catch(() => undefined);
     await new Promise((resolve) => setTimeout(resolve, 200));
     const started = Date.now();
@@ -318,7 +316,7 @@ Deno.test("a key file that became corrupt or unreadable at reload leaves the old
     const { port, kid } = await service.waitForLog("listening");
     const issue = async () => {
       const response = await fetch(`http://127.0.0.1:${port}/token?service=registry.ops`, {
-        headers: { authorization: basic(await liveToken()) },
+        headers: { authorization: basic(await liveToken(authority)) },
       });
       assert.equal(response.status, 200);
       return decodeProtectedHeader((await response.json()).token).kid;
@@ -360,7 +358,9 @@ Deno.test("with Server:ReloadOnChange an edited config applies without a signal"
     const url = `http://127.0.0.1:${port}/token?service=registry.ops`;
     const licensed = async () =>
       (await fetch(url, {
-        headers: { authorization: basic(await liveToken({ "stellaops:license": "lic-5" })) },
+        headers: {
+          authorization: basic(await liveToken(authority, { "stellaops:license": "lic-5" })),
+        },
       })).status;
     assert.equal(await licensed(), 200);
     await config.write({ ...watched, RevokedLicenses: ["lic-5"] });

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { decodeJwt } from "jose";
-import { basic, createTestAuthority } from "../support/authority.ts";
+import { basic, createTestAuthority, liveToken } from "../support/authority.ts";
 import {
   exportTrust,
   LAUNCHER,
@@ -31,12 +31,6 @@ async function validConfig(signing: Record<string, unknown> = {}) {
     },
   };
   return { dir, document, path: await writeConfig(document, dir) };
-}
-
-/** Caller tokens must be valid now: the process uses the real clock. */
-function liveToken(claims: Record<string, unknown> = {}) {
-  const now = Math.floor(Date.now() / 1000);
-  return authority.token({ claims: { iat: now, exp: now + 300, ...claims } });
 }
 
 Deno.test("the production permission set is least privilege", async () => {
@@ -84,7 +78,7 @@ Deno.test("the service issues tokens over a real socket under the production per
     const response = await fetch(
       `${base}/token?service=registry.e2e&scope=repository:team/app:push`,
       {
-        headers: { authorization: basic(await liveToken()) },
+        headers: { authorization: basic(await liveToken(authority)) },
       },
     );
     assert.equal(response.status, 200);
@@ -93,7 +87,9 @@ Deno.test("the service issues tokens over a real socket under the production per
     assert.deepEqual(claims.access, [{ type: "repository", name: "team/app", actions: ["push"] }]);
 
     const revoked = await fetch(`${base}/token?service=registry.e2e`, {
-      headers: { authorization: basic(await liveToken({ "stellaops:license": "lic-revoked" })) },
+      headers: {
+        authorization: basic(await liveToken(authority, { "stellaops:license": "lic-revoked" })),
+      },
     });
     assert.equal(revoked.status, 403, "REGISTRY_TOKEN_ list override is read under restricted env");
     await revoked.body?.cancel();
@@ -212,7 +208,7 @@ Deno.test("deno task start's launcher runs the service and forwards SIGTERM", as
   try {
     const { port } = await launcher.waitForLog("listening");
     const response = await fetch(`http://127.0.0.1:${port}/token?service=registry.e2e`, {
-      headers: { authorization: `Bearer ${await liveToken()}` },
+      headers: { authorization: `Bearer ${await liveToken(authority)}` },
     });
     assert.equal(response.status, 200);
     await response.body?.cancel();

@@ -8,7 +8,7 @@
 
 import assert from "node:assert/strict";
 import { createClient } from "@redis/client";
-import { basic, createTestAuthority } from "../support/authority.ts";
+import { basic, createTestAuthority, liveToken } from "../support/authority.ts";
 import { createDpopKey, dpopProof, jwkThumbprint } from "../support/dpop.ts";
 import {
   localAuthority,
@@ -29,11 +29,6 @@ const HTU = `${PUBLIC}/token`;
 const REGISTRY = "registry.shared-state.test";
 const SCOPE = "repository:team/app:pull";
 const PATH = `/token?service=${REGISTRY}&scope=${encodeURIComponent(SCOPE)}`;
-
-function liveToken(claims: Record<string, unknown> = {}) {
-  const now = Math.floor(Date.now() / 1000);
-  return authority.token({ claims: { iat: now, exp: now + 300, ...claims } });
-}
 
 interface Running {
   readonly process: ServiceProcess;
@@ -80,7 +75,7 @@ async function stopPair(...running: Running[]) {
 /** A bearer request; answers its status and the DPoP-Nonce it was handed. */
 async function bearer(at: Running) {
   const answer = await fetch(`${at.url}${PATH}`, {
-    headers: { authorization: basic(await liveToken({ sub: "bearer-caller" })) },
+    headers: { authorization: basic(await liveToken(authority, { sub: "bearer-caller" })) },
   });
   await answer.body?.cancel();
   return { status: answer.status, nonce: answer.headers.get("dpop-nonce") };
@@ -89,7 +84,10 @@ async function bearer(at: Running) {
 /** A DPoP caller: its key, its bound token, and a way to send a proof. */
 async function dpopCaller(sub: string) {
   const key = await createDpopKey();
-  const token = await liveToken({ sub, cnf: { jkt: await jwkThumbprint(key.publicJwk) } });
+  const token = await liveToken(authority, {
+    sub,
+    cnf: { jkt: await jwkThumbprint(key.publicJwk) },
+  });
   return {
     proof: (nonce: string) => dpopProof(key, { htm: "GET", htu: HTU, accessToken: token, nonce }),
     async send(at: Running, proof: string) {

@@ -5,7 +5,7 @@
 
 import assert from "node:assert/strict";
 import { get } from "node:http";
-import { basic, createTestAuthority } from "../support/authority.ts";
+import { basic, createTestAuthority, liveToken } from "../support/authority.ts";
 import {
   LAUNCHER,
   localAuthority,
@@ -17,21 +17,10 @@ import {
   startTaskFlags,
   writeConfig,
 } from "../support/process.ts";
+import { freePort } from "../support/peers.ts";
 import { SIGNING_KEY_PATH } from "../support/service.ts";
 
 const authority = await createTestAuthority("https://authority.test");
-
-function liveToken(claims: Record<string, unknown> = {}) {
-  const now = Math.floor(Date.now() / 1000);
-  return authority.token({ claims: { iat: now, exp: now + 300, ...claims } });
-}
-
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = listener.addr as Deno.NetAddr;
-  listener.close();
-  return port;
-}
 
 /** A GET on a connection of its own (no keep-alive), so the kernel picks a worker afresh. */
 function freshGet(url: string, authorization: string): Promise<{ status: number; id: string }> {
@@ -107,7 +96,7 @@ Deno.test("Server:Workers 2: both workers serve, SIGHUP reloads both, SIGTERM dr
       assert.ok(!commandLine.some((arg) => arg.startsWith("--allow-run")), commandLine.join(" "));
     }
     const url = `http://127.0.0.1:${port}/token?service=registry.workers&scope=repository:a/b:pull`;
-    const authorization = basic(await liveToken({ "stellaops:license": "lic-7" }));
+    const authorization = basic(await liveToken(authority, { "stellaops:license": "lic-7" }));
     const round = () => Promise.all(Array.from({ length: 40 }, () => freshGet(url, authorization)));
 
     const before = await round();

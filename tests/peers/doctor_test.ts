@@ -4,7 +4,7 @@
  */
 
 import assert from "node:assert/strict";
-import { createTestAuthority } from "../support/authority.ts";
+import { createTestAuthority, liveToken } from "../support/authority.ts";
 import {
   exportTrust,
   LAUNCHER,
@@ -41,15 +41,10 @@ const exported = await exportTrust(configPath, trustDir);
 assert.equal(exported.code, 0, exported.stderr);
 const bundle = `${trustDir}/rootcertbundle.pem`;
 
-function liveToken(): Promise<string> {
-  const now = Math.floor(Date.now() / 1000);
-  return authority.token({ claims: { iat: now, exp: now + 300 } });
-}
-
 /** `deno task start --config … --doctor <registry> --repository team/app`. */
 async function doctor(registry: RegistryProcess, config = configPath, withToken = true) {
   const env: Record<string, string> = withToken
-    ? { REGISTRY_TOKEN_DOCTOR_TOKEN: await liveToken() }
+    ? { REGISTRY_TOKEN_DOCTOR_TOKEN: await liveToken(authority) }
     : {};
   return await runDeno(startTaskFlags(), LAUNCHER, [
     "--config",
