@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { acceptedProof } from "../support/dpop.ts";
 import { createNonceSource, createReplayCache } from "../../src/authn/dpop_state.ts";
-import { normaliseHtu } from "../../src/authn/dpop.ts";
+import { normaliseHtu, recordProof, type ReplayCache } from "../../src/authn/dpop.ts";
+import { Denial } from "../../src/denial.ts";
 
 /** A proof's id as `verifyDpopProof` makes it: its key's thumbprint and its `jti`. */
 const proofId = (key: string, jti: string) => `${key}:${jti}`;
@@ -161,4 +162,28 @@ Deno.test("normaliseHtu follows RFC 3986 syntax- and scheme-based normalisation"
   assert.equal(normaliseHtu("http://example.com:8080/token"), "http://example.com:8080/token");
   assert.equal(normaliseHtu("ftp://example.com/token"), "");
   assert.equal(normaliseHtu("not a url"), "");
+});
+
+Deno.test("recordProof lets a proof through only when the cache says fresh", async () => {
+  const answering = (outcome: string): ReplayCache => ({
+    remember: () => Promise.resolve(outcome as "fresh"),
+    close: () => Promise.resolve(),
+  });
+  const proof = acceptedProof("key:jti", 100, 710);
+  await recordProof(answering("fresh"), "caller", proof, 100);
+  const reasons = { replayed: "dpop_proof_replayed", full: "dpop_replay_cache_full" };
+  for (const [outcome, reason] of Object.entries(reasons)) {
+    await assert.rejects(
+      recordProof(answering(outcome), "caller", proof, 100),
+      (error) => error instanceof Denial && error.reason === reason,
+    );
+  }
+  // A backend that lost its records, and one answering what it never should: refused alike.
+  for (const outcome of ["predates", "OK", ""]) {
+    await assert.rejects(
+      recordProof(answering(outcome), "caller", proof, 100),
+      (error) => error instanceof Denial && error.reason === "dpop_proof_invalid",
+      outcome,
+    );
+  }
 });
