@@ -41,7 +41,3 @@ export class KeyLoadError extends Error {
 export function unsupported(path: string, message: string): KeyLoadError {
   return new KeyLoadError("KEY_FORMAT_UNSUPPORTED", path, message);
 }
-
-export function messageOf(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}

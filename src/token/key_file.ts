@@ -8,7 +8,8 @@
 import { Buffer } from "node:buffer";
 import { createPrivateKey, type KeyObject } from "node:crypto";
 import { forge, type ForgeAsn1, type PemMessage } from "./forge.ts";
-import { KeyLoadError, messageOf, unsupported } from "./key_errors.ts";
+import { errorMessage } from "../error_message.ts";
+import { KeyLoadError, unsupported } from "./key_errors.ts";
 
 /** The parts of a configured key the file readers need. */
 export interface KeyFileSource {
@@ -55,7 +56,7 @@ export function decrypt<T>(path: string, attempt: () => T | null): T {
   } catch (err) {
     // node-forge names unknown ciphers, KDFs and PRFs "unsupported"; any other throw comes
     // from parsing what a wrong password decrypted to.
-    const reason = messageOf(err);
+    const reason = errorMessage(err);
     if (/supported/i.test(reason)) {
       throw unsupported(path, `${path} uses an unsupported encryption: ${reason}`);
     }

@@ -14,7 +14,8 @@
 
 import { createPublicKey, type KeyObject } from "node:crypto";
 import { chainFor, pemCertificates } from "./certificate_chain.ts";
-import { KeyLoadError, messageOf, unsupported } from "./key_errors.ts";
+import { errorMessage } from "../error_message.ts";
+import { KeyLoadError, unsupported } from "./key_errors.ts";
 import { keyIdFor, type KeyIdFormat, thumbprintMembers } from "./key_id.ts";
 import type { KeyFile } from "./key_file.ts";
 import type { EcCurve, SigningAlgorithm } from "./signing_algorithm.ts";
@@ -270,5 +271,5 @@ function readFailure(err: unknown): string {
   if (err instanceof Deno.errors.NotFound) return "no such file";
   if (err instanceof Deno.errors.PermissionDenied) return "permission denied";
   if (err instanceof Deno.errors.IsADirectory) return "it is a directory";
-  return messageOf(err);
+  return errorMessage(err);
 }

@@ -6,7 +6,8 @@
  */
 
 import { forge, type ForgeAsn1, type Pkcs12, type SafeBag } from "./forge.ts";
-import { KeyLoadError, messageOf, unsupported } from "./key_errors.ts";
+import { errorMessage } from "../error_message.ts";
+import { KeyLoadError, unsupported } from "./key_errors.ts";
 import {
   derOf,
   type KeyFile,
@@ -23,7 +24,7 @@ export function parsePkcs12(bytes: Uint8Array, { keyPath, keyPassword }: KeyFile
     // PKCS#12 files may legitimately use an empty password.
     p12 = decodePkcs12(pfx, keyPassword ?? "");
   } catch (err) {
-    const reason = messageOf(err);
+    const reason = errorMessage(err);
     if (/password/i.test(reason)) {
       throw keyPassword === undefined
         ? new KeyLoadError(
@@ -67,7 +68,7 @@ function decodePkcs12(pfx: ForgeAsn1, password: string): Pkcs12 {
     // same string as bytes, which only works for ASCII; OpenSSL feeds PBES2 the UTF-8 bytes.
     // Past a verified MAC, decrypt again with those, minus the MAC they would not match.
     const ascii = [...password].every((char) => char.charCodeAt(0) < 0x80);
-    if (ascii || !/^(Failed|Unable) to decrypt/.test(messageOf(err))) throw err;
+    if (ascii || !/^(Failed|Unable) to decrypt/.test(errorMessage(err))) throw err;
     const withoutMac = { ...pfx, value: (pfx.value as ForgeAsn1[]).slice(0, 2) };
     return forge.pkcs12.pkcs12FromAsn1(withoutMac, forge.util.encodeUtf8(password));
   }
