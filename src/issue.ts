@@ -8,8 +8,7 @@
  * @module
  */
 
-import { decodeJwt, type JWTPayload } from "jose";
-import { authenticate, precheck } from "./authn/authenticate.ts";
+import { authenticate, precheck, readUnverified } from "./authn/authenticate.ts";
 import { type Caller } from "./authn/caller.ts";
 import type { AuthorityKeys } from "./authn/authority_keys.ts";
 import { authorityTokenOf, type CallerCredential } from "./authn/credentials.ts";
@@ -125,11 +124,13 @@ export async function issueToken(
 
   const now = deps.now();
   const presented = authorityTokenOf(input.credential);
-  const { iss } = unverifiedClaims(presented.token) ?? {};
+  // Read once, for the audit record and the prechecks alike.
+  const unverified = readUnverified(presented.token);
+  const iss = unverified.payload?.iss;
   audit.issuer = typeof iss === "string" ? iss : undefined;
   // Cheap refusals first, the unknown issuer among them: they cost the client nothing and the
   // service no signature check. The token's iss chooses whose keys and rules apply.
-  const authority = precheck(presented.token, deps.options.authorities, now);
+  const authority = precheck(presented.token, deps.options.authorities, now, unverified);
   // Logged for refusals too: which Authority's keys or rules refused the token.
   audit.authority = authority.name;
   const trusted = trustedAuthority(deps, authority.name);
@@ -177,7 +178,7 @@ export async function issueToken(
   const reused = deps.mintedTokens.reuse(reuseKey, nowSeconds);
   audit.reused = reused !== undefined;
   const minted = reused ?? await mint();
-  audit.jti = unverifiedClaims(minted.token)?.jti;
+  audit.jti = minted.jti;
   audit.exp = minted.expiresAt;
   return {
     token: minted.token,
@@ -200,22 +201,14 @@ export async function issueToken(
       lifetimeSeconds: signing.lifetimeSeconds,
       jti: deps.randomId(),
     });
-    const token = { token: await deps.signer(claims), issuedAt: claims.iat, expiresAt: claims.exp };
+    const token = {
+      token: await deps.signer(claims),
+      jti: claims.jti,
+      issuedAt: claims.iat,
+      expiresAt: claims.exp,
+    };
     deps.mintedTokens.remember(reuseKey, token);
     return token;
-  }
-}
-
-/**
- * The claims of `token` read without any check, for the audit record only: the `iss` a caller
- * token claims, and the `jti` of a registry token read back from it (the minted-token cache
- * keeps a reused token's `jti` only there). Undefined for what is not a JWT (a test signer's).
- */
-function unverifiedClaims(token: string): JWTPayload | undefined {
-  try {
-    return decodeJwt(token);
-  } catch {
-    return undefined;
   }
 }
 

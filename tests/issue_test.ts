@@ -116,8 +116,7 @@ Deno.test("issueToken records what each stage learned and mints the granted acce
       because: "allow rule",
     }],
     reused: false,
-    // The test signer makes no JWS to read a jti back from.
-    jti: undefined,
+    jti: "jti-0",
     exp: signed[0].exp,
   });
   assert.equal(signed[0].sub, "ci-bot");

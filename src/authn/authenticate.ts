@@ -28,27 +28,45 @@ import {
   selectAuthority,
 } from "./caller.ts";
 
+/** What a token's header and claims say, read without any check; unreadable parts are absent. */
+export interface UnverifiedToken {
+  /** The protected header's `alg`. */
+  readonly alg?: unknown;
+  readonly payload?: JWTPayload;
+}
+
+/** Reads `token`'s `alg` and claims without checking anything (each part on its own). */
+export function readUnverified(token: string): UnverifiedToken {
+  return {
+    alg: readOrUndefined(() => decodeProtectedHeader(token).alg),
+    payload: readOrUndefined(() => decodeJwt(token)),
+  };
+}
+
+function readOrUndefined<T>(read: () => T): T | undefined {
+  try {
+    return read();
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * The refusals that need no signature check: an unreadable token, a disallowed algorithm, an
  * issuer no Authority has (`iss` selects the token's Authority, which is returned), the wrong
  * audience, not yet valid, expired. A token passing them still goes through every check of
  * `authenticate`; one failing them is refused with the reason `authenticate` would give, before
- * any signature work and before the client's verification budget is consulted.
+ * any signature work and before the client's verification budget is consulted. `unverified` is
+ * `token` as `readUnverified` reads it, for a caller that has read it already.
  */
 export function precheck(
   token: string,
   authorities: readonly AuthorityOptions[],
   now: Date,
+  unverified: UnverifiedToken = readUnverified(token),
 ): AuthorityOptions {
-  let alg: unknown;
-  let payload: JWTPayload;
-  try {
-    alg = decodeProtectedHeader(token).alg;
-    payload = decodeJwt(token);
-  } catch {
-    throw denialFor(undefined);
-  }
-  if (typeof alg !== "string" || alg === "") throw denialFor(undefined);
+  const { alg, payload } = unverified;
+  if (payload === undefined || typeof alg !== "string" || alg === "") throw denialFor(undefined);
   if (!ASYMMETRIC_JWS_ALGORITHMS.includes(alg)) {
     throw denialFor(new errors.JOSEAlgNotAllowed("alg not allowed"));
   }

@@ -19,6 +19,8 @@ export const MINTED_TOKEN_CACHE_SIZE = 2_000;
 /** A token that was minted, with its issue and expiry times in seconds. */
 export interface MintedToken {
   readonly token: string;
+  /** The token's `jti`, for the audit record (a reused token is never decoded to find it). */
+  readonly jti: string;
   readonly issuedAt: number;
   readonly expiresAt: number;
 }
