@@ -16,6 +16,7 @@
  * that fails is reported as failed; the others still run.
  *
  * Usage: deno task bench [--seconds 8] [--connections 32] [--soak 0] [--workers-only]
+ *                         [--only "NAME|…"]   (only the scenarios whose name contains one)
  *        deno task bench --state-cost   (what a Redis round trip adds to a DPoP request)
  *        deno task bench --abuse [--seconds 8]   (valid callers under attack: `bench/abuse.ts`)
  *
@@ -47,6 +48,8 @@ const { values } = parseArgs({
     "workers-only": { type: "boolean", default: false },
     // What a Redis round trip adds to a DPoP request (bench/state_cost.ts), in ~20 s.
     "state-cost": { type: "boolean", default: false },
+    // Only the scenarios whose name contains one of these (separated by "|"), e.g. "Ed25519".
+    only: { type: "string", default: "" },
   },
 });
 if (values["state-cost"]) {
@@ -120,6 +123,7 @@ const identical = [runners[0]].map((token) => requestLine(token, "team/app-0"));
 type Workload = { lines: readonly string[]; distinct?: never } | { distinct: CallerAlg };
 const repeating = (lines: readonly string[]): Workload => ({ lines });
 const WORKERS_ONLY = values["workers-only"];
+const ONLY = values.only.split("|").map((part) => part.trim()).filter(Boolean);
 
 /**
  * Pools of requests, each from its own caller for its own repository, by caller algorithm and
@@ -155,9 +159,14 @@ for (
     ["(a) all distinct, RS256, EdDSA callers", "RS256", edDsaCallers, 1],
     ["(a) all distinct, ES256, EdDSA callers", "ES256", edDsaCallers, 1],
     ["(a) all distinct, Ed25519, EdDSA callers", "EdDSA", edDsaCallers, 1],
+    // Once signing is cheap the main thread is the bound; a second worker brings the other core.
+    ["(a) all distinct, RS256, Workers: 2", "RS256", rs256Callers, 2],
+    ["(a) all distinct, Ed25519, Workers: 2", "EdDSA", rs256Callers, 2],
+    ["(a) all distinct, Ed25519, EdDSA callers, Workers: 2", "EdDSA", edDsaCallers, 2],
   ] as const
 ) {
   if (WORKERS_ONLY && name.startsWith("(a)")) continue;
+  if (ONLY.length && !ONLY.some((part) => name.includes(part))) continue;
   console.error(`running ${name} …`);
   try {
     const before = await adjacentCeilings(alg, workload.distinct);
@@ -531,6 +540,13 @@ function report(): string {
   const comparisons: [string, Row | undefined, Row | undefined][] = [
     ["(b)", row("(b) CI fleet, RS256"), row("(b) CI fleet, RS256, Workers: 2")],
     ["(c)", row("(c) identical, RS256"), row("(c) identical, RS256, Workers: 2")],
+    ...["RS256", "Ed25519", "Ed25519, EdDSA callers"].map((
+      key,
+    ): [string, Row | undefined, Row | undefined] => [
+      `(a) ${key}`,
+      row(`(a) all distinct, ${key}`),
+      row(`(a) all distinct, ${key}, Workers: 2`),
+    ]),
   ];
   lines.push(
     "",
@@ -544,24 +560,26 @@ function report(): string {
         : `- ${scenario}: not measured`
     ),
   );
-  const rsa = row("(a) all distinct, RS256");
-  const edEd = row("(a) all distinct, Ed25519, EdDSA callers");
-  const edRs = row("(a) all distinct, Ed25519");
-  if (rsa && edEd && edRs) {
-    lines.push(
-      "",
-      "Ed25519 signing key against the targets (the same run):",
-      "",
-      `- (a) Ed25519 key, EdDSA callers against (a) RS256 key: ${Math.round(edEd.rate)} / ${
-        Math.round(rsa.rate)
-      } = ${ratio(edEd.rate, rsa.rate)} (target ≥ 10×)`,
-      `- (a) Ed25519 key, RS256 callers against the in-process RS256 verification ceiling: ${
-        Math.round(edRs.rate)
-      } / ${Math.round(edRs.verify ?? 0)} = ${ratio(edRs.rate, edRs.verify)} (target ≥ 0.8×)`,
-      `- p99 at 50% load: ${edRs.p99Half.toFixed(2)} ms with RS256 callers, ${
-        edEd.p99Half.toFixed(2)
-      } ms with EdDSA callers (target < 10 ms)`,
-    );
+  const targets = [1, 2].flatMap((workers) => {
+    const suffix = workers > 1 ? `, Workers: ${workers}` : "";
+    const rsa = row(`(a) all distinct, RS256${suffix}`);
+    const edEd = row(`(a) all distinct, Ed25519, EdDSA callers${suffix}`);
+    const edRs = row(`(a) all distinct, Ed25519${suffix}`);
+    if (!rsa || !edEd || !edRs) return [];
+    return [
+      `- Server:Workers ${workers}: (a) Ed25519 key, EdDSA callers against (a) RS256 key: ${
+        Math.round(edEd.rate)
+      } / ${Math.round(rsa.rate)} = ${ratio(edEd.rate, rsa.rate)} (target ≥ 10×)`,
+      `- Server:Workers ${workers}: (a) Ed25519 key, RS256 callers against the in-process RS256 ` +
+      `verification ceiling: ${Math.round(edRs.rate)} / ${Math.round(edRs.verify ?? 0)} = ${
+        ratio(edRs.rate, edRs.verify)
+      } (target ≥ 0.8×)`,
+      `- Server:Workers ${workers}: p99 at 50% load: ${edRs.p99Half.toFixed(2)} ms with RS256 ` +
+      `callers, ${edEd.p99Half.toFixed(2)} ms with EdDSA callers (target < 10 ms)`,
+    ];
+  });
+  if (targets.length) {
+    lines.push("", "Ed25519 signing key against the targets (the same run):", "", ...targets);
   }
   if (failed.length) {
     lines.push(
