@@ -10,8 +10,12 @@ import { runFixedRate } from "../../bench/service.ts";
  * climbs whether or not anything leaks.
  */
 const SECONDS = 45;
-/** Highest RSS accepted at any point: about the peak under load in docs/performance.md. */
-const PEAK_MB = 160;
+/**
+ * Highest RSS accepted at any point. RSS climbs until V8's first full collection, which came at
+ * 145–162 MB in this test's runs (the full suite runs beside it; the soak alone stays lower), and
+ * settles at ~122 MB after it; a leak is what the last-third check below catches.
+ */
+const PEAK_MB = 175;
 const RATE = 400;
 
 Deno.test(`a ${SECONDS}s soak at a steady ${RATE} req/s has no errors and flat memory`, async () => {
