@@ -5,7 +5,7 @@
  */
 
 import assert from "node:assert/strict";
-import { authenticate, precheck } from "../../src/authn/authenticate.ts";
+import { authenticate, precheck, readUnverified } from "../../src/authn/authenticate.ts";
 import {
   type AuthorityOptions,
   callerFromClaims,
@@ -117,6 +117,22 @@ Deno.test("precheck selects the Authority before any signature work, and applies
   assertDeniedSync(() => precheck(strictExpired, rules, NOW), "token_expired", "no skew");
   assert.equal(precheck(ciExpired, rules, NOW).name, "audience", "within its 60s skew");
   assertDeniedSync(() => precheck(ciElsewhere, rules, NOW), "token_audience_mismatch");
+});
+
+Deno.test("a token read once keeps each readable part, and precheck refuses it unless both are", async () => {
+  const token = await ci.token({ claims: ciClaims() });
+  const [header, payload, signature] = token.split(".");
+  const brokenHeader = `${header.slice(0, -2)}!!.${payload}.${signature}`;
+  const read = readUnverified(brokenHeader);
+  // The audit record still learns the claimed issuer; the token is refused all the same.
+  assert.equal(read.payload?.iss, ci.issuer);
+  assert.equal(read.alg, undefined);
+  assertDeniedSync(() => precheck(brokenHeader, BOTH, NOW, read), "token_malformed");
+  const brokenPayload = `${header}.${payload.slice(0, -2)}!!.${signature}`;
+  assert.equal(readUnverified(brokenPayload).alg, "ES256");
+  assertDeniedSync(() => precheck(brokenPayload, BOTH, NOW), "token_malformed", "no claims");
+  // What a caller read already is what precheck judges, so it is the token's own reading.
+  assert.equal(precheck(token, BOTH, NOW, readUnverified(token)).name, "ci");
 });
 
 Deno.test("authenticate verifies with the given Authority's keys only and names it", async () => {

@@ -12,8 +12,8 @@ import { runFixedRate } from "../../bench/service.ts";
 const SECONDS = 45;
 /**
  * Highest RSS accepted at any point. RSS climbs until V8's first full collection, which came at
- * 145–162 MB in this test's runs (the full suite runs beside it; the soak alone stays lower), and
- * settles at ~122 MB after it; a leak is what the last-third check below catches.
+ * 145–162 MB in this test's runs (the highest in runs of the whole suite), and settles at ~122 MB
+ * after it; a leak is what the last-third check below catches.
  */
 const PEAK_MB = 175;
 const RATE = 400;
